@@ -1,0 +1,107 @@
+/* Growable byte buffers with a cap. */
+#include "common/buf.h"
+
+#include "common/alloc.h"
+#include "common/rc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void buf_init(struct buf *b, size_t max)
+{
+    b->p = NULL;
+    b->len = b->cap = 0;
+    b->max = max;
+}
+
+static int ensure(struct buf *b, size_t extra)
+{
+    if (extra > b->max || b->len > b->max - extra)
+        return RC_TOO_BIG;
+    size_t need = b->len + extra + 1;
+    if (need > b->cap) {
+        size_t c = b->cap ? b->cap : 64;
+        while (c < need)
+            c *= 2;
+        b->p = xrealloc(b->p, c);
+        b->cap = c;
+    }
+    return RC_OK;
+}
+
+int buf_add(struct buf *b, const void *p, size_t n)
+{
+    int rc = ensure(b, n);
+    if (rc)
+        return rc;
+    if (n)
+        memcpy(b->p + b->len, p, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return RC_OK;
+}
+
+int buf_adds(struct buf *b, const char *s)
+{
+    return buf_add(b, s, strlen(s));
+}
+
+int buf_addc(struct buf *b, char c)
+{
+    return buf_add(b, &c, 1);
+}
+
+int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return RC_INVALID;
+    int rc = ensure(b, (size_t)n);
+    if (rc)
+        return rc;
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return RC_OK;
+}
+
+int buf_addf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = buf_vaddf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+void buf_reset(struct buf *b)
+{
+    b->len = 0;
+    if (b->p)
+        b->p[0] = '\0';
+}
+
+void buf_release(struct buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+char *buf_detach(struct buf *b, size_t *len)
+{
+    char *p = b->p ? b->p : xstrdup("");
+    if (len)
+        *len = b->len;
+    b->p = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+const char *buf_str(const struct buf *b)
+{
+    return b->p ? b->p : "";
+}

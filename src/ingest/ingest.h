@@ -1,0 +1,51 @@
+/* File type detection and the parsers that turn files into struct doc.
+ * Parsers treat every byte as hostile: size caps, zip-bomb checks, no
+ * network access (XML_PARSE_NONET), invalid UTF-8 rejected or converted. */
+#ifndef ATRIUM_INGEST_H
+#define ATRIUM_INGEST_H
+
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "ingest/doc.h"
+
+enum ingest_type {
+    INGEST_UNKNOWN = 0,
+    INGEST_TXT,
+    INGEST_MD,
+    INGEST_HTML,
+    INGEST_DOCX,
+    INGEST_XLSX,
+    INGEST_PDF,
+    INGEST_JSONL,
+};
+
+/* Decides the type by content first (PDF magic, zip with word/ or xl/
+ * entries, HTML tags, JSON lines), using the file name's extension only to
+ * choose between text kinds (md vs txt). Binary junk is INGEST_UNKNOWN. */
+enum ingest_type ingest_detect(const char *name, const void *data, size_t n);
+
+/* "txt", "md", "html", "docx", "xlsx", "pdf", "jsonl" or "unknown". */
+const char *ingest_type_name(enum ingest_type t);
+
+/* Parses one file into *out (which the caller has doc_init'ed). The title is
+ * the document's own title (first heading, <title>, docx core title) or else
+ * the file name without extension. Text that is not UTF-8 is converted from
+ * GB18030 when that decodes cleanly. On failure returns RC_PARSE (broken
+ * file), RC_UNSUPPORTED (INGEST_UNKNOWN / INGEST_JSONL), or RC_TOO_BIG,
+ * with a zh-CN / English message in err; *out may hold partial content and
+ * must still be released. */
+int ingest_parse(enum ingest_type t, const char *name, const void *data, size_t n, struct doc *out,
+                 struct buf *err);
+
+/* One document from a .jsonl corpus line {"id","title","text"}: text is
+ * split into paragraphs at newlines. Return non-zero to stop. */
+typedef int (*ingest_jsonl_cb)(void *ctx, const char *id, struct doc *doc);
+
+/* Calls cb for each well-formed line. A malformed line (bad JSON, missing
+ * id/text, invalid UTF-8) is reported in err as "line N: ..." and skipped.
+ * Returns RC_OK when every line was good, RC_PARSE when some were skipped,
+ * or the callback's non-zero value if it stopped. */
+int ingest_jsonl(const void *data, size_t n, ingest_jsonl_cb cb, void *ctx, struct buf *err);
+
+#endif

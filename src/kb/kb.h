@@ -1,0 +1,183 @@
+/* Knowledge bases: the service that http/ and cli/ both face. It owns the
+ * store schema for KBs, documents and chunks, the ingest pipeline
+ * (parse → chunk → index, one transaction per document), retrieval and
+ * answers.
+ *
+ * Threads: one struct kb_engine per process (shared, thread-safe); one
+ * struct kb_conn per thread (its own SQLite connection). */
+#ifndef ATRIUM_KB_H
+#define ATRIUM_KB_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+
+struct kb_engine;
+struct kb_conn;
+
+/* Opens (creating and migrating) the store under cfg->data_dir. The engine
+ * keeps a pointer to cfg, which must outlive it. */
+int kb_engine_open(const struct config *cfg, struct kb_engine **out, struct buf *err);
+void kb_engine_close(struct kb_engine *e);
+int kb_conn_open(struct kb_engine *e, struct kb_conn **out, struct buf *err);
+void kb_conn_close(struct kb_conn *c);
+
+/* ---- knowledge bases ---- */
+struct kb_info {
+    int64_t id;
+    char *name;
+    int64_t created_at; /* unix seconds */
+    int64_t ndocs, nchunks, nchars;
+};
+/* Names: 1–64 chars, UTF-8, no '/', not all digits. RC_INVALID, RC_EXISTS. */
+int kb_create(struct kb_conn *c, const char *name, struct kb_info *out, struct buf *err);
+/* By numeric id or by name. RC_NOT_FOUND. */
+int kb_get(struct kb_conn *c, const char *id_or_name, struct kb_info *out);
+int kb_list(struct kb_conn *c, struct kb_info **out, size_t *n);
+void kb_info_release(struct kb_info *k);
+void kb_infos_free(struct kb_info *a, size_t n);
+json_t *kb_info_json(const struct kb_info *k);
+
+/* ---- documents and ingest ---- */
+struct kb_doc_info {
+    int64_t id;
+    char *name;  /* identity: the source file name or the jsonl line id */
+    char *title;
+    char *type;  /* "md", "pdf", ... */
+    char *sha256;
+    int version; /* 1 on first ingest, +1 per changed re-ingest */
+    int64_t nchunks, nchars, updated_at;
+};
+int kb_docs(struct kb_conn *c, int64_t kb_id, struct kb_doc_info **out, size_t *n);
+void kb_docs_free(struct kb_doc_info *a, size_t n);
+json_t *kb_doc_json(const struct kb_doc_info *d);
+/* Deletes a document by id and its chunks. RC_NOT_FOUND. */
+int kb_doc_delete(struct kb_conn *c, int64_t kb_id, int64_t doc_id);
+
+enum kb_outcome { KB_ADDED = 1, KB_REPLACED, KB_UNCHANGED, KB_FAILED };
+struct kb_ingest_item {
+    char *name;
+    enum kb_outcome outcome;
+    int rc;      /* RC_OK, or why it failed */
+    char *error; /* NULL unless failed: zh-CN / English message */
+    size_t nchunks;
+};
+struct kb_ingest_report {
+    struct kb_ingest_item *a;
+    size_t n, cap;
+    size_t added, replaced, unchanged, failed, chunks, bytes;
+};
+/* Ingests one file's bytes under `name` (its base name is the identity).
+ * A .jsonl corpus yields one document per line. Each document is committed
+ * in its own transaction: unchanged (same sha256) → no-op; changed → the old
+ * version is replaced atomically. Appends items to rep. Returns RC_OK when
+ * every document went in, else the first failure's code (the rest of the
+ * batch still ran). */
+int kb_ingest_bytes(struct kb_conn *c, int64_t kb_id, const char *name, const void *data, size_t n,
+                    struct kb_ingest_report *rep);
+void kb_ingest_report_release(struct kb_ingest_report *rep);
+json_t *kb_ingest_report_json(const struct kb_ingest_report *rep);
+const char *kb_outcome_name(enum kb_outcome o);
+
+/* ---- background ingest jobs (uploads) ---- */
+struct kb_job {
+    int64_t id, kb_id;
+    char *filename;
+    char *path;   /* where the upload waits on disk */
+    char *status; /* "queued", "running", "done", "failed" */
+    char *result; /* JSON of the ingest report, or NULL */
+    int64_t created_at, updated_at;
+};
+int kb_job_create(struct kb_conn *c, int64_t kb_id, const char *filename, const char *path,
+                  int64_t *job_id);
+/* Atomically takes the oldest queued job (status → running). RC_NOT_FOUND
+ * when there is none. */
+int kb_job_claim(struct kb_conn *c, struct kb_job *out);
+int kb_job_finish(struct kb_conn *c, int64_t job_id, int ok, const char *result_json);
+int kb_job_get(struct kb_conn *c, int64_t kb_id, int64_t job_id, struct kb_job *out);
+/* Runs a claimed job: ingests the file, records the outcome, deletes the file. */
+int kb_job_run(struct kb_conn *c, const struct kb_job *job);
+void kb_job_release(struct kb_job *j);
+json_t *kb_job_json(const struct kb_job *j);
+
+/* ---- search ---- */
+struct kb_hit {
+    int64_t chunk_id, doc_id;
+    char *doc_name, *doc_title;
+    char *heading; /* path below the title, ending with the label */
+    char *label;   /* "第二十七条" or "" */
+    char *text;
+    char *highlight; /* text with matches wrapped in <em>…</em> (HTML-escaped) */
+    double score;
+};
+struct kb_hits {
+    struct kb_hit *a;
+    size_t n;
+};
+enum kb_search_flags {
+    KB_NO_SYNONYMS = 1, /* do not expand the query with the KB's synonyms */
+    KB_NO_VECTORS = 2,  /* skip dense retrieval even when configured */
+    KB_NO_RERANK = 4,
+    KB_FTS5 = 8,        /* rank with SQLite FTS5 bm25() instead of the in-memory index */
+    KB_TRIGRAM = 16,    /* baseline: FTS5 trigram tokenizer */
+    KB_NO_HIGHLIGHT = 32,
+};
+struct kb_search_opts {
+    int k;          /* hits wanted, 1..100 (default 5) */
+    unsigned flags; /* enum kb_search_flags */
+};
+/* Ranks the KB's chunks for `query`. RC_INVALID for empty or non-UTF-8
+ * queries. On success out holds up to k hits, best first. */
+int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct kb_search_opts *o,
+              struct kb_hits *out, struct buf *err);
+void kb_hits_release(struct kb_hits *h);
+json_t *kb_hits_json(const struct kb_hits *h);
+
+/* ---- answers ---- */
+enum kb_answer_mode { KB_ANSWER_NONE = 0, KB_ANSWER_EXTRACTIVE, KB_ANSWER_MODEL };
+struct kb_citation {
+    int n; /* the [n] marker */
+    int64_t chunk_id;
+    char *doc_name, *doc_title, *label, *heading, *text;
+    char *cite; /* "《票据法》第二十七条" */
+};
+struct kb_answer {
+    enum kb_answer_mode mode;
+    char *text;   /* the answer shown to the user */
+    char *notice; /* e.g. "模型不可用，已改用摘录答案" or NULL */
+    char *model;  /* model name when mode == KB_ANSWER_MODEL */
+    struct kb_citation *cites;
+    size_t ncites;
+    double latency_ms;
+};
+/* Called with answer text as it is produced (the extractive answer is sent
+ * in one piece). Return non-zero to stop. */
+typedef int (*kb_delta_cb)(void *ctx, const char *p, size_t n);
+struct kb_ask_opts {
+    int k;          /* chunks retrieved for grounding (default 5) */
+    unsigned flags; /* kb_search_flags */
+    int no_model;   /* force the extractive answer */
+};
+/* Answers a question from the KB: with a chat model configured, a grounded
+ * streamed answer whose [n] markers map to cites; otherwise (or when the
+ * model fails) an extractive answer; KB_ANSWER_NONE with
+ * "知识库中未找到相关规定" when nothing scores well enough. Errors only for bad
+ * input or a broken store. */
+int kb_ask(struct kb_conn *c, int64_t kb_id, const char *question, const struct kb_ask_opts *o,
+           kb_delta_cb cb, void *ctx, struct kb_answer *out, struct buf *err);
+void kb_answer_release(struct kb_answer *a);
+json_t *kb_answer_json(const struct kb_answer *a);
+json_t *kb_citations_json(const struct kb_answer *a);
+
+/* ---- synonyms ---- */
+/* A synonym group is a list of terms that mean the same ("开户 开立账户").
+ * Every KB starts with the default banking dictionary. */
+int kb_synonyms(struct kb_conn *c, int64_t kb_id, json_t **out);
+int kb_synonym_add(struct kb_conn *c, int64_t kb_id, const char *const *terms, size_t n,
+                   int64_t *group_id, struct buf *err);
+int kb_synonym_delete(struct kb_conn *c, int64_t kb_id, int64_t group_id);
+
+#endif

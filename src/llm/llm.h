@@ -1,0 +1,75 @@
+/* The model client: OpenAI-compatible chat completions (streaming SSE),
+ * embeddings and rerank over libcurl. Endpoints are plain values here; the
+ * registry and routing of issue #4 build on top. API keys are sent as
+ * `Authorization: Bearer` and never logged. */
+#ifndef ATRIUM_LLM_H
+#define ATRIUM_LLM_H
+
+#include <stddef.h>
+
+#include "common/buf.h"
+
+struct llm_endpoint {
+    const char *base_url; /* e.g. "http://127.0.0.1:8000/v1" (no trailing slash needed) */
+    const char *model;
+    const char *api_key;  /* may be NULL or "" */
+    long connect_timeout_ms;
+    long first_token_timeout_ms; /* chat: time until the first content byte */
+    long total_timeout_ms;
+};
+
+struct llm_msg {
+    const char *role; /* "system", "user", "assistant" */
+    const char *content;
+};
+
+enum llm_delta_kind { LLM_CONTENT = 1, LLM_REASONING };
+
+/* Receives streamed text as it arrives (always whole UTF-8 sequences).
+ * Return non-zero to cancel the request (llm_chat then returns RC_OK with
+ * res->cancelled set). */
+typedef int (*llm_delta_cb)(void *ctx, enum llm_delta_kind kind, const char *p, size_t n);
+
+struct llm_result {
+    char *content;   /* the whole answer (malloc'd, "" when none) */
+    char *reasoning; /* the whole reasoning_content ("" when none) */
+    char *finish_reason;
+    long prompt_tokens, completion_tokens; /* -1 when the server did not say */
+    double first_token_ms, total_ms;
+    int cancelled;
+};
+
+/* Streams a chat completion (stream=true). cb may be NULL. On success
+ * res holds the answer. On failure returns RC_UPSTREAM (connect error, HTTP
+ * error, malformed stream, empty answer), RC_TIMEOUT (connect, first token
+ * or total timeout) with a message in err; res is still safe to release. */
+int llm_chat(const struct llm_endpoint *ep, const struct llm_msg *msgs, size_t nmsgs,
+             llm_delta_cb cb, void *ctx, struct llm_result *res, struct buf *err);
+void llm_result_release(struct llm_result *res);
+
+/* POST {base}/embeddings for n texts. On success *vecs is a malloc'd
+ * n*dim array of floats (L2-normalised) and *dim is set. */
+int llm_embed(const struct llm_endpoint *ep, const char *const *texts, size_t n, float **vecs,
+              size_t *dim, struct buf *err);
+
+/* POST {base}/rerank {"model","query","documents"}; scores[i] gets the
+ * relevance of docs[i] (results may come back in any order). */
+int llm_rerank(const struct llm_endpoint *ep, const char *query, const char *const *docs, size_t n,
+               double *scores, struct buf *err);
+
+/* The SSE line parser used by llm_chat, exposed for tests and fuzzing.
+ * Feed arbitrary byte slices; each complete "data: ..." event is handed
+ * to on_data (without the prefix; "[DONE]" included). */
+struct sse_parser {
+    struct buf line;
+    struct buf data;
+    int (*on_data)(void *ctx, const char *p, size_t n);
+    void *ctx;
+};
+void sse_init(struct sse_parser *s, int (*on_data)(void *, const char *, size_t), void *ctx);
+int sse_feed(struct sse_parser *s, const char *p, size_t n);
+/* Flushes a final event not followed by a blank line. */
+int sse_finish(struct sse_parser *s);
+void sse_release(struct sse_parser *s);
+
+#endif

@@ -1,0 +1,30 @@
+/* Text normalisation for search: NFKC (full-width → half-width, compatibility
+ * forms), traditional → simplified (OpenCC t2s plus bank characters it misses,
+ * e.g. 帳→账), lower-case ASCII. Folding is per code point, so a folded token
+ * can always be mapped back to a byte range of the original text. */
+#ifndef ATRIUM_NORM_H
+#define ATRIUM_NORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+/* Loads the folding tables (ICU, OpenCC). Safe to call many times and from
+ * many threads; the first call does the work (tens of ms). RC_OK, or an
+ * error when ICU or OpenCC cannot be opened (folding then degrades to
+ * NFKC-less ASCII lower-casing, never crashes). */
+int norm_init(void);
+
+/* Folds one code point into out (up to 8 code points, e.g. ㈠ → (一));
+ * returns how many were written (0 means: drop it, e.g. a control char). */
+size_t norm_fold_cp(uint32_t cp, uint32_t out[8]);
+
+/* Folds valid UTF-8 text, appending to out. RC_OK or RC_TOO_BIG (out's cap). */
+int norm_fold(const char *p, size_t n, struct buf *out);
+
+/* For comparing answers: norm_fold, then drop all whitespace and fold
+ * Chinese/ASCII punctuation variants to one form. */
+int norm_for_match(const char *p, size_t n, struct buf *out);
+
+#endif

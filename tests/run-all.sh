@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs every test suite and prints one closing line "N passed, N failed".
+# Usage: tests/run-all.sh BUILD_DIR ASAN_DIR   (called by `make check`)
+set -u
+BUILD=${1:-build}
+ASAN=${2:-build/asan}
+cd "$(dirname "$0")/.."
+
+total_pass=0
+total_fail=0
+suite_fail=0
+
+run_suite() {
+    local name=$1
+    shift
+    echo "== $name"
+    local log
+    log=$(mktemp)
+    "$@" 2>&1 | tee "$log"
+    local status=${PIPESTATUS[0]}
+    local line
+    line=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    if [ -n "$line" ]; then
+        local p f
+        p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+        f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+        total_pass=$((total_pass + p))
+        total_fail=$((total_fail + f))
+    fi
+    if [ "$status" -ne 0 ]; then
+        echo "!! suite $name exited with $status"
+        suite_fail=$((suite_fail + 1))
+        if [ -z "$line" ]; then total_fail=$((total_fail + 1)); fi
+    fi
+    rm -f "$log"
+}
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+run_suite unit "$BUILD/unit_tests"
+run_suite unit-asan "$ASAN/unit_tests"
+if [ -f tests/api/run.py ]; then
+    run_suite api python3 tests/api/run.py --atrium "$BUILD/atrium"
+    run_suite api-asan python3 tests/api/run.py --atrium "$ASAN/atrium" --quick
+fi
+if [ -x tests/fuzz-smoke.sh ]; then
+    run_suite fuzz tests/fuzz-smoke.sh
+fi
+
+echo
+echo "${total_pass} passed, ${total_fail} failed"
+if [ "$suite_fail" -ne 0 ] || [ "$total_fail" -ne 0 ]; then
+    exit 1
+fi
+exit 0

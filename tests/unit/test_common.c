@@ -1,0 +1,74 @@
+/* Tests for src/common: buffers with caps, checked parsing, config layering. */
+#include "test.h"
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/rc.h"
+#include "common/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+TEST(buf_caps_and_formats)
+{
+    struct buf b;
+    buf_init(&b, 8);
+    CHECK_INT(buf_adds(&b, "abcd"), RC_OK);
+    CHECK_INT(buf_addf(&b, "%d", 123), RC_OK);
+    CHECK_STR(buf_str(&b), "abcd123");
+    CHECK_INT(buf_adds(&b, "xy"), RC_TOO_BIG);
+    CHECK_STR(buf_str(&b), "abcd123");
+    CHECK_INT(b.len, 7);
+    buf_release(&b);
+    CHECK_STR(buf_str(&b), "");
+}
+
+TEST(parse_numbers_checked)
+{
+    int64_t v = 0;
+    CHECK_INT(parse_i64("42", 0, 100, &v), RC_OK);
+    CHECK_INT(v, 42);
+    CHECK_INT(parse_i64("42x", 0, 100, &v), RC_INVALID);
+    CHECK_INT(parse_i64("101", 0, 100, &v), RC_INVALID);
+    CHECK_INT(parse_i64("", 0, 100, &v), RC_INVALID);
+    CHECK_INT(parse_i64("99999999999999999999", 0, INT64_MAX, &v), RC_INVALID);
+}
+
+TEST(sha256_known_vector)
+{
+    char hex[65];
+    sha256_hex("abc", 3, hex);
+    CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(config_file_then_env)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/atrium.conf", test_tmpdir());
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("# comment\n\nport = 9090\nchat_model = qwen\n", f);
+    fclose(f);
+    setenv("ATRIUM_CHAT_MODEL", "deepseek", 1);
+    struct config cfg;
+    struct buf err = BUF_INIT;
+    CHECK_INT(config_load(&cfg, path, &err), RC_OK);
+    CHECK_INT(cfg.port, 9090);
+    CHECK_STR(cfg.chat_model, "deepseek");
+    CHECK_STR(cfg.data_dir, "./data");
+    config_release(&cfg);
+    unsetenv("ATRIUM_CHAT_MODEL");
+
+    f = fopen(path, "w");
+    if (!f)
+        return;
+    fputs("port = 80\n\nbogus = 1\n", f);
+    fclose(f);
+    CHECK_INT(config_load(&cfg, path, &err), RC_INVALID);
+    CHECK_CONTAINS(buf_str(&err), "bogus");
+    CHECK_CONTAINS(buf_str(&err), ":3");
+    config_release(&cfg);
+    buf_release(&err);
+}
