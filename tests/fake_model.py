@@ -1,0 +1,463 @@
+#!/usr/bin/env python3
+"""A deterministic fake OpenAI-compatible model server for Atrium's tests.
+
+Serves /v1/models, /v1/chat/completions (streamed or not), /v1/embeddings and
+/v1/rerank on 127.0.0.1 with answers that depend only on the request, so tests
+can assert on them. Failure modes (fail, stall, slow, garbage, empty, thinking,
+tools, json) are chosen by --mode or at run time with POST /control, so one
+server can serve many tests. Every model request is recorded: GET /requests
+returns them, DELETE /requests forgets them (tests use this to prove that PII
+never reached the model).
+
+Usage:
+    python3 tests/fake_model.py --port 0 --port-file /tmp/port [--mode ok]
+                                [--tokens N] [--delay-ms D]
+Stop it with SIGTERM or SIGINT. Python 3 standard library only.
+"""
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import re
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MODES = ("ok", "fail", "stall", "slow", "garbage", "empty", "thinking", "tools", "json")
+EMBED_DIM = 64
+FIXED_REPLY = "这是测试模型的固定回答。This is the fake model's fixed reply."
+# Used to pad the answer when --tokens asks for more chunks than it has characters.
+FILLER = "这是用于性能测试的填充文本。"
+REASONING = "让我想一想：先找到相关条款，再组织回答。"
+MAX_BODY = 64 * 1024 * 1024
+STALL_LIMIT_S = 120  # a stalled response gives up by itself after this long
+SLOW_DEFAULT_MS = 100
+
+
+class State:
+    """Behaviour switches and the request log, shared by all handler threads."""
+
+    def __init__(self, mode, tokens, delay_ms):
+        self.lock = threading.Lock()
+        self.mode = mode
+        self.tokens = tokens
+        self.delay_ms = delay_ms
+        self.requests = []
+
+    def snapshot(self):
+        with self.lock:
+            return {"mode": self.mode, "tokens": self.tokens, "delay_ms": self.delay_ms}
+
+    def record(self, method, path, headers, body):
+        try:
+            parsed = json.loads(body.decode("utf-8")) if body else None
+        except (UnicodeDecodeError, ValueError):
+            parsed = body.decode("utf-8", "replace")
+        entry = {
+            "method": method,
+            "path": path,
+            "authorization": headers.get("Authorization"),
+            "body": parsed,
+        }
+        with self.lock:
+            self.requests.append(entry)
+
+
+# ---------------------------------------------------------------- answers
+
+
+def bigrams(text):
+    """Character bigrams of the lower-cased text, ignoring whitespace; a lone
+    character counts as its own gram so short texts still get a vector."""
+    s = "".join(text.lower().split())
+    if len(s) < 2:
+        return [s] if s else []
+    return [s[i : i + 2] for i in range(len(s) - 1)]
+
+
+def embed(text):
+    """Hashes the bigrams into a 64-dim bag and L2-normalises it. md5 (not
+    hash()) keeps the vectors identical across runs and processes."""
+    v = [0.0] * EMBED_DIM
+    for g in bigrams(text):
+        h = hashlib.md5(g.encode("utf-8")).digest()
+        v[int.from_bytes(h[:4], "little") % EMBED_DIM] += 1.0
+    norm = math.sqrt(sum(x * x for x in v))
+    if norm == 0:
+        v[0] = 1.0
+        return v
+    return [x / norm for x in v]
+
+
+def overlap_score(query, doc):
+    """Share of the query's distinct bigrams that also occur in the document."""
+    q = set(bigrams(query))
+    if not q:
+        return 0.0
+    return len(q & set(bigrams(doc))) / len(q)
+
+
+SOURCE_RE = re.compile(r"\[1\]\s*(.*?)(?=\n\s*\[\d+\]|\Z)", re.S)
+
+
+def first_sentence(text):
+    """Text up to and including the first 。！？!? or a '.' that ends a word."""
+    for i, c in enumerate(text):
+        if c in "。！？!?" or (c == "." and (i + 1 == len(text) or text[i + 1].isspace())):
+            return text[: i + 1]
+    return text.splitlines()[0]
+
+
+def last_user_text(messages):
+    last = ""
+    for m in messages if isinstance(messages, list) else []:
+        if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str):
+            last = m["content"]
+    return last
+
+
+def answer_for(messages):
+    """The grounded answer: quote the first sentence of source [1] when the
+    last user message lists numbered sources, otherwise the fixed reply."""
+    m = SOURCE_RE.search(last_user_text(messages))
+    if not m or not m.group(1).strip():
+        return FIXED_REPLY
+    source = m.group(1).strip()
+    first = first_sentence(source).strip()
+    return "根据资料：" + first + "[1]"
+
+
+def split_chunks(text, tokens):
+    """Splits the answer into stream chunks: about 3 characters each, or
+    exactly `tokens` chunks (padding the text with FILLER when too short)."""
+    if tokens <= 0:
+        return [text[i : i + 3] for i in range(0, len(text), 3)]
+    while len(text) < tokens:
+        text += FILLER
+    size, extra = divmod(len(text), tokens)
+    out, pos = [], 0
+    for i in range(tokens):
+        n = size + (1 if i < extra else 0)
+        out.append(text[pos : pos + n])
+        pos += n
+    return out
+
+
+# ---------------------------------------------------------------- HTTP
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-model/1"
+
+    def log_message(self, fmt, *args):  # quiet: tests read stderr
+        pass
+
+    # -- plumbing
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n < 0 or n > MAX_BODY:
+            raise ValueError("body too large")
+        return self.rfile.read(n) if n else b""
+
+    def send_json(self, status, obj):
+        data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def send_raw(self, status, ctype, data):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def start_stream(self):
+        """Sends SSE headers; the body follows in HTTP/1.1 chunks."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+
+    def chunk(self, data):
+        if data:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+    def end_chunks(self):
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def event(self, obj):
+        self.chunk(b"data: " + json.dumps(obj, ensure_ascii=False).encode("utf-8") + b"\n\n")
+
+    def stall(self):
+        """Holds the connection open without sending anything until the client
+        hangs up (or STALL_LIMIT_S passes)."""
+        self.close_connection = True
+        end = time.monotonic() + STALL_LIMIT_S
+        conn = self.connection
+        while time.monotonic() < end:
+            readable, _, _ = select.select([conn], [], [], 0.05)
+            if readable:
+                try:
+                    if not conn.recv(1, socket.MSG_PEEK):
+                        return  # the client closed the connection
+                except OSError:
+                    return
+                time.sleep(0.05)  # unexpected pipelined bytes: keep stalling
+
+    # -- routing
+
+    def do_GET(self):
+        if self.path in ("/v1/models", "/models"):
+            ids = ("fake-chat", "fake-embed", "fake-rerank")
+            data = [{"id": i, "object": "model", "owned_by": "atrium-tests"} for i in ids]
+            self.send_json(200, {"object": "list", "data": data})
+        elif self.path == "/requests":
+            with self.server.state.lock:
+                self.send_json(200, list(self.server.state.requests))
+        elif self.path == "/control":
+            self.send_json(200, self.server.state.snapshot())
+        else:
+            self.send_json(404, {"error": {"message": "not found"}})
+
+    def do_DELETE(self):
+        if self.path == "/requests":
+            with self.server.state.lock:
+                self.server.state.requests.clear()
+            self.send_json(200, {"ok": True})
+        else:
+            self.send_json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self):
+        try:
+            body = self.read_body()
+        except ValueError:
+            self.close_connection = True
+            self.send_json(413, {"error": {"message": "request too large"}})
+            return
+        path = self.path[3:] if self.path.startswith("/v1/") else self.path
+        if path == "/control":
+            self.control(body)
+            return
+        routes = {
+            "/chat/completions": self.chat,
+            "/embeddings": self.embeddings,
+            "/rerank": self.rerank,
+        }
+        if path not in routes:
+            self.send_json(404, {"error": {"message": "not found"}})
+            return
+        state = self.server.state
+        state.record("POST", self.path, self.headers, body)
+        try:
+            req = json.loads(body.decode("utf-8"))
+            if not isinstance(req, dict):
+                raise ValueError("not an object")
+        except (UnicodeDecodeError, ValueError):
+            self.send_json(400, {"error": {"message": "body is not a JSON object"}})
+            return
+        conf = state.snapshot()
+        mode = conf["mode"]
+        if mode == "fail":
+            self.send_json(500, {"error": {"message": "fake model failure", "type": "server_error"}})
+        elif mode == "stall":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            self.wfile.flush()
+            self.stall()
+        else:
+            try:
+                routes[path](req, conf)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up (e.g. cancelled)
+
+    def control(self, body):
+        """POST /control {"mode": ..., "tokens": N, "delay_ms": D}; each key optional."""
+        try:
+            req = json.loads(body.decode("utf-8") or "{}")
+            mode = req.get("mode")
+            tokens = req.get("tokens")
+            delay = req.get("delay_ms")
+            if mode is not None and mode not in MODES:
+                raise ValueError("unknown mode")
+            for v in (tokens, delay):
+                if v is not None and (not isinstance(v, int) or v < 0):
+                    raise ValueError("bad number")
+        except (UnicodeDecodeError, ValueError, AttributeError):
+            self.send_json(400, {"error": {"message": "bad control request"}})
+            return
+        state = self.server.state
+        with state.lock:
+            if mode is not None:
+                state.mode = mode
+            if tokens is not None:
+                state.tokens = tokens
+            if delay is not None:
+                state.delay_ms = delay
+        self.send_json(200, state.snapshot())
+
+    # -- endpoints
+
+    def chat(self, req, conf):
+        mode = conf["mode"]
+        messages = req.get("messages")
+        answer = answer_for(messages)
+        model = req.get("model") or "fake-chat"
+        prompt_tokens = 0
+        for m in messages if isinstance(messages, list) else []:
+            if isinstance(m, dict) and isinstance(m.get("content"), str):
+                prompt_tokens += len(m["content"])
+        chunks = split_chunks(answer, conf["tokens"])
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(chunks),
+            "total_tokens": prompt_tokens + len(chunks),
+        }
+        if not req.get("stream") or mode == "json":
+            self.chat_json(model, mode, answer, usage)
+            return
+        delay = conf["delay_ms"] / 1000.0
+        if mode == "slow" and delay == 0:
+            delay = SLOW_DEFAULT_MS / 1000.0
+        base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model}
+
+        def delta(d, finish=None):
+            return dict(base, choices=[{"index": 0, "delta": d, "finish_reason": finish}])
+
+        self.start_stream()
+        self.chunk(b": fake-model keep-alive comment\n\n")
+        if mode == "garbage":
+            self.chunk(b"data: this is not json {\n\n")
+            self.chunk(b"data: [DONE]\n\n")
+            self.end_chunks()
+            return
+        self.event(delta({"role": "assistant", "content": ""}))
+        if mode == "empty":
+            self.end_chunks()  # ends without content, finish_reason or [DONE]
+            return
+        if mode == "thinking":
+            for piece in split_chunks(REASONING, 0):
+                self.event(delta({"reasoning_content": piece}))
+                time.sleep(delay)
+        finish = "stop"
+        if mode == "tools":
+            finish = "tool_calls"
+            args = json.dumps({"query": last_user_text(messages)[:20]}, ensure_ascii=False)
+            call = {"index": 0, "id": "call_fake_1", "type": "function",
+                    "function": {"name": "search_kb", "arguments": ""}}
+            self.event(delta({"tool_calls": [call]}))
+            for i in range(0, len(args), 7):
+                part = {"index": 0, "function": {"arguments": args[i : i + 7]}}
+                self.event(delta({"tool_calls": [part]}))
+        else:
+            for piece in chunks:
+                time.sleep(delay)
+                self.event(delta({"content": piece}))
+        self.event(delta({}, finish))
+        self.event(dict(base, choices=[], usage=usage))
+        self.chunk(b"data: [DONE]\n\n")
+        self.end_chunks()
+
+    def chat_json(self, model, mode, answer, usage):
+        if mode == "garbage":
+            self.send_raw(200, "application/json", b"this is not json {")
+            return
+        message = {"role": "assistant", "content": "" if mode == "empty" else answer}
+        if mode == "thinking":
+            message["reasoning_content"] = REASONING
+        self.send_json(200, {
+            "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": usage,
+        })
+
+    def embeddings(self, req, conf):
+        texts = req.get("input")
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            self.send_json(400, {"error": {"message": "input must be a string or strings"}})
+            return
+        data = [{"object": "embedding", "index": i, "embedding": embed(t)}
+                for i, t in enumerate(texts)]
+        if conf["mode"] == "garbage":
+            # Well-formed JSON of the wrong shape: one vector short, one ragged.
+            data = data[:-1]
+            if data:
+                data[0]["embedding"] = data[0]["embedding"][:3]
+        n = sum(len(t) for t in texts)
+        self.send_json(200, {"object": "list", "data": data, "model": req.get("model"),
+                             "usage": {"prompt_tokens": n, "total_tokens": n}})
+
+    def rerank(self, req, conf):
+        query, docs = req.get("query"), req.get("documents")
+        if not isinstance(query, str) or not isinstance(docs, list):
+            self.send_json(400, {"error": {"message": "need query and documents"}})
+            return
+        texts = [d if isinstance(d, str) else (d or {}).get("text", "") for d in docs]
+        results = [{"index": i, "relevance_score": overlap_score(query, t)}
+                   for i, t in enumerate(texts)]
+        results.sort(key=lambda r: (-r["relevance_score"], r["index"]))
+        top_n = req.get("top_n")
+        if isinstance(top_n, int) and top_n >= 0:
+            results = results[:top_n]
+        if conf["mode"] == "garbage":
+            # Well-formed JSON of the wrong shape: an index out of range.
+            results = [{"index": len(texts) + 5, "relevance_score": 1.0}]
+        self.send_json(200, {"model": req.get("model"), "results": results})
+
+
+# ---------------------------------------------------------------- main
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    ap.add_argument("--port-file", help="write the port here once listening")
+    ap.add_argument("--mode", choices=MODES, default="ok")
+    ap.add_argument("--tokens", type=int, default=0, help="stream exactly N content chunks")
+    ap.add_argument("--delay-ms", type=int, default=0, help="pause between streamed chunks")
+    args = ap.parse_args()
+
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True  # stalled handlers must not keep the process alive
+    server.state = State(args.mode, max(args.tokens, 0), max(args.delay_ms, 0))
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    if args.port_file:
+        # Write then rename so a reader never sees a half-written number.
+        tmp = "%s.%d.tmp" % (args.port_file, os.getpid())
+        with open(tmp, "w") as f:
+            f.write("%d\n" % server.server_address[1])
+        os.replace(tmp, args.port_file)
+    try:
+        server.serve_forever(poll_interval=0.1)
+    except SystemExit:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
