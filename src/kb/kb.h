@@ -44,9 +44,9 @@ json_t *kb_info_json(const struct kb_info *k);
 /* ---- documents and ingest ---- */
 struct kb_doc_info {
     int64_t id;
-    char *name;  /* identity: the source file name or the jsonl line id */
+    char *name; /* identity: the source file name or the jsonl line id */
     char *title;
-    char *type;  /* "md", "pdf", ... */
+    char *type; /* "md", "pdf", ... */
     char *sha256;
     int version; /* 1 on first ingest, +1 per changed re-ingest */
     int64_t nchunks, nchars, updated_at;
@@ -111,7 +111,8 @@ struct kb_hit {
     char *label;   /* "第二十七条" or "" */
     char *text;
     char *highlight; /* text with matches wrapped in <em>…</em> (HTML-escaped) */
-    double score;
+    double score;    /* engine score: BM25F, or fused / reranked when those are on */
+    double coverage; /* share of the query's weighted terms this chunk matches, 0..1 */
 };
 struct kb_hits {
     struct kb_hit *a;
@@ -121,8 +122,8 @@ enum kb_search_flags {
     KB_NO_SYNONYMS = 1, /* do not expand the query with the KB's synonyms */
     KB_NO_VECTORS = 2,  /* skip dense retrieval even when configured */
     KB_NO_RERANK = 4,
-    KB_FTS5 = 8,        /* rank with SQLite FTS5 bm25() instead of the in-memory index */
-    KB_TRIGRAM = 16,    /* baseline: FTS5 trigram tokenizer */
+    KB_FTS5 = 8,     /* rank with SQLite FTS5 bm25() instead of the in-memory index */
+    KB_TRIGRAM = 16, /* baseline: FTS5 trigram tokenizer */
     KB_NO_HIGHLIGHT = 32,
 };
 struct kb_search_opts {

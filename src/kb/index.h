@@ -1,0 +1,61 @@
+/* The in-memory BM25F index of one knowledge base: a term dictionary and
+ * postings with per-field term frequencies (title, heading, body), built
+ * from the store's chunks and immutable once built, so searches read it
+ * without locks. Rebuilt when the KB's generation changes. */
+#ifndef ATRIUM_KB_INDEX_H
+#define ATRIUM_KB_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { IDX_TITLE = 0, IDX_HEADING, IDX_BODY, IDX_NFIELDS };
+
+struct idx_builder;
+struct kb_index;
+
+struct idx_builder *idx_builder_new(unsigned tok_flags);
+/* Adds one chunk; fields are UTF-8 (title, heading path, body text). */
+void idx_builder_add(struct idx_builder *b, int64_t chunk_id,
+                     const char *const fields[IDX_NFIELDS]);
+/* Consumes the builder and returns the finished index (never NULL). */
+struct kb_index *idx_builder_finish(struct idx_builder *b);
+void kb_index_free(struct kb_index *ix);
+
+size_t kb_index_docs(const struct kb_index *ix);
+int64_t kb_index_chunk_id(const struct kb_index *ix, uint32_t doc);
+/* Approximate bytes held, for reporting. */
+size_t kb_index_bytes(const struct kb_index *ix);
+
+/* A query term: its term id (from kb_index_term) and weight. Expansion
+ * terms (synonyms) have weight < 1 and do not count towards coverage. */
+struct idx_qterm {
+    int32_t term; /* -1 when the term is not in the index */
+    float weight;
+    int original;
+};
+
+/* Looks a folded token up; -1 when unknown. */
+int32_t kb_index_term(const struct kb_index *ix, const char *tok, size_t n);
+
+struct idx_hit {
+    uint32_t doc;
+    float score;
+    float coverage; /* share of the query's idf mass this chunk matches, 0..1 */
+};
+
+struct idx_params {
+    float k1;
+    float b[IDX_NFIELDS];
+    float w[IDX_NFIELDS];
+};
+extern const struct idx_params idx_default_params;
+
+/* Ranks with BM25F; writes up to k hits, best first, and returns how many.
+ * params may be NULL for the defaults. Thread-safe. */
+size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, size_t nq, size_t k,
+                       const struct idx_params *params, struct idx_hit *out);
+
+/* The idf of a term (0 for -1). */
+float kb_index_idf(const struct kb_index *ix, int32_t term);
+
+#endif

@@ -1,0 +1,913 @@
+/* Knowledge bases: engine and connections, KB and document records, the
+ * ingest pipeline (detect → parse → chunk → embed → one transaction), and
+ * the per-KB search snapshots. */
+#include "kb/kbint.h"
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/rc.h"
+#include "common/util.h"
+#include "ingest/ingest.h"
+#include "kb/chunk.h"
+#include "text/tok.h"
+#include "text/norm.h"
+#include "text/utf8.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---- engine and connections ---- */
+
+int kb_engine_open(const struct config *cfg, struct kb_engine **out, struct buf *err)
+{
+    *out = NULL;
+    if (mkdir(cfg->data_dir, 0750) != 0 && errno != EEXIST) {
+        buf_addf(err, "无法创建数据目录 / cannot create data directory %s", cfg->data_dir);
+        return RC_IO;
+    }
+    norm_init();
+    struct kb_engine *e = xcalloc(1, sizeof *e);
+    e->cfg = cfg;
+    struct buf path = BUF_INIT;
+    buf_addf(&path, "%s/atrium.db", cfg->data_dir);
+    e->db_path = buf_detach(&path, NULL);
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_mutex_init(&e->build_mu, NULL);
+    /* Open once here so migrations run before any thread uses the store. */
+    sqlite3 *db = NULL;
+    int rc = db_open(e->db_path, &db, err);
+    if (rc) {
+        kb_engine_close(e);
+        return rc;
+    }
+    db_close(db);
+    *out = e;
+    return RC_OK;
+}
+
+void kb_engine_close(struct kb_engine *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->nsnaps; i++)
+        kb_snapshot_put(e->snaps[i]);
+    free(e->snaps);
+    pthread_mutex_destroy(&e->mu);
+    pthread_mutex_destroy(&e->build_mu);
+    free(e->db_path);
+    free(e);
+}
+
+int kb_conn_open(struct kb_engine *e, struct kb_conn **out, struct buf *err)
+{
+    *out = NULL;
+    sqlite3 *db = NULL;
+    int rc = db_open(e->db_path, &db, err);
+    if (rc)
+        return rc;
+    struct kb_conn *c = xcalloc(1, sizeof *c);
+    c->e = e;
+    c->db = db;
+    c->cache = db_cache_new(db);
+    *out = c;
+    return RC_OK;
+}
+
+void kb_conn_close(struct kb_conn *c)
+{
+    if (!c)
+        return;
+    db_cache_free(c->cache);
+    db_close(c->db);
+    free(c);
+}
+
+/* ---- knowledge bases ---- */
+
+static int valid_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 256 || !utf8_valid(name, n))
+        return 0;
+    size_t chars = utf8_count(name, n);
+    if (chars > 64)
+        return 0;
+    int all_digits = 1;
+    for (const char *p = name; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '/' || ch == '\\' || ch < 0x20 || ch == 0x7f)
+            return 0;
+        if (ch < '0' || ch > '9')
+            all_digits = 0;
+    }
+    return !all_digits;
+}
+
+static const char SQL_KB_ROW[] =
+    "SELECT k.id, k.name, k.created_at,"
+    " (SELECT count(*) FROM documents d WHERE d.kb_id = k.id),"
+    " (SELECT count(*) FROM chunks c WHERE c.kb_id = k.id),"
+    " (SELECT coalesce(sum(nchars), 0) FROM documents d WHERE d.kb_id = k.id)"
+    " FROM kbs k";
+static const char SQL_KB_BY_ID[] =
+    "SELECT k.id, k.name, k.created_at,"
+    " (SELECT count(*) FROM documents d WHERE d.kb_id = k.id),"
+    " (SELECT count(*) FROM chunks c WHERE c.kb_id = k.id),"
+    " (SELECT coalesce(sum(nchars), 0) FROM documents d WHERE d.kb_id = k.id)"
+    " FROM kbs k WHERE k.id = ?1 OR k.name = ?2";
+static const char SQL_KB_ALL[] =
+    "SELECT k.id, k.name, k.created_at,"
+    " (SELECT count(*) FROM documents d WHERE d.kb_id = k.id),"
+    " (SELECT count(*) FROM chunks c WHERE c.kb_id = k.id),"
+    " (SELECT coalesce(sum(nchars), 0) FROM documents d WHERE d.kb_id = k.id)"
+    " FROM kbs k ORDER BY k.id";
+
+static void read_kb_row(sqlite3_stmt *st, struct kb_info *k)
+{
+    k->id = sqlite3_column_int64(st, 0);
+    k->name = db_col_str(st, 1);
+    k->created_at = sqlite3_column_int64(st, 2);
+    k->ndocs = sqlite3_column_int64(st, 3);
+    k->nchunks = sqlite3_column_int64(st, 4);
+    k->nchars = sqlite3_column_int64(st, 5);
+}
+
+int kb_create(struct kb_conn *c, const char *name, struct kb_info *out, struct buf *err)
+{
+    memset(out, 0, sizeof *out);
+    (void)SQL_KB_ROW;
+    if (!valid_name(name)) {
+        buf_addf(err, "知识库名称无效（1–64 个字符，不含 /，不能全为数字） / invalid KB name");
+        return RC_INVALID;
+    }
+    if (db_begin(c->db))
+        return RC_DB;
+    sqlite3_stmt *st = db_stmt(c->cache, "INSERT INTO kbs(name, created_at) VALUES (?1, ?2)");
+    if (!st)
+        goto fail;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, now_unix());
+    int s = sqlite3_step(st);
+    if (s == SQLITE_CONSTRAINT) {
+        db_rollback(c->db);
+        buf_addf(err, "知识库已存在 / knowledge base already exists: %s", name);
+        return RC_EXISTS;
+    }
+    if (s != SQLITE_DONE)
+        goto fail;
+    int64_t id = sqlite3_last_insert_rowid(c->db);
+    if (kb_synonyms_seed(c, id) || db_commit(c->db))
+        goto fail;
+    char idstr[32];
+    snprintf(idstr, sizeof idstr, "%lld", (long long)id);
+    return kb_get(c, idstr, out);
+fail:
+    db_rollback(c->db);
+    buf_addf(err, "存储错误 / store error: %s", sqlite3_errmsg(c->db));
+    return RC_DB;
+}
+
+int kb_get(struct kb_conn *c, const char *id_or_name, struct kb_info *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = db_stmt(c->cache, SQL_KB_BY_ID);
+    if (!st)
+        return RC_DB;
+    int64_t id = -1;
+    if (parse_i64(id_or_name, 1, INT64_MAX, &id))
+        id = -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, id_or_name, -1, SQLITE_TRANSIENT);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        read_kb_row(st, out);
+        sqlite3_reset(st);
+        return RC_OK;
+    }
+    sqlite3_reset(st);
+    return s == SQLITE_DONE ? RC_NOT_FOUND : RC_DB;
+}
+
+int kb_list(struct kb_conn *c, struct kb_info **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = db_stmt(c->cache, SQL_KB_ALL);
+    if (!st)
+        return RC_DB;
+    size_t cap = 0;
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = xgrow(*out, &cap, *n + 1, sizeof **out);
+        read_kb_row(st, &(*out)[(*n)++]);
+    }
+    sqlite3_reset(st);
+    return s == SQLITE_DONE ? RC_OK : RC_DB;
+}
+
+void kb_info_release(struct kb_info *k)
+{
+    free(k->name);
+    k->name = NULL;
+}
+
+void kb_infos_free(struct kb_info *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        kb_info_release(&a[i]);
+    free(a);
+}
+
+json_t *kb_info_json(const struct kb_info *k)
+{
+    return json_pack("{sI ss sI sI sI sI}", "id", (json_int_t)k->id, "name", k->name, "created_at",
+                     (json_int_t)k->created_at, "documents", (json_int_t)k->ndocs, "chunks",
+                     (json_int_t)k->nchunks, "characters", (json_int_t)k->nchars);
+}
+
+int kb_bump_generation(struct kb_conn *c, int64_t kb_id)
+{
+    sqlite3_stmt *st =
+        db_stmt(c->cache, "UPDATE kbs SET generation = generation + 1 WHERE id = ?1");
+    if (!st)
+        return RC_DB;
+    sqlite3_bind_int64(st, 1, kb_id);
+    int s = sqlite3_step(st);
+    sqlite3_reset(st);
+    return s == SQLITE_DONE ? RC_OK : RC_DB;
+}
+
+/* ---- documents ---- */
+
+int kb_docs(struct kb_conn *c, int64_t kb_id, struct kb_doc_info **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st =
+        db_stmt(c->cache,
+                "SELECT d.id, d.name, d.title, d.type, d.sha256, d.version, d.nchars, d.updated_at,"
+                " (SELECT count(*) FROM chunks c WHERE c.doc_id = d.id)"
+                " FROM documents d WHERE d.kb_id = ?1 ORDER BY d.name");
+    if (!st)
+        return RC_DB;
+    sqlite3_bind_int64(st, 1, kb_id);
+    size_t cap = 0;
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = xgrow(*out, &cap, *n + 1, sizeof **out);
+        struct kb_doc_info *d = &(*out)[(*n)++];
+        d->id = sqlite3_column_int64(st, 0);
+        d->name = db_col_str(st, 1);
+        d->title = db_col_str(st, 2);
+        d->type = db_col_str(st, 3);
+        d->sha256 = db_col_str(st, 4);
+        d->version = sqlite3_column_int(st, 5);
+        d->nchars = sqlite3_column_int64(st, 6);
+        d->updated_at = sqlite3_column_int64(st, 7);
+        d->nchunks = sqlite3_column_int64(st, 8);
+    }
+    sqlite3_reset(st);
+    return s == SQLITE_DONE ? RC_OK : RC_DB;
+}
+
+void kb_docs_free(struct kb_doc_info *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(a[i].name);
+        free(a[i].title);
+        free(a[i].type);
+        free(a[i].sha256);
+    }
+    free(a);
+}
+
+json_t *kb_doc_json(const struct kb_doc_info *d)
+{
+    return json_pack("{sI ss ss ss ss si sI sI sI}", "id", (json_int_t)d->id, "name", d->name,
+                     "title", d->title, "type", d->type, "sha256", d->sha256, "version", d->version,
+                     "chunks", (json_int_t)d->nchunks, "characters", (json_int_t)d->nchars,
+                     "updated_at", (json_int_t)d->updated_at);
+}
+
+/* Removes a document's chunks from the full-text indexes and the store. */
+static int delete_chunks(struct kb_conn *c, int64_t doc_id)
+{
+    sqlite3_stmt *st = db_stmt(
+        c->cache, "INSERT INTO chunks_fts(chunks_fts, rowid, title, heading, text)"
+                  " SELECT 'delete', id, title, heading, text FROM chunks WHERE doc_id = ?1");
+    if (!st)
+        return RC_DB;
+    sqlite3_bind_int64(st, 1, doc_id);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return RC_DB;
+    if (c->e->trigram_ready) {
+        st = db_stmt(c->cache,
+                     "INSERT INTO chunks_tri(chunks_tri, rowid, title, heading, text)"
+                     " SELECT 'delete', id, title, heading, text FROM chunks WHERE doc_id = ?1");
+        if (!st)
+            return RC_DB;
+        sqlite3_bind_int64(st, 1, doc_id);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            return RC_DB;
+    }
+    st = db_stmt(c->cache, "DELETE FROM chunks WHERE doc_id = ?1");
+    if (!st)
+        return RC_DB;
+    sqlite3_bind_int64(st, 1, doc_id);
+    return sqlite3_step(st) == SQLITE_DONE ? RC_OK : RC_DB;
+}
+
+int kb_doc_delete(struct kb_conn *c, int64_t kb_id, int64_t doc_id)
+{
+    if (db_begin(c->db))
+        return RC_DB;
+    sqlite3_stmt *st = db_stmt(c->cache, "SELECT 1 FROM documents WHERE id = ?1 AND kb_id = ?2");
+    if (!st)
+        goto fail;
+    sqlite3_bind_int64(st, 1, doc_id);
+    sqlite3_bind_int64(st, 2, kb_id);
+    int s = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (s == SQLITE_DONE) {
+        db_rollback(c->db);
+        return RC_NOT_FOUND;
+    }
+    if (s != SQLITE_ROW || delete_chunks(c, doc_id))
+        goto fail;
+    st = db_stmt(c->cache, "DELETE FROM documents WHERE id = ?1");
+    if (!st)
+        goto fail;
+    sqlite3_bind_int64(st, 1, doc_id);
+    if (sqlite3_step(st) != SQLITE_DONE || kb_bump_generation(c, kb_id) || db_commit(c->db))
+        goto fail;
+    return RC_OK;
+fail:
+    log_error("document delete failed: %s", sqlite3_errmsg(c->db));
+    db_rollback(c->db);
+    return RC_DB;
+}
+
+/* ---- ingest ---- */
+
+const char *kb_outcome_name(enum kb_outcome o)
+{
+    switch (o) {
+    case KB_ADDED:
+        return "added";
+    case KB_REPLACED:
+        return "replaced";
+    case KB_UNCHANGED:
+        return "unchanged";
+    default:
+        return "failed";
+    }
+}
+
+static struct kb_ingest_item *report_add(struct kb_ingest_report *rep, const char *name,
+                                         enum kb_outcome o, int rc, const char *error,
+                                         size_t nchunks)
+{
+    rep->a = xgrow(rep->a, &rep->cap, rep->n + 1, sizeof *rep->a);
+    struct kb_ingest_item *it = &rep->a[rep->n++];
+    it->name = xstrdup(name);
+    it->outcome = o;
+    it->rc = rc;
+    it->error = error ? xstrdup(error) : NULL;
+    it->nchunks = nchunks;
+    switch (o) {
+    case KB_ADDED:
+        rep->added++;
+        break;
+    case KB_REPLACED:
+        rep->replaced++;
+        break;
+    case KB_UNCHANGED:
+        rep->unchanged++;
+        break;
+    default:
+        rep->failed++;
+        break;
+    }
+    rep->chunks += nchunks;
+    return it;
+}
+
+void kb_ingest_report_release(struct kb_ingest_report *rep)
+{
+    for (size_t i = 0; i < rep->n; i++) {
+        free(rep->a[i].name);
+        free(rep->a[i].error);
+    }
+    free(rep->a);
+    memset(rep, 0, sizeof *rep);
+}
+
+json_t *kb_ingest_report_json(const struct kb_ingest_report *rep)
+{
+    json_t *items = json_array();
+    for (size_t i = 0; i < rep->n; i++) {
+        const struct kb_ingest_item *it = &rep->a[i];
+        json_t *o = json_pack("{ss ss sI}", "name", it->name, "outcome",
+                              kb_outcome_name(it->outcome), "chunks", (json_int_t)it->nchunks);
+        if (it->error) {
+            json_object_set_new(o, "error", json_string(it->error));
+            json_object_set_new(o, "code", json_string(rc_code(it->rc)));
+        }
+        json_array_append_new(items, o);
+    }
+    return json_pack("{sI sI sI sI sI sI so}", "added", (json_int_t)rep->added, "replaced",
+                     (json_int_t)rep->replaced, "unchanged", (json_int_t)rep->unchanged, "failed",
+                     (json_int_t)rep->failed, "chunks", (json_int_t)rep->chunks, "bytes",
+                     (json_int_t)rep->bytes, "items", items);
+}
+
+/* Looks up an existing document by identity: RC_OK with id and sha, or RC_NOT_FOUND. */
+static int find_doc(struct kb_conn *c, int64_t kb_id, const char *name, int64_t *id, char sha[65],
+                    int *version)
+{
+    sqlite3_stmt *st = db_stmt(
+        c->cache, "SELECT id, sha256, version FROM documents WHERE kb_id = ?1 AND name = ?2");
+    if (!st)
+        return RC_DB;
+    sqlite3_bind_int64(st, 1, kb_id);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+    int s = sqlite3_step(st);
+    int rc = RC_NOT_FOUND;
+    if (s == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+        const unsigned char *h = sqlite3_column_text(st, 1);
+        snprintf(sha, 65, "%s", h ? (const char *)h : "");
+        *version = sqlite3_column_int(st, 2);
+        rc = RC_OK;
+    } else if (s != SQLITE_DONE) {
+        rc = RC_DB;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Embeds the chunks when an embedding endpoint is configured. Returns
+ * NULL (no vectors) when none is configured or the call failed (logged). */
+static float *embed_chunks(struct kb_conn *c, const char *title, const struct chunk_list *cl,
+                           size_t *dim)
+{
+    struct llm_endpoint ep;
+    if (!kb_embed_endpoint(c->e, &ep) || cl->n == 0)
+        return NULL;
+    const char **texts = xcalloc(cl->n, sizeof *texts);
+    char **owned = xcalloc(cl->n, sizeof *owned);
+    for (size_t i = 0; i < cl->n; i++) {
+        struct buf b = BUF_INIT;
+        buf_addf(&b, "%s %s\n%s", title, cl->a[i].heading, cl->a[i].text);
+        owned[i] = buf_detach(&b, NULL);
+        texts[i] = owned[i];
+    }
+    float *all = NULL;
+    size_t d = 0;
+    struct buf err = BUF_INIT;
+    for (size_t i = 0; i < cl->n; i += 32) {
+        size_t m = cl->n - i < 32 ? cl->n - i : 32;
+        float *v = NULL;
+        size_t dd = 0;
+        if (llm_embed(&ep, texts + i, m, &v, &dd, &err)) {
+            log_warn("embedding failed, document indexed without vectors: %s", buf_str(&err));
+            free(all);
+            all = NULL;
+            break;
+        }
+        if (!all) {
+            d = dd;
+            all = xmalloc(cl->n * d * sizeof *all);
+        }
+        if (dd != d) {
+            log_warn("embedding dimension changed mid-document; vectors dropped");
+            free(v);
+            free(all);
+            all = NULL;
+            break;
+        }
+        memcpy(all + i * d, v, m * d * sizeof *all);
+        free(v);
+    }
+    for (size_t i = 0; i < cl->n; i++)
+        free(owned[i]);
+    free(owned);
+    free(texts);
+    buf_release(&err);
+    *dim = all ? d : 0;
+    return all;
+}
+
+/* Writes one parsed document in one transaction, replacing an older
+ * version. Either all of it is committed or nothing changes. */
+static int store_doc(struct kb_conn *c, int64_t kb_id, const char *name, const char *type,
+                     const char *sha, const struct doc *d, const struct chunk_list *cl,
+                     const float *vecs, size_t dim, enum kb_outcome *outcome)
+{
+    int64_t old_id = 0;
+    char old_sha[65];
+    int version = 0;
+    if (db_begin(c->db))
+        return RC_DB;
+    int rc = find_doc(c, kb_id, name, &old_id, old_sha, &version);
+    if (rc == RC_OK && strcmp(old_sha, sha) == 0) {
+        db_rollback(c->db);
+        *outcome = KB_UNCHANGED;
+        return RC_OK;
+    }
+    if (rc != RC_OK && rc != RC_NOT_FOUND)
+        goto fail;
+    int64_t now = now_unix();
+    int64_t doc_id;
+    sqlite3_stmt *st;
+    if (rc == RC_OK) {
+        if (delete_chunks(c, old_id))
+            goto fail;
+        st =
+            db_stmt(c->cache, "UPDATE documents SET title = ?2, type = ?3, sha256 = ?4,"
+                              " version = version + 1, nchars = ?5, updated_at = ?6 WHERE id = ?1");
+        if (!st)
+            goto fail;
+        sqlite3_bind_int64(st, 1, old_id);
+        doc_id = old_id;
+        *outcome = KB_REPLACED;
+    } else {
+        st = db_stmt(c->cache,
+                     "INSERT INTO documents(kb_id, name, title, type, sha256, nchars, created_at,"
+                     " updated_at) VALUES (?7, ?8, ?2, ?3, ?4, ?5, ?6, ?6)");
+        if (!st)
+            goto fail;
+        sqlite3_bind_int64(st, 7, kb_id);
+        sqlite3_bind_text(st, 8, name, -1, SQLITE_TRANSIENT);
+        *outcome = KB_ADDED;
+    }
+    sqlite3_bind_text(st, 2, d->title, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, sha, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)doc_chars(d));
+    sqlite3_bind_int64(st, 6, now);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        goto fail;
+    if (*outcome == KB_ADDED)
+        doc_id = sqlite3_last_insert_rowid(c->db);
+
+    for (size_t i = 0; i < cl->n; i++) {
+        const struct chunk *ch = &cl->a[i];
+        st = db_stmt(c->cache,
+                     "INSERT INTO chunks(kb_id, doc_id, ord, kind, title, heading, label,"
+                     " text, part, nparts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+        if (!st)
+            goto fail;
+        sqlite3_bind_int64(st, 1, kb_id);
+        sqlite3_bind_int64(st, 2, doc_id);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)i);
+        sqlite3_bind_int(st, 4, (int)ch->kind);
+        sqlite3_bind_text(st, 5, d->title, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, ch->heading, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, ch->label, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, ch->text, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 9, ch->part);
+        sqlite3_bind_int(st, 10, ch->nparts);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            goto fail;
+        int64_t chunk_id = sqlite3_last_insert_rowid(c->db);
+        st = db_stmt(c->cache,
+                     "INSERT INTO chunks_fts(rowid, title, heading, text) VALUES (?1, ?2, ?3, ?4)");
+        if (!st)
+            goto fail;
+        sqlite3_bind_int64(st, 1, chunk_id);
+        sqlite3_bind_text(st, 2, d->title, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, ch->heading, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, ch->text, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            goto fail;
+        if (c->e->trigram_ready) {
+            st = db_stmt(c->cache, "INSERT INTO chunks_tri(rowid, title, heading, text)"
+                                   " VALUES (?1, ?2, ?3, ?4)");
+            if (!st)
+                goto fail;
+            sqlite3_bind_int64(st, 1, chunk_id);
+            sqlite3_bind_text(st, 2, d->title, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 3, ch->heading, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 4, ch->text, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                goto fail;
+        }
+        if (vecs) {
+            st = db_stmt(
+                c->cache,
+                "INSERT INTO chunk_vectors(chunk_id, model, dim, vec) VALUES (?1, ?2, ?3, ?4)");
+            if (!st)
+                goto fail;
+            sqlite3_bind_int64(st, 1, chunk_id);
+            sqlite3_bind_text(st, 2, c->e->cfg->embed_model, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 3, (sqlite3_int64)dim);
+            sqlite3_bind_blob(st, 4, vecs + i * dim, (int)(dim * sizeof(float)), SQLITE_STATIC);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                goto fail;
+        }
+    }
+    if (kb_bump_generation(c, kb_id) || db_commit(c->db))
+        goto fail;
+    return RC_OK;
+fail:
+    log_error("storing document failed: %s", sqlite3_errmsg(c->db));
+    db_rollback(c->db);
+    return RC_DB;
+}
+
+/* Chunks, embeds and stores one parsed document; records the outcome. */
+static int ingest_doc(struct kb_conn *c, int64_t kb_id, const char *name, const char *type,
+                      const char *sha, struct doc *d, struct kb_ingest_report *rep)
+{
+    if (!d->title[0])
+        doc_set_title(d, name, strlen(name));
+    int64_t old_id;
+    char old_sha[65];
+    int version;
+    if (find_doc(c, kb_id, name, &old_id, old_sha, &version) == RC_OK && !strcmp(old_sha, sha)) {
+        report_add(rep, name, KB_UNCHANGED, RC_OK, NULL, 0);
+        return RC_OK;
+    }
+    struct chunk_list cl = {0};
+    chunk_doc(d, NULL, &cl);
+    if (cl.n == 0) {
+        chunk_list_release(&cl);
+        report_add(rep, name, KB_FAILED, RC_PARSE, "文档没有可索引的文本 / document has no text",
+                   0);
+        return RC_PARSE;
+    }
+    size_t dim = 0;
+    float *vecs = embed_chunks(c, d->title, &cl, &dim);
+    enum kb_outcome o = KB_FAILED;
+    int rc = store_doc(c, kb_id, name, type, sha, d, &cl, vecs, dim, &o);
+    free(vecs);
+    if (rc)
+        report_add(rep, name, KB_FAILED, rc, "写入存储失败 / store write failed", 0);
+    else
+        report_add(rep, name, o, RC_OK, NULL, o == KB_UNCHANGED ? 0 : cl.n);
+    chunk_list_release(&cl);
+    return rc;
+}
+
+struct jsonl_ctx {
+    struct kb_conn *c;
+    int64_t kb_id;
+    struct kb_ingest_report *rep;
+    int first_rc;
+};
+
+static void doc_sha(const struct doc *d, char sha[65])
+{
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const unsigned char *)d->title, strlen(d->title) + 1);
+    for (size_t i = 0; i < d->nblocks; i++) {
+        const struct doc_block *b = &d->blocks[i];
+        if (b->text)
+            crypto_hash_sha256_update(&st, (const unsigned char *)b->text, strlen(b->text) + 1);
+        for (size_t j = 0; b->kind == DOC_TABLE && j < b->table.nrows * b->table.ncols; j++)
+            crypto_hash_sha256_update(&st, (const unsigned char *)b->table.cells[j],
+                                      strlen(b->table.cells[j]) + 1);
+    }
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&st, h);
+    sodium_bin2hex(sha, 65, h, sizeof h);
+}
+
+static int on_jsonl_doc(void *ctx, const char *id, struct doc *d)
+{
+    struct jsonl_ctx *j = ctx;
+    char sha[65];
+    doc_sha(d, sha);
+    int rc = ingest_doc(j->c, j->kb_id, id, "jsonl", sha, d, j->rep);
+    if (rc && !j->first_rc)
+        j->first_rc = rc;
+    /* A store failure stops the batch; a bad document does not. */
+    return rc == RC_DB ? rc : 0;
+}
+
+int kb_ingest_bytes(struct kb_conn *c, int64_t kb_id, const char *name, const void *data, size_t n,
+                    struct kb_ingest_report *rep)
+{
+    const char *base = path_base(name);
+    rep->bytes += n;
+    if (!*base || !utf8_valid(base, strlen(base))) {
+        report_add(rep, "?", KB_FAILED, RC_INVALID, "文件名无效 / invalid file name", 0);
+        return RC_INVALID;
+    }
+    enum ingest_type t = ingest_detect(base, data, n);
+    struct buf err = BUF_INIT;
+    int rc = RC_OK;
+    if (t == INGEST_JSONL) {
+        struct jsonl_ctx j = {c, kb_id, rep, RC_OK};
+        rc = ingest_jsonl(data, n, on_jsonl_doc, &j, &err);
+        if (rc == RC_PARSE)
+            report_add(rep, base, KB_FAILED, RC_PARSE, buf_str(&err), 0);
+        if (!rc)
+            rc = j.first_rc;
+        goto out;
+    }
+    if (t == INGEST_UNKNOWN) {
+        rc = RC_UNSUPPORTED;
+        report_add(rep, base, KB_FAILED, rc, "不支持的文件类型 / unsupported file type", 0);
+        goto out;
+    }
+    char sha[65];
+    sha256_hex(data, n, sha);
+    int64_t old_id;
+    char old_sha[65];
+    int version;
+    if (find_doc(c, kb_id, base, &old_id, old_sha, &version) == RC_OK && !strcmp(old_sha, sha)) {
+        report_add(rep, base, KB_UNCHANGED, RC_OK, NULL, 0);
+        goto out;
+    }
+    struct doc d;
+    doc_init(&d);
+    rc = ingest_parse(t, base, data, n, &d, &err);
+    if (rc)
+        report_add(rep, base, KB_FAILED, rc, buf_str(&err), 0);
+    else
+        rc = ingest_doc(c, kb_id, base, ingest_type_name(t), sha, &d, rep);
+    doc_release(&d);
+out:
+    buf_release(&err);
+    return rc;
+}
+
+/* ---- snapshots ---- */
+
+void kb_snapshot_put(struct kb_snapshot *s)
+{
+    if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    kb_index_free(s->ix);
+    for (size_t g = 0; g < s->nsyn; g++) {
+        for (char **t = s->syn[g]; *t; t++)
+            free(*t);
+        free(s->syn[g]);
+    }
+    free(s->syn);
+    free(s->vecs);
+    free(s->vec_model);
+    free(s);
+}
+
+static int kb_generation(struct kb_conn *c, int64_t kb_id, int64_t *gen)
+{
+    sqlite3_stmt *st = db_stmt(c->cache, "SELECT generation FROM kbs WHERE id = ?1");
+    if (!st)
+        return RC_DB;
+    sqlite3_bind_int64(st, 1, kb_id);
+    int s = sqlite3_step(st);
+    int rc = s == SQLITE_ROW ? RC_OK : s == SQLITE_DONE ? RC_NOT_FOUND : RC_DB;
+    if (s == SQLITE_ROW)
+        *gen = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc;
+}
+
+static struct kb_snapshot *find_snap(struct kb_engine *e, int64_t kb_id, int64_t gen)
+{
+    struct kb_snapshot *s = NULL;
+    pthread_mutex_lock(&e->mu);
+    for (size_t i = 0; i < e->nsnaps; i++)
+        if (e->snaps[i]->kb_id == kb_id && e->snaps[i]->generation == gen) {
+            s = e->snaps[i];
+            atomic_fetch_add(&s->refs, 1);
+            break;
+        }
+    pthread_mutex_unlock(&e->mu);
+    return s;
+}
+
+static void publish_snap(struct kb_engine *e, struct kb_snapshot *s)
+{
+    pthread_mutex_lock(&e->mu);
+    size_t i;
+    for (i = 0; i < e->nsnaps; i++)
+        if (e->snaps[i]->kb_id == s->kb_id)
+            break;
+    if (i == e->nsnaps) {
+        e->snaps = xgrow(e->snaps, &e->capsnaps, e->nsnaps + 1, sizeof *e->snaps);
+        e->nsnaps++;
+    } else {
+        kb_snapshot_put(e->snaps[i]);
+    }
+    atomic_fetch_add(&s->refs, 1);
+    e->snaps[i] = s;
+    pthread_mutex_unlock(&e->mu);
+}
+
+static int build_snap(struct kb_conn *c, int64_t kb_id, int64_t gen, struct kb_snapshot **out)
+{
+    double t0 = now_ms();
+    struct kb_snapshot *s = xcalloc(1, sizeof *s);
+    atomic_init(&s->refs, 1);
+    s->kb_id = kb_id;
+    s->generation = gen;
+    struct idx_builder *b = idx_builder_new(TOK_DEFAULT);
+    /* Read in one snapshot of the store (a read transaction). */
+    int rc = db_exec(c->db, "BEGIN");
+    sqlite3_stmt *st =
+        rc ? NULL
+           : db_stmt(c->cache, "SELECT c.id, c.title, c.heading, c.text, v.dim, v.vec,"
+                               " v.model FROM chunks c LEFT JOIN chunk_vectors v"
+                               " ON v.chunk_id = c.id WHERE c.kb_id = ?1 ORDER BY c.id");
+    size_t capvec = 0, nvec = 0, ndocs = 0;
+    if (st) {
+        sqlite3_bind_int64(st, 1, kb_id);
+        int r;
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *f[IDX_NFIELDS] = {(const char *)sqlite3_column_text(st, 1),
+                                          (const char *)sqlite3_column_text(st, 2),
+                                          (const char *)sqlite3_column_text(st, 3)};
+            idx_builder_add(b, sqlite3_column_int64(st, 0), f);
+            size_t dim = (size_t)sqlite3_column_int64(st, 4);
+            const void *blob = sqlite3_column_blob(st, 5);
+            int bytes = sqlite3_column_bytes(st, 5);
+            if (blob && dim > 0 && (size_t)bytes == dim * sizeof(float) &&
+                (s->dim == 0 || s->dim == dim)) {
+                if (!s->dim) {
+                    s->dim = dim;
+                    s->vec_model = db_col_str(st, 6);
+                }
+                s->vecs = xgrow(s->vecs, &capvec, (ndocs + 1) * dim, sizeof(float));
+                /* docs without a vector before this one stay zero */
+                if (nvec < ndocs)
+                    memset(s->vecs + nvec * dim, 0, (ndocs - nvec) * dim * sizeof(float));
+                memcpy(s->vecs + ndocs * dim, blob, (size_t)bytes);
+                nvec = ndocs + 1;
+            }
+            ndocs++;
+        }
+        if (r != SQLITE_DONE)
+            rc = RC_DB;
+        sqlite3_reset(st);
+    } else {
+        rc = RC_DB;
+    }
+    if (!rc)
+        rc = kb_synonyms_load(c, s);
+    db_exec(c->db, "COMMIT");
+    s->ix = idx_builder_finish(b);
+    if (s->vecs && nvec < ndocs) {
+        s->vecs = xgrow(s->vecs, &capvec, ndocs * s->dim, sizeof(float));
+        memset(s->vecs + nvec * s->dim, 0, (ndocs - nvec) * s->dim * sizeof(float));
+    }
+    if (rc) {
+        kb_snapshot_put(s);
+        return rc;
+    }
+    log_info("kb %lld index built: %zu chunks, %zu KB, %.1f ms", (long long)kb_id,
+             kb_index_docs(s->ix), kb_index_bytes(s->ix) / 1024, now_ms() - t0);
+    *out = s;
+    return RC_OK;
+}
+
+struct kb_snapshot *kb_snapshot_get(struct kb_conn *c, int64_t kb_id)
+{
+    int64_t gen = 0;
+    if (kb_generation(c, kb_id, &gen))
+        return NULL;
+    struct kb_snapshot *s = find_snap(c->e, kb_id, gen);
+    if (s)
+        return s;
+    pthread_mutex_lock(&c->e->build_mu);
+    s = find_snap(c->e, kb_id, gen); /* another thread may have built it meanwhile */
+    if (!s && build_snap(c, kb_id, gen, &s) == RC_OK)
+        publish_snap(c->e, s);
+    pthread_mutex_unlock(&c->e->build_mu);
+    return s;
+}
+
+int kb_embed_endpoint(const struct kb_engine *e, struct llm_endpoint *ep)
+{
+    const struct config *cfg = e->cfg;
+    if (!cfg->embed_url || !cfg->embed_url[0])
+        return 0;
+    *ep = (struct llm_endpoint){cfg->embed_url,
+                                cfg->embed_model,
+                                cfg->embed_api_key,
+                                cfg->connect_timeout_ms,
+                                cfg->first_token_timeout_ms,
+                                cfg->total_timeout_ms};
+    return 1;
+}
+
+char *kb_cite_string(const char *title, const char *label, const char *heading)
+{
+    struct buf b = BUF_INIT;
+    if (title[0] && strncmp(title, "《", 3) != 0)
+        buf_addf(&b, "《%s》", title);
+    else
+        buf_adds(&b, title);
+    if (label && label[0])
+        buf_adds(&b, label);
+    else if (heading && heading[0])
+        buf_addf(&b, " %s", heading);
+    return buf_detach(&b, NULL);
+}

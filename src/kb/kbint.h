@@ -1,0 +1,66 @@
+/* Private to src/kb/: the engine and connection structs shared by kb.c,
+ * search.c, answer.c, synonyms.c and jobs.c. */
+#ifndef ATRIUM_KBINT_H
+#define ATRIUM_KBINT_H
+
+#include "kb/index.h"
+#include "kb/kb.h"
+#include "llm/llm.h"
+#include "store/db.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* One KB's searchable state at one generation: immutable once published. */
+struct kb_snapshot {
+    atomic_int refs;
+    int64_t kb_id, generation;
+    struct kb_index *ix;
+    /* synonym groups, folded, each a list of terms */
+    char ***syn; /* syn[g] = NULL-terminated array of folded terms */
+    size_t nsyn;
+    /* dense vectors, aligned with the index's docs (NULL when none) */
+    float *vecs;
+    size_t dim;
+    char *vec_model;
+};
+
+struct kb_engine {
+    const struct config *cfg;
+    char *db_path;
+    pthread_mutex_t mu;       /* guards snaps */
+    pthread_mutex_t build_mu; /* one snapshot build at a time */
+    struct kb_snapshot **snaps;
+    size_t nsnaps, capsnaps;
+    atomic_int trigram_ready; /* the trigram baseline index exists */
+};
+
+struct kb_conn {
+    struct kb_engine *e;
+    sqlite3 *db;
+    struct db_cache *cache;
+};
+
+/* Returns a referenced snapshot of the KB at its current generation,
+ * building it when needed. NULL only on a store error. */
+struct kb_snapshot *kb_snapshot_get(struct kb_conn *c, int64_t kb_id);
+void kb_snapshot_put(struct kb_snapshot *s);
+
+/* Bumps the KB's generation (inside the caller's transaction). */
+int kb_bump_generation(struct kb_conn *c, int64_t kb_id);
+
+/* Seeds a new KB with the default synonym dictionary. */
+int kb_synonyms_seed(struct kb_conn *c, int64_t kb_id);
+/* Loads the KB's synonym groups, folded, into the snapshot. */
+int kb_synonyms_load(struct kb_conn *c, struct kb_snapshot *s);
+
+/* Model endpoints from the config; NULL when not configured. */
+int kb_embed_endpoint(const struct kb_engine *e, struct llm_endpoint *ep);
+
+/* Makes sure the FTS5 trigram baseline table exists and is filled. */
+int kb_trigram_ensure(struct kb_conn *c);
+
+/* Formats a citation: 《title》第X条 (or 《title》 heading when no label). */
+char *kb_cite_string(const char *title, const char *label, const char *heading);
+
+#endif

@@ -1,0 +1,529 @@
+/* Retrieval: query folding and synonym expansion, BM25F over the in-memory
+ * index (or SQLite FTS5 bm25(), or the FTS5 trigram baseline), optional
+ * dense vectors fused by reciprocal rank, optional rerank, then hit rows
+ * with highlighted matches. */
+#include "kb/kbint.h"
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/rc.h"
+#include "text/norm.h"
+#include "text/tok.h"
+#include "text/utf8.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QUERY_MAX_BYTES 4096
+#define SYN_WEIGHT 0.5f
+#define FUSE_DEPTH 50
+#define RERANK_DEPTH 20
+#define RRF_K 60.0
+
+/* ---- query terms ---- */
+
+struct qbuild {
+    const struct kb_index *ix;
+    struct idx_qterm *q;
+    size_t n, cap;
+    float weight;
+    int original;
+};
+
+static int add_qterm(void *ctx, const char *tok, size_t n, size_t start, size_t end)
+{
+    struct qbuild *qb = ctx;
+    int32_t t = kb_index_term(qb->ix, tok, n);
+    for (size_t i = 0; i < qb->n; i++)
+        if (qb->q[i].term == t && t >= 0) {
+            if (qb->original && qb->q[i].original && qb->q[i].weight < 2.0f)
+                qb->q[i].weight += 0.5f; /* repeated in the question: a little more weight */
+            return 0;
+        }
+    if (t < 0 && !qb->original)
+        return 0;
+    qb->q = xgrow(qb->q, &qb->cap, qb->n + 1, sizeof *qb->q);
+    qb->q[qb->n++] = (struct idx_qterm){t, qb->weight, qb->original};
+    return 0;
+}
+
+/* Adds the tokens of every synonym of a group member found in the query. */
+static void expand_synonyms(const struct kb_snapshot *s, const char *folded, struct qbuild *qb)
+{
+    qb->weight = SYN_WEIGHT;
+    qb->original = 0;
+    for (size_t g = 0; g < s->nsyn; g++) {
+        char **terms = s->syn[g];
+        int hit = 0;
+        for (char **t = terms; *t && !hit; t++)
+            if (**t && strstr(folded, *t))
+                hit = 1;
+        if (!hit)
+            continue;
+        for (char **t = terms; *t; t++)
+            if (!strstr(folded, *t))
+                tok_run(*t, strlen(*t), TOK_DEFAULT, add_qterm, qb);
+    }
+}
+
+/* ---- hits ---- */
+
+void kb_hits_release(struct kb_hits *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        struct kb_hit *x = &h->a[i];
+        free(x->doc_name);
+        free(x->doc_title);
+        free(x->heading);
+        free(x->label);
+        free(x->text);
+        free(x->highlight);
+    }
+    free(h->a);
+    h->a = NULL;
+    h->n = 0;
+}
+
+json_t *kb_hits_json(const struct kb_hits *h)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < h->n; i++) {
+        const struct kb_hit *x = &h->a[i];
+        char *cite = kb_cite_string(x->doc_title, x->label, x->heading);
+        struct buf path = BUF_INIT;
+        buf_addf(&path, "《%s》%s%s", x->doc_title, x->heading[0] ? " › " : "", x->heading);
+        json_t *o = json_pack("{sI sI ss ss ss ss ss ss ss sf sf}", "chunk_id",
+                              (json_int_t)x->chunk_id, "doc_id", (json_int_t)x->doc_id, "document",
+                              x->doc_name, "title", x->doc_title, "heading", x->heading, "path",
+                              buf_str(&path), "label", x->label, "cite", cite, "text", x->text,
+                              "score", x->score, "coverage", x->coverage);
+        if (x->highlight)
+            json_object_set_new(o, "highlight", json_string(x->highlight));
+        json_array_append_new(a, o);
+        free(cite);
+        buf_release(&path);
+    }
+    return a;
+}
+
+struct hl_ctx {
+    const struct kb_index *ix;
+    const struct idx_qterm *q;
+    size_t nq;
+    size_t *ranges; /* start,end pairs in text bytes, in order */
+    size_t n, cap;
+};
+
+static int hl_token(void *ctx, const char *tok, size_t n, size_t start, size_t end)
+{
+    struct hl_ctx *h = ctx;
+    int32_t t = kb_index_term(h->ix, tok, n);
+    if (t < 0)
+        return 0;
+    size_t i;
+    for (i = 0; i < h->nq && h->q[i].term != t; i++)
+        ;
+    if (i == h->nq)
+        return 0;
+    if (h->n && start <= h->ranges[2 * h->n - 1]) { /* overlaps the previous range: merge */
+        if (end > h->ranges[2 * h->n - 1])
+            h->ranges[2 * h->n - 1] = end;
+        return 0;
+    }
+    h->ranges = xgrow(h->ranges, &h->cap, 2 * h->n + 2, sizeof *h->ranges);
+    h->ranges[2 * h->n] = start;
+    h->ranges[2 * h->n + 1] = end;
+    h->n++;
+    return 0;
+}
+
+static void add_escaped(struct buf *b, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (p[i]) {
+        case '<':
+            buf_adds(b, "&lt;");
+            break;
+        case '>':
+            buf_adds(b, "&gt;");
+            break;
+        case '&':
+            buf_adds(b, "&amp;");
+            break;
+        case '"':
+            buf_adds(b, "&quot;");
+            break;
+        default:
+            buf_addc(b, p[i]);
+        }
+    }
+}
+
+static char *highlight(const struct kb_index *ix, const struct idx_qterm *q, size_t nq,
+                       const char *text)
+{
+    struct hl_ctx h = {ix, q, nq, NULL, 0, 0};
+    size_t len = strlen(text);
+    tok_run(text, len, TOK_DEFAULT, hl_token, &h);
+    struct buf b = BUF_INIT;
+    size_t pos = 0;
+    for (size_t i = 0; i < h.n; i++) {
+        size_t s = h.ranges[2 * i], e = h.ranges[2 * i + 1];
+        if (s < pos || e > len)
+            continue;
+        add_escaped(&b, text + pos, s - pos);
+        buf_adds(&b, "<em>");
+        add_escaped(&b, text + s, e - s);
+        buf_adds(&b, "</em>");
+        pos = e;
+    }
+    add_escaped(&b, text + pos, len - pos);
+    free(h.ranges);
+    return buf_detach(&b, NULL);
+}
+
+/* Loads the row of one chunk into a hit. RC_NOT_FOUND when it vanished. */
+static int load_hit(struct kb_conn *c, int64_t chunk_id, struct kb_hit *x)
+{
+    sqlite3_stmt *st =
+        db_stmt(c->cache, "SELECT c.doc_id, d.name, d.title, c.heading, c.label, c.text"
+                          " FROM chunks c JOIN documents d ON d.id = c.doc_id"
+                          " WHERE c.id = ?1");
+    if (!st)
+        return RC_DB;
+    sqlite3_bind_int64(st, 1, chunk_id);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        x->chunk_id = chunk_id;
+        x->doc_id = sqlite3_column_int64(st, 0);
+        x->doc_name = db_col_str(st, 1);
+        x->doc_title = db_col_str(st, 2);
+        x->heading = db_col_str(st, 3);
+        x->label = db_col_str(st, 4);
+        x->text = db_col_str(st, 5);
+    }
+    sqlite3_reset(st);
+    return r == SQLITE_ROW ? RC_OK : r == SQLITE_DONE ? RC_NOT_FOUND : RC_DB;
+}
+
+/* ---- dense vectors and rerank ---- */
+
+static int cmp_hit_score(const void *x, const void *y)
+{
+    const struct idx_hit *a = x, *b = y;
+    return a->score < b->score   ? 1
+           : a->score > b->score ? -1
+                                 : (a->doc > b->doc) - (a->doc < b->doc);
+}
+
+/* Fuses BM25 hits with the nearest chunks by cosine (reciprocal rank
+ * fusion). On any failure the BM25 list is kept as it is. */
+static size_t fuse_vectors(struct kb_conn *c, const struct kb_snapshot *s, const char *query,
+                           struct idx_hit *hits, size_t nh, size_t cap)
+{
+    struct llm_endpoint ep;
+    if (!s->vecs || !s->dim || !kb_embed_endpoint(c->e, &ep))
+        return nh;
+    float *qv = NULL;
+    size_t dim = 0;
+    struct buf err = BUF_INIT;
+    const char *texts[1] = {query};
+    if (llm_embed(&ep, texts, 1, &qv, &dim, &err) || dim != s->dim) {
+        log_warn("query embedding failed, BM25 only: %s", buf_str(&err));
+        buf_release(&err);
+        free(qv);
+        return nh;
+    }
+    buf_release(&err);
+    size_t ndocs = kb_index_docs(s->ix);
+    struct idx_hit *vh = xmalloc((ndocs ? ndocs : 1) * sizeof *vh);
+    for (size_t d = 0; d < ndocs; d++) {
+        const float *v = s->vecs + d * dim;
+        float dot = 0;
+        for (size_t i = 0; i < dim; i++)
+            dot += v[i] * qv[i];
+        vh[d] = (struct idx_hit){(uint32_t)d, dot, 0};
+    }
+    free(qv);
+    qsort(vh, ndocs, sizeof *vh, cmp_hit_score);
+    size_t nv = ndocs < FUSE_DEPTH ? ndocs : FUSE_DEPTH;
+    /* RRF over the union; coverage is carried over from the BM25 list. */
+    struct idx_hit *fused = xmalloc((nh + nv + 1) * sizeof *fused);
+    size_t nf = 0;
+    for (size_t i = 0; i < nh; i++)
+        fused[nf++] =
+            (struct idx_hit){hits[i].doc, (float)(1.0 / (RRF_K + i + 1)), hits[i].coverage};
+    for (size_t i = 0; i < nv; i++) {
+        size_t j;
+        for (j = 0; j < nf && fused[j].doc != vh[i].doc; j++)
+            ;
+        if (j == nf)
+            fused[nf++] = (struct idx_hit){vh[i].doc, 0, 0};
+        fused[j].score += (float)(1.0 / (RRF_K + i + 1));
+    }
+    qsort(fused, nf, sizeof *fused, cmp_hit_score);
+    size_t n = nf < cap ? nf : cap;
+    memcpy(hits, fused, n * sizeof *hits);
+    free(fused);
+    free(vh);
+    return n;
+}
+
+/* Reorders the top hits by a rerank model's scores; keeps the order on failure. */
+static void rerank(struct kb_conn *c, const char *query, struct kb_hits *out)
+{
+    const struct config *cfg = c->e->cfg;
+    if (!cfg->rerank_url || !cfg->rerank_url[0] || out->n < 2)
+        return;
+    struct llm_endpoint ep = {
+        cfg->rerank_url,         cfg->rerank_model,           cfg->rerank_api_key,
+        cfg->connect_timeout_ms, cfg->first_token_timeout_ms, cfg->total_timeout_ms};
+    size_t n = out->n;
+    const char **docs = xcalloc(n, sizeof *docs);
+    char **owned = xcalloc(n, sizeof *owned);
+    double *scores = xcalloc(n, sizeof *scores);
+    for (size_t i = 0; i < n; i++) {
+        struct buf b = BUF_INIT;
+        buf_addf(&b, "%s %s\n", out->a[i].doc_title, out->a[i].heading);
+        buf_add(&b, out->a[i].text, utf8_prefix(out->a[i].text, strlen(out->a[i].text), 512));
+        owned[i] = buf_detach(&b, NULL);
+        docs[i] = owned[i];
+    }
+    struct buf err = BUF_INIT;
+    if (llm_rerank(&ep, query, docs, n, scores, &err) == RC_OK) {
+        for (size_t i = 0; i < n; i++)
+            out->a[i].score = scores[i];
+        /* insertion sort: n is small and the order must be stable */
+        for (size_t i = 1; i < n; i++) {
+            struct kb_hit h = out->a[i];
+            size_t j = i;
+            while (j > 0 && out->a[j - 1].score < h.score) {
+                out->a[j] = out->a[j - 1];
+                j--;
+            }
+            out->a[j] = h;
+        }
+    } else {
+        log_warn("rerank failed, keeping retrieval order: %s", buf_str(&err));
+    }
+    for (size_t i = 0; i < n; i++)
+        free(owned[i]);
+    free(owned);
+    free(docs);
+    free(scores);
+    buf_release(&err);
+}
+
+/* ---- SQLite FTS5 engines (comparison and baseline) ---- */
+
+struct fts_q {
+    struct buf *match;
+    int trigram;
+};
+
+static int add_fts_token(void *ctx, const char *tok, size_t n, size_t start, size_t end)
+{
+    struct fts_q *f = ctx;
+    /* Skip dictionary words (> 2 CJK chars = > 6 bytes of CJK): as phrases they
+     * would have to match our token positions exactly. */
+    if (n > 6 && (unsigned char)tok[0] >= 0xe0)
+        return 0;
+    if (f->match->len)
+        buf_adds(f->match, " OR ");
+    buf_addc(f->match, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (tok[i] == '"')
+            buf_addc(f->match, '"');
+        buf_addc(f->match, tok[i]);
+    }
+    buf_addc(f->match, '"');
+    return 0;
+}
+
+/* For the trigram baseline: every 3-character window of each run of
+ * letters, digits and ideographs in the folded query, OR-ed. */
+static void trigram_match(const char *folded, struct buf *match)
+{
+    size_t n = strlen(folded);
+    size_t starts[QUERY_MAX_BYTES + 1];
+    size_t ns = 0;
+    size_t i = 0;
+    while (i <= n) {
+        uint32_t cp = 0;
+        size_t l = i < n ? utf8_decode(folded + i, n - i, &cp) : 1;
+        int word = i < n && (utf8_is_cjk(cp) || (cp < 128 && (cp >= '0' && cp <= '9')) ||
+                             (cp >= 'a' && cp <= 'z'));
+        if (word && ns < QUERY_MAX_BYTES) {
+            starts[ns++] = i;
+        } else {
+            for (size_t k = 0; k + 2 < ns; k++) {
+                size_t e = k + 3 < ns ? starts[k + 3] : i;
+                if (match->len)
+                    buf_adds(match, " OR ");
+                buf_addc(match, '"');
+                buf_add(match, folded + starts[k], e - starts[k]);
+                buf_addc(match, '"');
+            }
+            ns = 0;
+        }
+        i += l;
+    }
+}
+
+int kb_trigram_ensure(struct kb_conn *c)
+{
+    if (atomic_load(&c->e->trigram_ready))
+        return RC_OK;
+    sqlite3_stmt *st = db_stmt(
+        c->cache, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'chunks_tri'");
+    if (!st)
+        return RC_DB;
+    int exists = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    if (!exists) {
+        log_info("building the FTS5 trigram baseline index");
+        if (db_exec(c->db, "CREATE VIRTUAL TABLE chunks_tri USING fts5(title, heading, text,"
+                           " content='chunks', content_rowid='id', tokenize='trigram');"
+                           "INSERT INTO chunks_tri(chunks_tri) VALUES ('rebuild');"))
+            return RC_DB;
+    }
+    atomic_store(&c->e->trigram_ready, 1);
+    return RC_OK;
+}
+
+static int search_fts(struct kb_conn *c, int64_t kb_id, const char *folded, int k, int trigram,
+                      struct idx_hit **hits, int64_t **ids, size_t *nh)
+{
+    struct buf match = BUF_INIT;
+    if (trigram) {
+        if (kb_trigram_ensure(c))
+            return RC_DB;
+        trigram_match(folded, &match);
+    } else {
+        struct fts_q f = {&match, 0};
+        tok_run(folded, strlen(folded), TOK_DEFAULT, add_fts_token, &f);
+    }
+    *nh = 0;
+    if (!match.len) {
+        buf_release(&match);
+        return RC_OK;
+    }
+    sqlite3_stmt *st =
+        trigram ? db_stmt(c->cache,
+                          "SELECT t.rowid, -bm25(chunks_tri, 1.5, 1.5, 1.0) AS s"
+                          " FROM chunks_tri t JOIN chunks c ON c.id = t.rowid"
+                          " WHERE chunks_tri MATCH ?1 AND c.kb_id = ?2 ORDER BY s DESC LIMIT ?3")
+                : db_stmt(c->cache,
+                          "SELECT t.rowid, -bm25(chunks_fts, 1.5, 1.5, 1.0) AS s"
+                          " FROM chunks_fts t JOIN chunks c ON c.id = t.rowid"
+                          " WHERE chunks_fts MATCH ?1 AND c.kb_id = ?2 ORDER BY s DESC LIMIT ?3");
+    if (!st) {
+        buf_release(&match);
+        return RC_DB;
+    }
+    sqlite3_bind_text(st, 1, match.p, (int)match.len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, kb_id);
+    sqlite3_bind_int(st, 3, k);
+    *hits = xcalloc((size_t)k, sizeof **hits);
+    *ids = xcalloc((size_t)k, sizeof **ids);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW && *nh < (size_t)k) {
+        (*ids)[*nh] = sqlite3_column_int64(st, 0);
+        (*hits)[*nh] = (struct idx_hit){0, (float)sqlite3_column_double(st, 1), 1.0f};
+        (*nh)++;
+    }
+    sqlite3_reset(st);
+    buf_release(&match);
+    return r == SQLITE_DONE || r == SQLITE_ROW ? RC_OK : RC_DB;
+}
+
+/* ---- the search entry point ---- */
+
+int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct kb_search_opts *o,
+              struct kb_hits *out, struct buf *err)
+{
+    out->a = NULL;
+    out->n = 0;
+    size_t qlen = query ? strlen(query) : 0;
+    int k = o && o->k > 0 ? o->k : 5;
+    unsigned flags = o ? o->flags : 0;
+    if (k > 100)
+        k = 100;
+    if (!qlen || qlen > QUERY_MAX_BYTES || !utf8_valid(query, qlen)) {
+        buf_addf(err, "查询为空、过长或不是有效的 UTF-8 / query is empty, too long or not UTF-8");
+        return RC_INVALID;
+    }
+    struct buf folded = BUF_INIT;
+    norm_fold(query, qlen, &folded);
+    struct kb_snapshot *s = kb_snapshot_get(c, kb_id);
+    if (!s) {
+        buf_release(&folded);
+        buf_addf(err, "知识库不存在或存储错误 / knowledge base not found or store error");
+        return RC_NOT_FOUND;
+    }
+    struct qbuild qb = {s->ix, NULL, 0, 0, 1.0f, 1};
+    tok_run(folded.p, folded.len, TOK_DEFAULT, add_qterm, &qb);
+    if (!(flags & KB_NO_SYNONYMS))
+        expand_synonyms(s, folded.p, &qb);
+
+    int rc = RC_OK;
+    size_t cap = (size_t)k > FUSE_DEPTH ? (size_t)k : FUSE_DEPTH;
+    struct idx_hit *hits = NULL;
+    int64_t *ids = NULL;
+    size_t nh = 0;
+    if (flags & (KB_FTS5 | KB_TRIGRAM)) {
+        rc = search_fts(c, kb_id, folded.p, k, !!(flags & KB_TRIGRAM), &hits, &ids, &nh);
+        if (rc)
+            goto out;
+    } else {
+        hits = xmalloc(cap * sizeof *hits);
+        int fuse = s->vecs && !(flags & KB_NO_VECTORS);
+        nh = kb_index_search(s->ix, qb.q, qb.n, fuse ? FUSE_DEPTH : (size_t)k, NULL, hits);
+        if (fuse)
+            nh = fuse_vectors(c, s, query, hits, nh, cap);
+        int want_rerank = !(flags & KB_NO_RERANK) && c->e->cfg->rerank_url[0];
+        size_t keep = want_rerank ? RERANK_DEPTH : (size_t)k;
+        if (keep < (size_t)k)
+            keep = (size_t)k;
+        if (nh > keep)
+            nh = keep;
+        ids = xmalloc((nh ? nh : 1) * sizeof *ids);
+        for (size_t i = 0; i < nh; i++)
+            ids[i] = kb_index_chunk_id(s->ix, hits[i].doc);
+    }
+    out->a = xcalloc(nh ? nh : 1, sizeof *out->a);
+    for (size_t i = 0; i < nh; i++) {
+        struct kb_hit *x = &out->a[out->n];
+        if (load_hit(c, ids[i], x) != RC_OK)
+            continue; /* deleted since the snapshot was built */
+        x->score = hits[i].score;
+        x->coverage = hits[i].coverage;
+        out->n++;
+    }
+    if (!(flags & (KB_FTS5 | KB_TRIGRAM | KB_NO_RERANK)))
+        rerank(c, query, out);
+    if (out->n > (size_t)k) {
+        struct kb_hits extra = {out->a + k, out->n - (size_t)k};
+        for (size_t i = 0; i < extra.n; i++) {
+            struct kb_hit *x = &extra.a[i];
+            free(x->doc_name);
+            free(x->doc_title);
+            free(x->heading);
+            free(x->label);
+            free(x->text);
+            free(x->highlight);
+        }
+        out->n = (size_t)k;
+    }
+    if (!(flags & KB_NO_HIGHLIGHT))
+        for (size_t i = 0; i < out->n; i++)
+            out->a[i].highlight = highlight(s->ix, qb.q, qb.n, out->a[i].text);
+out:
+    free(hits);
+    free(ids);
+    free(qb.q);
+    buf_release(&folded);
+    kb_snapshot_put(s);
+    return rc;
+}

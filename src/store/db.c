@@ -1,0 +1,233 @@
+/* SQLite store: connections, migrations, a per-connection statement cache. */
+#include "store/db.h"
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/rc.h"
+#include "store/fts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Migrations in order; migration i brings user_version from i to i+1.
+ * Never edit a shipped migration: append a new one. */
+static const char *const migrations[] = {
+    /* 1: knowledge bases, documents, chunks, full-text index, synonyms, jobs */
+    "CREATE TABLE kbs("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  kind TEXT NOT NULL DEFAULT 'enterprise',"
+    "  created_at INTEGER NOT NULL,"
+    "  generation INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE documents("
+    "  id INTEGER PRIMARY KEY,"
+    "  kb_id INTEGER NOT NULL REFERENCES kbs(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  title TEXT NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL,"
+    "  version INTEGER NOT NULL DEFAULT 1,"
+    "  nchars INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE(kb_id, name));"
+    "CREATE TABLE chunks("
+    "  id INTEGER PRIMARY KEY,"
+    "  kb_id INTEGER NOT NULL REFERENCES kbs(id) ON DELETE CASCADE,"
+    "  doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,"
+    "  ord INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  title TEXT NOT NULL,"
+    "  heading TEXT NOT NULL,"
+    "  label TEXT NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  part INTEGER NOT NULL DEFAULT 1,"
+    "  nparts INTEGER NOT NULL DEFAULT 1);"
+    "CREATE INDEX chunks_doc ON chunks(doc_id);"
+    "CREATE INDEX chunks_kb ON chunks(kb_id, id);"
+    "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, text,"
+    "  content='chunks', content_rowid='id', tokenize='atrium');"
+    "CREATE TABLE chunk_vectors("
+    "  chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,"
+    "  model TEXT NOT NULL,"
+    "  dim INTEGER NOT NULL,"
+    "  vec BLOB NOT NULL);"
+    "CREATE TABLE synonyms("
+    "  id INTEGER PRIMARY KEY,"
+    "  kb_id INTEGER NOT NULL REFERENCES kbs(id) ON DELETE CASCADE,"
+    "  terms TEXT NOT NULL);"
+    "CREATE INDEX synonyms_kb ON synonyms(kb_id);"
+    "CREATE TABLE jobs("
+    "  id INTEGER PRIMARY KEY,"
+    "  kb_id INTEGER NOT NULL REFERENCES kbs(id) ON DELETE CASCADE,"
+    "  filename TEXT NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'queued',"
+    "  result TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE INDEX jobs_status ON jobs(status, id);",
+};
+
+int db_schema_version(void)
+{
+    return (int)(sizeof migrations / sizeof migrations[0]);
+}
+
+int db_user_version(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+int db_exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        log_error("sql failed: %s", msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return RC_DB;
+    }
+    return RC_OK;
+}
+
+int db_begin(sqlite3 *db)
+{
+    return db_exec(db, "BEGIN IMMEDIATE");
+}
+
+int db_commit(sqlite3 *db)
+{
+    return db_exec(db, "COMMIT");
+}
+
+void db_rollback(sqlite3 *db)
+{
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int migrate(sqlite3 *db, struct buf *err)
+{
+    int have = db_user_version(db);
+    int want = db_schema_version();
+    if (have < 0) {
+        buf_addf(err, "无法读取数据库版本 / cannot read schema version: %s", sqlite3_errmsg(db));
+        return RC_DB;
+    }
+    if (have > want) {
+        buf_addf(err, "数据库版本 %d 高于本程序支持的 %d / database is newer than this build", have,
+                 want);
+        return RC_DB;
+    }
+    for (int v = have; v < want; v++) {
+        if (db_begin(db))
+            goto fail;
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+        if (db_exec(db, migrations[v]) || db_exec(db, pragma) || db_commit(db)) {
+            db_rollback(db);
+            goto fail;
+        }
+        log_info("store migrated to schema %d", v + 1);
+    }
+    return RC_OK;
+fail:
+    buf_addf(err, "数据库迁移失败 / migration failed: %s", sqlite3_errmsg(db));
+    return RC_DB;
+}
+
+int db_open(const char *path, sqlite3 **out, struct buf *err)
+{
+    sqlite3 *db = NULL;
+    *out = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        buf_addf(err, "无法打开数据库 / cannot open database %s: %s", path,
+                 db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return RC_IO;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    int rc = RC_DB;
+    if (db_exec(db, "PRAGMA journal_mode = WAL") || db_exec(db, "PRAGMA foreign_keys = ON") ||
+        db_exec(db, "PRAGMA synchronous = NORMAL")) {
+        buf_addf(err, "无法设置数据库 / cannot configure database: %s", sqlite3_errmsg(db));
+        goto fail;
+    }
+    if (fts_register_tokenizer(db)) {
+        buf_addf(err, "无法注册分词器 / cannot register tokenizer");
+        goto fail;
+    }
+    rc = migrate(db, err);
+    if (rc)
+        goto fail;
+    *out = db;
+    return RC_OK;
+fail:
+    sqlite3_close(db);
+    return rc;
+}
+
+void db_close(sqlite3 *db)
+{
+    sqlite3_close(db);
+}
+
+struct db_entry {
+    const char *sql;
+    sqlite3_stmt *st;
+};
+
+struct db_cache {
+    sqlite3 *db;
+    struct db_entry *a;
+    size_t n, cap;
+};
+
+struct db_cache *db_cache_new(sqlite3 *db)
+{
+    struct db_cache *c = xcalloc(1, sizeof *c);
+    c->db = db;
+    return c;
+}
+
+void db_cache_free(struct db_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        sqlite3_finalize(c->a[i].st);
+    free(c->a);
+    free(c);
+}
+
+sqlite3_stmt *db_stmt(struct db_cache *c, const char *sql)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->a[i].sql == sql) {
+            sqlite3_reset(c->a[i].st);
+            sqlite3_clear_bindings(c->a[i].st);
+            return c->a[i].st;
+        }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        log_error("prepare failed: %s", sqlite3_errmsg(c->db));
+        return NULL;
+    }
+    c->a = xgrow(c->a, &c->cap, c->n + 1, sizeof *c->a);
+    c->a[c->n++] = (struct db_entry){sql, st};
+    return st;
+}
+
+char *db_col_str(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return xstrdup(t ? (const char *)t : "");
+}
