@@ -12,10 +12,13 @@
 struct llm_endpoint {
     const char *base_url; /* e.g. "http://127.0.0.1:8000/v1" (no trailing slash needed) */
     const char *model;
-    const char *api_key;  /* may be NULL or "" */
+    const char *api_key; /* may be NULL or "" */
     long connect_timeout_ms;
     long first_token_timeout_ms; /* chat: time until the first content byte */
     long total_timeout_ms;
+    /* A timeout <= 0 takes a default: connect 10 s, first token 60 s, total
+     * 300 s (chat) or 60 s (embed, rerank). "First token" is the first
+     * content, reasoning_content or tool-call delta. */
 };
 
 struct llm_msg {
@@ -35,31 +38,50 @@ struct llm_result {
     char *reasoning; /* the whole reasoning_content ("" when none) */
     char *finish_reason;
     long prompt_tokens, completion_tokens; /* -1 when the server did not say */
-    double first_token_ms, total_ms;
+    double first_token_ms, total_ms;       /* first_token_ms is -1 when none came */
     int cancelled;
+    /* The assembled tool calls as a compact JSON array
+     * [{"id","type","function":{"name","arguments"}}], or NULL when none. */
+    char *tool_calls;
 };
 
 /* Streams a chat completion (stream=true). cb may be NULL. On success
  * res holds the answer. On failure returns RC_UPSTREAM (connect error, HTTP
  * error, malformed stream, empty answer), RC_TIMEOUT (connect, first token
- * or total timeout) with a message in err; res is still safe to release. */
+ * or total timeout) with a message in err; res is still safe to release.
+ * RC_INVALID for a bad endpoint or message (no URL scheme, NULL model or
+ * content, CR/LF in the key). res is always initialised (content, reasoning
+ * and finish_reason never NULL) and must be released by the caller. A
+ * server that ignores stream=true and answers with one JSON completion is
+ * accepted too. err (may be NULL) gets a message appended; it never holds
+ * the API key. Safe to call from several threads at once. */
 int llm_chat(const struct llm_endpoint *ep, const struct llm_msg *msgs, size_t nmsgs,
              llm_delta_cb cb, void *ctx, struct llm_result *res, struct buf *err);
 void llm_result_release(struct llm_result *res);
 
 /* POST {base}/embeddings for n texts. On success *vecs is a malloc'd
- * n*dim array of floats (L2-normalised) and *dim is set. */
+ * n*dim array of floats (L2-normalised) and *dim is set (n == 0: *vecs NULL,
+ * *dim 0, no request). On failure *vecs is NULL and the result is
+ * RC_UPSTREAM (HTTP error, bad JSON, wrong count, ragged or absurd
+ * dimensions, non-finite numbers), RC_TIMEOUT or RC_INVALID. */
 int llm_embed(const struct llm_endpoint *ep, const char *const *texts, size_t n, float **vecs,
               size_t *dim, struct buf *err);
 
-/* POST {base}/rerank {"model","query","documents"}; scores[i] gets the
- * relevance of docs[i] (results may come back in any order). */
+/* POST {base}/rerank {"model","query","documents","top_n"}; scores[i] gets
+ * the relevance of docs[i] (results may come back in any order). Accepts
+ * {"results":[{"index","relevance_score"}]} and TEI's bare [{"index","score"}].
+ * Every document must get exactly one score, else RC_UPSTREAM; scores is
+ * only written on success. */
 int llm_rerank(const struct llm_endpoint *ep, const char *query, const char *const *docs, size_t n,
                double *scores, struct buf *err);
 
 /* The SSE line parser used by llm_chat, exposed for tests and fuzzing.
  * Feed arbitrary byte slices; each complete "data: ..." event is handed
- * to on_data (without the prefix; "[DONE]" included). */
+ * to on_data (without the prefix; "[DONE]" included; multi-line data joined
+ * with "\n"; p is NUL-terminated at p[n]). Lines end in LF, CRLF or CR;
+ * comments and other fields are skipped. sse_feed/sse_finish return RC_OK,
+ * RC_TOO_BIG when a line or event passes 1 MB, or the first non-zero value
+ * returned by on_data; after an error the parser must only be released. */
 struct sse_parser {
     struct buf line;
     struct buf data;

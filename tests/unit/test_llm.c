@@ -1,0 +1,668 @@
+/* Tests for src/llm: the SSE parser on hand-made streams split at every byte,
+ * and the model client against tests/fake_model.py (streaming, reasoning,
+ * tool calls, usage, failures, timeouts, cancel, embeddings, rerank). */
+#include "test.h"
+
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/rc.h"
+#include "common/util.h"
+#include "llm/llm.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------
+ * Reusable helper: run tests/fake_model.py on a free port. Copy freely.
+ * Tests run from the repo root, so the script is found relative to the cwd.
+ * ------------------------------------------------------------------------ */
+
+struct fake_model {
+    pid_t pid;
+    int port;
+    char base_url[64]; /* "http://127.0.0.1:PORT/v1" */
+};
+
+/* Finds an executable on PATH into out. Returns 1 when found. */
+static int find_on_path(const char *name, char *out, size_t outsz)
+{
+    const char *path = getenv("PATH");
+    char *copy = xstrdup(path ? path : "/usr/bin:/bin");
+    char *save = NULL;
+    int found = 0;
+    for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
+        int n = snprintf(out, outsz, "%s/%s", dir, name);
+        found = n > 0 && (size_t)n < outsz && access(out, X_OK) == 0;
+    }
+    free(copy);
+    return found;
+}
+
+/* Starts `python3 tests/fake_model.py --port 0 --port-file F extra...` and
+ * waits (up to 5 s) for it to listen. Returns 1 when running, 0 when python3
+ * is missing (the caller skips), -1 when the server did not come up. The
+ * child gets SIGTERM if this process dies, so a crashed test leaks nothing. */
+static int fake_model_start(struct fake_model *fm, const char *const *extra)
+{
+    char python[512], port_file[512];
+    const char *argv[32];
+    size_t argc = 0;
+    int ret = -1;
+    memset(fm, 0, sizeof *fm);
+    if (!find_on_path("python3", python, sizeof python)) {
+        fprintf(stderr, "  SKIP: python3 not found on PATH; fake model tests skipped\n");
+        return 0;
+    }
+    if (access("tests/fake_model.py", R_OK) != 0) {
+        fprintf(stderr, "  tests/fake_model.py not found (run tests from the repo root)\n");
+        return -1;
+    }
+    snprintf(port_file, sizeof port_file, "%s/fake_model.%d.port", test_tmpdir(), (int)getpid());
+    unlink(port_file);
+    argv[argc++] = python;
+    argv[argc++] = "tests/fake_model.py";
+    argv[argc++] = "--port";
+    argv[argc++] = "0";
+    argv[argc++] = "--port-file";
+    argv[argc++] = port_file;
+    for (size_t i = 0; extra && extra[i] && argc < 31; i++)
+        argv[argc++] = extra[i];
+    argv[argc] = NULL;
+
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        execv(python, (char *const *)argv);
+        _exit(127);
+    }
+    fm->pid = pid;
+    for (int i = 0; i < 500; i++) { /* 5 s */
+        struct buf b = BUF_INIT;
+        int64_t port = 0;
+        if (read_file(port_file, 64, &b) == RC_OK && b.len > 1 && b.p[b.len - 1] == '\n') {
+            b.p[--b.len] = '\0';
+            if (parse_i64(b.p, 1, 65535, &port) == RC_OK) {
+                fm->port = (int)port;
+                snprintf(fm->base_url, sizeof fm->base_url, "http://127.0.0.1:%d/v1", fm->port);
+                ret = 1;
+            }
+        }
+        buf_release(&b);
+        if (ret == 1)
+            break;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            fm->pid = 0;
+            fprintf(stderr, "  fake model exited early (status %d)\n", status);
+            break;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    unlink(port_file);
+    if (ret != 1 && fm->pid > 0) {
+        kill(fm->pid, SIGKILL);
+        waitpid(fm->pid, NULL, 0);
+        fm->pid = 0;
+    }
+    return ret;
+}
+
+/* SIGTERM, then wait for the process to go. */
+static void fake_model_stop(struct fake_model *fm)
+{
+    if (fm->pid > 0) {
+        kill(fm->pid, SIGTERM);
+        waitpid(fm->pid, NULL, 0);
+        fm->pid = 0;
+    }
+}
+
+static size_t collect(char *p, size_t size, size_t nmemb, void *ud)
+{
+    return buf_add(ud, p, size * nmemb) == RC_OK ? size * nmemb : 0;
+}
+
+/* A plain HTTP call to the fake's side doors (/control, /requests). Returns
+ * the HTTP status (0 on failure); the body is appended to out when given. */
+static long fake_model_http(const struct fake_model *fm, const char *method, const char *path,
+                            const char *body, struct buf *out)
+{
+    char url[128];
+    long status = 0;
+    struct buf sink = BUF_INIT;
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    CURL *h = curl_easy_init();
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", fm->port, path);
+    int ok = h && hdrs && curl_easy_setopt(h, CURLOPT_URL, url) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "") == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_WRITEDATA, out ? out : &sink) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L) == CURLE_OK &&
+             curl_easy_perform(h) == CURLE_OK;
+    if (!ok || curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
+        status = 0;
+    if (h)
+        curl_easy_cleanup(h);
+    curl_slist_free_all(hdrs);
+    buf_release(&sink);
+    return status;
+}
+
+/* ------------------------------------------------------------------------
+ * One fake server shared by this file's client tests, started on first use
+ * and stopped at exit; each test sets the mode it needs.
+ * ------------------------------------------------------------------------ */
+
+static struct fake_model shared_fm;
+static int shared_state; /* 0 not tried, 1 running, -1 unavailable */
+
+static void stop_shared(void)
+{
+    fake_model_stop(&shared_fm);
+}
+
+/* The running server in `mode`, or NULL (skip: python3 missing; a start
+ * failure is recorded as a test failure). */
+static const struct fake_model *fake(const char *mode, int tokens, int delay_ms)
+{
+    if (shared_state == 0) {
+        int r = fake_model_start(&shared_fm, NULL);
+        shared_state = r == 1 ? 1 : -1;
+        if (r == 1)
+            atexit(stop_shared);
+        else if (r < 0)
+            test_fail(__FILE__, __LINE__, "could not start tests/fake_model.py");
+    }
+    if (shared_state != 1)
+        return NULL;
+    char body[128];
+    snprintf(body, sizeof body, "{\"mode\":\"%s\",\"tokens\":%d,\"delay_ms\":%d}", mode, tokens,
+             delay_ms);
+    CHECK_INT(fake_model_http(&shared_fm, "POST", "/control", body, NULL), 200);
+    return &shared_fm;
+}
+
+#define API_KEY "sk-test-secret-0123456789"
+
+static struct llm_endpoint endpoint(const struct fake_model *fm)
+{
+    struct llm_endpoint ep = {fm->base_url, "fake-chat", API_KEY, 1000, 2000, 5000};
+    return ep;
+}
+
+/* Collects deltas: text per kind, the order of kinds, and can cancel. */
+struct deltas {
+    struct buf content, reasoning;
+    char order[256]; /* 'c' or 'r' per call */
+    size_t ncalls;
+    int cancel_after; /* cancel on this call (1-based); 0 never */
+};
+
+static int on_delta(void *ctx, enum llm_delta_kind kind, const char *p, size_t n)
+{
+    struct deltas *d = ctx;
+    if (d->ncalls < sizeof d->order - 1)
+        d->order[d->ncalls] = kind == LLM_CONTENT ? 'c' : 'r';
+    d->ncalls++;
+    CHECK(buf_add(kind == LLM_CONTENT ? &d->content : &d->reasoning, p, n) == RC_OK);
+    return d->cancel_after && d->ncalls >= (size_t)d->cancel_after;
+}
+
+static void deltas_release(struct deltas *d)
+{
+    buf_release(&d->content);
+    buf_release(&d->reasoning);
+}
+
+/* ------------------------------------------------------------------------
+ * SSE parser
+ * ------------------------------------------------------------------------ */
+
+/* Events joined with '|' so one string compares a whole parse. */
+static int join_event(void *ctx, const char *p, size_t n)
+{
+    struct buf *b = ctx;
+    CHECK(p[n] == '\0');
+    if (buf_add(b, p, n) != RC_OK || buf_addc(b, '|') != RC_OK)
+        return RC_TOO_BIG;
+    return 0;
+}
+
+/* A stream with every feature: comments, other fields, CRLF, a lone CR,
+ * "data:" without the space, multi-line data, CJK split anywhere, [DONE]. */
+static const char sample[] = ": keep-alive\n"
+                             "event: message\n"
+                             "id: 7\n"
+                             "data: {\"a\":\"账户\"}\n"
+                             "\n"
+                             "data:no-space\r\n"
+                             "\r\n"
+                             "data: line one\n"
+                             "data: line two\n"
+                             "\n"
+                             "retry: 100\n"
+                             "data: lone cr\r"
+                             "\r"
+                             "data:  two spaces\n"
+                             "\n"
+                             "data: [DONE]\n"
+                             "\n";
+static const char sample_events[] = "{\"a\":\"账户\"}|no-space|line one\nline two|lone cr|"
+                                    " two spaces|[DONE]|";
+
+TEST(sse_whole_stream)
+{
+    struct buf out = BUF_INIT;
+    struct sse_parser s;
+    sse_init(&s, join_event, &out);
+    CHECK_INT(sse_feed(&s, sample, sizeof sample - 1), RC_OK);
+    CHECK_INT(sse_finish(&s), RC_OK);
+    CHECK_STR(buf_str(&out), sample_events);
+    sse_release(&s);
+    buf_release(&out);
+}
+
+TEST(sse_split_at_every_byte)
+{
+    size_t n = sizeof sample - 1;
+    for (size_t k = 0; k <= n; k++) {
+        struct buf out = BUF_INIT;
+        struct sse_parser s;
+        sse_init(&s, join_event, &out);
+        CHECK_INT(sse_feed(&s, sample, k), RC_OK);
+        CHECK_INT(sse_feed(&s, sample + k, n - k), RC_OK);
+        CHECK_INT(sse_finish(&s), RC_OK);
+        if (strcmp(buf_str(&out), sample_events) != 0)
+            test_fail(__FILE__, __LINE__, "split at %zu gave \"%s\"", k, buf_str(&out));
+        sse_release(&s);
+        buf_release(&out);
+    }
+    /* And one byte at a time. */
+    struct buf out = BUF_INIT;
+    struct sse_parser s;
+    sse_init(&s, join_event, &out);
+    for (size_t i = 0; i < n; i++)
+        CHECK_INT(sse_feed(&s, sample + i, 1), RC_OK);
+    CHECK_INT(sse_finish(&s), RC_OK);
+    CHECK_STR(buf_str(&out), sample_events);
+    sse_release(&s);
+    buf_release(&out);
+}
+
+TEST(sse_fields_and_finish)
+{
+    struct buf out = BUF_INIT;
+    struct sse_parser s;
+    sse_init(&s, join_event, &out);
+    /* A bare "data" field is an empty payload; other fields alone dispatch
+     * nothing; a blank line with no data dispatches nothing; a final event
+     * without its blank line comes out of sse_finish. */
+    const char *in = "data\n\nevent: x\n\n\n\n:only a comment\n\ndata: tail\r";
+    CHECK_INT(sse_feed(&s, in, strlen(in)), RC_OK);
+    CHECK_STR(buf_str(&out), "|");
+    CHECK_INT(sse_finish(&s), RC_OK);
+    CHECK_STR(buf_str(&out), "|tail|");
+    sse_release(&s);
+    buf_release(&out);
+}
+
+static int stop_seven(void *ctx, const char *p, size_t n)
+{
+    (*(int *)ctx)++;
+    return 7;
+}
+
+TEST(sse_callback_stops_and_caps)
+{
+    int calls = 0;
+    struct sse_parser s;
+    sse_init(&s, stop_seven, &calls);
+    CHECK_INT(sse_feed(&s, "data: a\n\ndata: b\n\n", 18), 7);
+    CHECK_INT(calls, 1);
+    sse_release(&s);
+
+    /* One line past 1 MB, with no newline ever. */
+    size_t big = 1024 * 1024 + 16;
+    char *p = malloc(big);
+    memset(p, 'x', big);
+    memcpy(p, "data: ", 6);
+    sse_init(&s, stop_seven, &calls);
+    int rc = RC_OK;
+    for (size_t off = 0; off < big && rc == RC_OK; off += 4096)
+        rc = sse_feed(&s, p + off, big - off < 4096 ? big - off : 4096);
+    CHECK_INT(rc, RC_TOO_BIG);
+    sse_release(&s);
+
+    /* Many short data lines that add up to more than 1 MB in one event. */
+    sse_init(&s, stop_seven, &calls);
+    rc = RC_OK;
+    for (int i = 0; i < 20000 && rc == RC_OK; i++)
+        rc = sse_feed(&s, "data: 0123456789012345678901234567890123456789012345678901234\n", 62);
+    CHECK_INT(rc, RC_TOO_BIG);
+    CHECK_INT(calls, 1); /* nothing was dispatched */
+    sse_release(&s);
+    free(p);
+}
+
+/* ------------------------------------------------------------------------
+ * Chat client against the fake model
+ * ------------------------------------------------------------------------ */
+
+static const struct llm_msg grounded_msgs[] = {
+    {"system", "只根据资料回答，并标注来源。"},
+    {"user", "个人账户年费是多少？\n[1] 个人账户年费为10元。开户满一年后收取。\n"
+             "[2] 对公账户另有规定。"},
+};
+
+TEST(llm_chat_streams_grounded_answer)
+{
+    const struct fake_model *fm = fake("ok", 0, 0);
+    if (!fm)
+        return;
+    CHECK_INT(fake_model_http(fm, "DELETE", "/requests", NULL, NULL), 200);
+    char base[80];
+    snprintf(base, sizeof base, "%s/", fm->base_url); /* trailing slash must work too */
+    struct llm_endpoint ep = endpoint(fm);
+    ep.base_url = base;
+    struct llm_result res;
+    struct deltas d = {BUF_INIT, BUF_INIT, {0}, 0, 0};
+    struct buf err = BUF_INIT;
+    CHECK_INT(llm_chat(&ep, grounded_msgs, 2, on_delta, &d, &res, &err), RC_OK);
+    CHECK_STR(res.content, "根据资料：个人账户年费为10元。[1]");
+    CHECK_STR(buf_str(&d.content), res.content);
+    CHECK(d.ncalls > 1); /* it really streamed */
+    CHECK_STR(res.reasoning, "");
+    CHECK_STR(res.finish_reason, "stop");
+    CHECK(res.tool_calls == NULL);
+    CHECK_INT(res.completion_tokens, 7);   /* the fake sends 3-character chunks */
+    CHECK_INT(res.prompt_tokens, 14 + 49); /* characters, as the fake counts */
+    CHECK(res.first_token_ms >= 0 && res.first_token_ms <= res.total_ms);
+    CHECK_INT(res.cancelled, 0);
+    CHECK_INT(err.len, 0);
+    llm_result_release(&res);
+    deltas_release(&d);
+
+    /* What the server received. */
+    struct buf reqs = BUF_INIT;
+    CHECK_INT(fake_model_http(fm, "GET", "/requests", NULL, &reqs), 200);
+    json_t *j = json_loads(buf_str(&reqs), 0, NULL);
+    CHECK(json_is_array(j) && json_array_size(j) == 1);
+    json_t *r0 = json_array_get(j, 0);
+    json_t *body = json_object_get(r0, "body");
+    CHECK_STR(json_string_value(json_object_get(r0, "path")), "/v1/chat/completions");
+    CHECK_STR(json_string_value(json_object_get(r0, "authorization")), "Bearer " API_KEY);
+    CHECK_STR(json_string_value(json_object_get(body, "model")), "fake-chat");
+    CHECK(json_is_true(json_object_get(body, "stream")));
+    CHECK(json_is_true(json_object_get(json_object_get(body, "stream_options"), "include_usage")));
+    json_t *m1 = json_array_get(json_object_get(body, "messages"), 1);
+    CHECK_STR(json_string_value(json_object_get(m1, "role")), "user");
+    CHECK_STR(json_string_value(json_object_get(m1, "content")), grounded_msgs[1].content);
+    json_decref(j);
+    buf_release(&reqs);
+    buf_release(&err);
+}
+
+TEST(llm_chat_separates_reasoning)
+{
+    const struct fake_model *fm = fake("thinking", 0, 0);
+    if (!fm)
+        return;
+    struct llm_endpoint ep = endpoint(fm);
+    struct llm_msg m = {"user", "你好"};
+    struct llm_result res;
+    struct deltas d = {BUF_INIT, BUF_INIT, {0}, 0, 0};
+    CHECK_INT(llm_chat(&ep, &m, 1, on_delta, &d, &res, NULL), RC_OK);
+    CHECK_STR(res.reasoning, "让我想一想：先找到相关条款，再组织回答。");
+    CHECK_STR(res.content, "这是测试模型的固定回答。This is the fake model's fixed reply.");
+    CHECK_STR(buf_str(&d.reasoning), res.reasoning);
+    CHECK_STR(buf_str(&d.content), res.content);
+    /* All reasoning deltas come before the first content delta. */
+    const char *first_c = strchr(d.order, 'c');
+    CHECK(d.order[0] == 'r' && first_c && !strchr(first_c, 'r'));
+    llm_result_release(&res);
+    deltas_release(&d);
+}
+
+TEST(llm_chat_assembles_tool_calls)
+{
+    const struct fake_model *fm = fake("tools", 0, 0);
+    if (!fm)
+        return;
+    struct llm_endpoint ep = endpoint(fm);
+    struct llm_msg m = {"user", "查一下年费"};
+    struct llm_result res;
+    CHECK_INT(llm_chat(&ep, &m, 1, NULL, NULL, &res, NULL), RC_OK);
+    CHECK_STR(res.content, "");
+    CHECK_STR(res.finish_reason, "tool_calls");
+    json_t *calls = res.tool_calls ? json_loads(res.tool_calls, 0, NULL) : NULL;
+    CHECK(json_is_array(calls) && json_array_size(calls) == 1);
+    json_t *c0 = json_array_get(calls, 0);
+    json_t *fn = json_object_get(c0, "function");
+    CHECK_STR(json_string_value(json_object_get(c0, "id")), "call_fake_1");
+    CHECK_STR(json_string_value(json_object_get(fn, "name")), "search_kb");
+    const char *argtext = json_string_value(json_object_get(fn, "arguments"));
+    json_t *args = json_loads(argtext ? argtext : "", 0, NULL);
+    CHECK_STR(json_string_value(json_object_get(args, "query")), "查一下年费");
+    json_decref(args);
+    json_decref(calls);
+    llm_result_release(&res);
+}
+
+TEST(llm_chat_accepts_plain_json_completion)
+{
+    const struct fake_model *fm = fake("json", 0, 0);
+    if (!fm)
+        return;
+    struct llm_endpoint ep = endpoint(fm);
+    struct llm_msg m = {"user", "hi"};
+    struct llm_result res;
+    struct deltas d = {BUF_INIT, BUF_INIT, {0}, 0, 0};
+    CHECK_INT(llm_chat(&ep, &m, 1, on_delta, &d, &res, NULL), RC_OK);
+    CHECK_STR(res.content, "这是测试模型的固定回答。This is the fake model's fixed reply.");
+    CHECK_STR(buf_str(&d.content), res.content);
+    CHECK(res.prompt_tokens == 2 && res.completion_tokens > 0);
+    llm_result_release(&res);
+    deltas_release(&d);
+}
+
+/* Runs a chat that must fail with `want`; returns how long it took. */
+static double chat_fails(const struct llm_endpoint *ep, int want, const char *err_has)
+{
+    struct llm_msg m = {"user", "hi"};
+    struct llm_result res;
+    struct buf err = BUF_INIT;
+    double t0 = now_ms();
+    CHECK_INT(llm_chat(ep, &m, 1, NULL, NULL, &res, &err), want);
+    double took = now_ms() - t0;
+    if (err_has)
+        CHECK_CONTAINS(buf_str(&err), err_has);
+    CHECK(err.len > 0);
+    CHECK(!strstr(buf_str(&err), API_KEY));
+    CHECK(res.content && res.reasoning && res.finish_reason); /* safe to use and release */
+    llm_result_release(&res);
+    buf_release(&err);
+    return took;
+}
+
+TEST(llm_chat_upstream_failures)
+{
+    const struct fake_model *fm = fake("fail", 0, 0);
+    if (!fm)
+        return;
+    struct llm_endpoint ep = endpoint(fm);
+    chat_fails(&ep, RC_UPSTREAM, "HTTP 500");
+    chat_fails(&ep, RC_UPSTREAM, "fake model failure");
+    fake("garbage", 0, 0);
+    chat_fails(&ep, RC_UPSTREAM, "not a JSON object");
+    fake("empty", 0, 0);
+    chat_fails(&ep, RC_UPSTREAM, NULL);
+    /* An unknown path is a 404 from the server. */
+    char base[96];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d/nope", fm->port);
+    ep.base_url = base;
+    fake("ok", 0, 0);
+    chat_fails(&ep, RC_UPSTREAM, "HTTP 404");
+}
+
+TEST(llm_chat_first_token_timeout)
+{
+    const struct fake_model *fm = fake("stall", 0, 0);
+    if (!fm)
+        return;
+    struct llm_endpoint ep = endpoint(fm);
+    ep.first_token_timeout_ms = 300;
+    double took = chat_fails(&ep, RC_TIMEOUT, "300 ms");
+    CHECK(took >= 290 && took < 1000);
+    fake("ok", 0, 0);
+}
+
+TEST(llm_chat_connection_refused)
+{
+    /* Bind a port, close it: nothing listens there now. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    socklen_t alen = sizeof a;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(getsockname(fd, (struct sockaddr *)&a, &alen) == 0);
+    close(fd);
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d/v1", ntohs(a.sin_port));
+    struct llm_endpoint ep = {base, "m", API_KEY, 1000, 2000, 5000};
+    double took = chat_fails(&ep, RC_UPSTREAM, NULL);
+    CHECK(took < 500);
+}
+
+TEST(llm_chat_cancel_from_callback)
+{
+    const struct fake_model *fm = fake("slow", 20, 50); /* 20 chunks, 50 ms apart: 1 s */
+    if (!fm)
+        return;
+    struct llm_endpoint ep = endpoint(fm);
+    struct llm_msg m = {"user", "hi"};
+    struct llm_result res;
+    struct deltas d = {BUF_INIT, BUF_INIT, {0}, 0, 2};
+    CHECK_INT(llm_chat(&ep, &m, 1, on_delta, &d, &res, NULL), RC_OK);
+    CHECK_INT(res.cancelled, 1);
+    CHECK_INT(d.ncalls, 2);
+    CHECK_STR(res.content, buf_str(&d.content));
+    CHECK(res.total_ms < 600);
+    llm_result_release(&res);
+    deltas_release(&d);
+    fake("ok", 0, 0);
+}
+
+TEST(llm_chat_rejects_bad_endpoints)
+{
+    struct llm_msg m = {"user", "hi"};
+    struct llm_result res;
+    struct buf err = BUF_INIT;
+    struct llm_endpoint ep = {"ftp://127.0.0.1/v1", "m", NULL, 0, 0, 0};
+    CHECK_INT(llm_chat(&ep, &m, 1, NULL, NULL, &res, &err), RC_INVALID);
+    llm_result_release(&res);
+    ep.base_url = "http://127.0.0.1:1/v1";
+    ep.api_key = "sk-bad\r\nX-Injected: 1";
+    CHECK_INT(llm_chat(&ep, &m, 1, NULL, NULL, &res, &err), RC_INVALID);
+    CHECK(!strstr(buf_str(&err), "sk-bad"));
+    llm_result_release(&res);
+    ep.api_key = NULL;
+    ep.model = NULL;
+    CHECK_INT(llm_chat(&ep, &m, 1, NULL, NULL, &res, &err), RC_INVALID);
+    llm_result_release(&res);
+    struct llm_msg bad = {"user", "\xff\xfe"};
+    ep.model = "m";
+    CHECK_INT(llm_chat(&ep, &bad, 1, NULL, NULL, &res, &err), RC_INVALID);
+    llm_result_release(&res);
+    char longurl[3000];
+    memset(longurl, 'a', sizeof longurl - 1);
+    longurl[sizeof longurl - 1] = '\0';
+    memcpy(longurl, "http://", 7);
+    ep.base_url = longurl;
+    CHECK_INT(llm_chat(&ep, &m, 1, NULL, NULL, &res, &err), RC_INVALID);
+    llm_result_release(&res);
+    buf_release(&err);
+}
+
+/* ------------------------------------------------------------------------
+ * Embeddings and rerank
+ * ------------------------------------------------------------------------ */
+
+static double dot(const float *a, const float *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+TEST(llm_embed_shapes_and_similarity)
+{
+    const struct fake_model *fm = fake("ok", 0, 0);
+    if (!fm)
+        return;
+    struct llm_endpoint ep = endpoint(fm);
+    const char *texts[] = {"个人账户年费标准", "个人账户的年费标准是多少", "今天天气晴朗适合出游"};
+    float *v = NULL;
+    size_t dim = 0;
+    struct buf err = BUF_INIT;
+    CHECK_INT(llm_embed(&ep, texts, 3, &v, &dim, &err), RC_OK);
+    CHECK_INT(dim, 64);
+    if (v && dim == 64) {
+        for (int i = 0; i < 3; i++)
+            CHECK(fabs(dot(v + i * dim, v + i * dim, dim) - 1.0) < 1e-5);
+        CHECK(dot(v, v + dim, dim) > dot(v, v + 2 * dim, dim) + 0.2);
+    }
+    free(v);
+
+    CHECK_INT(llm_embed(&ep, texts, 0, &v, &dim, &err), RC_OK);
+    CHECK(v == NULL && dim == 0);
+
+    fake("garbage", 0, 0); /* one vector short and one ragged */
+    CHECK_INT(llm_embed(&ep, texts, 3, &v, &dim, &err), RC_UPSTREAM);
+    CHECK(v == NULL);
+    fake("fail", 0, 0);
+    buf_reset(&err);
+    CHECK_INT(llm_embed(&ep, texts, 3, &v, &dim, &err), RC_UPSTREAM);
+    CHECK_CONTAINS(buf_str(&err), "HTTP 500");
+    fake("ok", 0, 0);
+    buf_release(&err);
+}
+
+TEST(llm_rerank_scores_by_index)
+{
+    const struct fake_model *fm = fake("ok", 0, 0);
+    if (!fm)
+        return;
+    struct llm_endpoint ep = endpoint(fm);
+    const char *docs[] = {"今天天气很好", "个人账户年费为十元", "个人账户开户"};
+    double s[3] = {-1, -1, -1};
+    struct buf err = BUF_INIT;
+    CHECK_INT(llm_rerank(&ep, "账户年费", docs, 3, s, &err), RC_OK);
+    CHECK(s[1] == 1.0);
+    CHECK(s[1] > s[2] && s[2] > s[0]);
+    CHECK(s[0] == 0.0);
+
+    double t[3] = {-1, -1, -1};
+    fake("garbage", 0, 0); /* an index out of range */
+    CHECK_INT(llm_rerank(&ep, "账户年费", docs, 3, t, &err), RC_UPSTREAM);
+    CHECK(t[0] == -1 && t[1] == -1 && t[2] == -1);
+    fake("ok", 0, 0);
+    buf_release(&err);
+}
