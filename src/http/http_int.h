@@ -1,0 +1,203 @@
+/* Private to src/http: the server's internals shared by its files (request
+ * state, routing, the worker pool, streams, uploads) and the request-body
+ * validation that the fuzzer drives on its own (json.c needs no MHD, no kb). */
+#ifndef ATRIUM_HTTP_INT_H
+#define ATRIUM_HTTP_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+/* ---- request bodies (json.c) ---- */
+
+#define HTTP_TEXT_MAX 8192 /* bytes of a search query or a question */
+#define HTTP_NAME_MAX 255  /* bytes of an uploaded file's name */
+
+/* Parses a request body that must be a JSON object in well-formed UTF-8.
+ * On success *out is a new reference the caller json_decref()s. On failure
+ * returns RC_INVALID with a zh-CN / English message in err; *out is NULL. */
+int http_parse_json_body(const char *p, size_t n, json_t **out, struct buf *err);
+
+/* The body of a search ({"query","k"}) or an ask ({"question","k","stream"}). */
+struct http_query_body {
+    char *text; /* the query or question, 1..HTTP_TEXT_MAX bytes, owned */
+    int k;      /* 1..100, default 5 */
+    int stream; /* "stream": true (asks only) */
+};
+/* Parses and validates a search or ask body; `field` is "query" or
+ * "question". Unknown members are ignored; a wrong type or range is
+ * RC_INVALID with a message in err (out is then empty). */
+int http_parse_query_body(const char *p, size_t n, const char *field, struct http_query_body *out,
+                          struct buf *err);
+void http_query_body_release(struct http_query_body *q);
+
+/* Length of the longest prefix of p[0..n) that does not end inside a UTF-8
+ * sequence (used to carry split characters over between stream deltas). */
+size_t http_utf8_whole_prefix(const char *p, size_t n);
+
+/* Turns an uploaded file's name into a safe base name (no directories, no
+ * control characters, valid UTF-8, at most HTTP_NAME_MAX bytes). Returns a
+ * malloc'ed string, or NULL when nothing usable is left. */
+char *http_clean_filename(const char *name);
+
+/* ---- the server (server.c) ---- */
+
+struct MHD_Connection;
+struct kb_engine;
+struct kb_conn;
+struct config;
+struct http_stream;
+
+struct http_server {
+    const struct config *cfg;
+    struct kb_engine *eng;
+    struct MHD_Daemon *d;
+    int port;
+    unsigned gen;     /* tells this server's thread-local kb_conns from an older one's */
+    char *upload_dir; /* {data_dir}/uploads */
+    int listen_fd;    /* returned by MHD_quiesce_daemon, closed after stop */
+
+    pthread_mutex_t mu; /* guards everything below */
+    pthread_cond_t work_cv;
+    pthread_cond_t idle_cv;
+    int stopping;
+    struct http_stream *qhead, *qtail; /* streams waiting for a worker */
+    int nstreams;                      /* streams whose worker part has not finished */
+    int jobs_pending;                  /* an upload arrived: claim jobs */
+    int ingesting;                     /* workers running ingest jobs */
+    pthread_t *workers;
+    int nworkers;
+    struct kb_conn **conns; /* every thread's connection, closed at stop */
+    size_t nconns, capconns;
+};
+
+/* This thread's kb_conn for server s, opened on first use. NULL (logged)
+ * when the store cannot be opened. */
+struct kb_conn *http_conn(struct http_server *s);
+
+/* ---- the worker pool and SSE streams (stream.c) ---- */
+
+/* Starts cfg->workers worker threads. RC_OK or RC_INTERNAL. */
+int http_workers_start(struct http_server *s);
+/* Asks the workers to claim queued ingest jobs. */
+void http_workers_kick(struct http_server *s);
+/* Cancels streams, waits for them to finish (no connection stays suspended)
+ * and then for the workers to exit. Call before MHD_stop_daemon. */
+void http_workers_quiesce(struct http_server *s);
+void http_workers_join(struct http_server *s);
+
+/* ---- one request (server.c) ---- */
+
+#include <microhttpd.h>
+
+#include "kb/kb.h"
+
+enum http_route {
+    HR_NONE = 0,
+    HR_HEALTH,
+    HR_KBS,
+    HR_KB,
+    HR_DOCS,
+    HR_DOC,
+    HR_JOB,
+    HR_SEARCH,
+    HR_ASK,
+    HR_SYNS,
+    HR_SYN,
+};
+enum http_method { HM_GET = 1, HM_POST = 2, HM_DELETE = 4, HM_HEAD = 8, HM_OTHER = 16 };
+enum http_body_kind { HB_NONE = 0, HB_JSON, HB_MULTIPART, HB_RAW };
+
+struct http_upload_file {
+    char *path; /* on disk under upload_dir; NULL once handed to a job */
+    char *name; /* the cleaned client file name */
+    int fd;     /* -1 when closed */
+    size_t size;
+    char head[4096]; /* the first bytes, for ingest_detect */
+    size_t headlen;
+};
+
+struct http_req {
+    struct http_server *srv;
+    struct MHD_Connection *conn;
+    char id[33];
+    char path[128]; /* for the access log: the path only, truncated */
+    double t0;
+    enum http_route route;
+    enum http_method method;
+    enum http_body_kind body_kind;
+    size_t body_limit; /* bytes accepted for this route's body */
+    int has_kb;
+    struct kb_info kb;
+    int64_t arg_id; /* the id after documents/, jobs/ or synonyms/ */
+    struct buf body;
+    size_t discarded; /* body bytes dropped after a deferred error */
+    /* A deferred error: answered on the final handler call so that the
+     * connection stays usable (keep-alive). */
+    int err_status;
+    const char *err_code;
+    char *err_msg;
+    int responded;
+    int status;
+    size_t bytes;
+    /* uploads (upload.c) */
+    struct MHD_PostProcessor *pp;
+    struct http_upload_file *files;
+    size_t nfiles, capfiles;
+    size_t upload_total;
+    char *raw_name; /* ?filename= for application/octet-stream bodies */
+    /* streams (stream.c) */
+    struct http_stream *stream;
+};
+
+/* Records an error to answer at the end of the request (first one wins). */
+void http_req_fail(struct http_req *r, int status, const char *code, const char *msg);
+void http_req_fail_rc(struct http_req *r, int rc, const char *msg);
+
+/* Queue a response (adds X-Request-Id, records status and size). The
+ * response is consumed. */
+enum MHD_Result http_respond(struct http_req *r, int status, struct MHD_Response *resp,
+                             size_t bytes);
+/* Sends j (consumed) as compact JSON. */
+enum MHD_Result http_send_json(struct http_req *r, int status, json_t *j);
+/* {"error":{"code","message"}} */
+enum MHD_Result http_send_error(struct http_req *r, int status, const char *code, const char *msg);
+enum MHD_Result http_send_rc(struct http_req *r, int rc, const char *msg);
+enum MHD_Result http_send_empty(struct http_req *r, int status);
+
+/* ---- routes (routes_kb.c) ---- */
+
+/* Answers a request whose body (if any) has been read completely. */
+enum MHD_Result http_route_dispatch(struct http_req *r);
+
+/* ---- uploads (upload.c) ---- */
+
+/* Prepares to receive an upload (first handler call): multipart parser or
+ * a raw file. Errors are recorded with http_req_fail. */
+void http_upload_begin(struct http_req *r);
+/* Takes the next body bytes; errors are recorded with http_req_fail (a size
+ * cap removes the partial files). */
+void http_upload_feed(struct http_req *r, const char *data, size_t n);
+/* Turns the received files into jobs and answers 202. */
+enum MHD_Result http_upload_finish(struct http_req *r);
+/* Closes and removes every file not handed to a job; frees upload state. */
+void http_upload_cleanup(struct http_req *r);
+
+/* ---- streams (stream.c) ---- */
+
+/* Starts a streamed answer: queues the question for a worker and answers
+ * with a text/event-stream response fed by it. Takes q->text. */
+enum MHD_Result http_ask_stream(struct http_req *r, struct http_query_body *q);
+/* Answers an ask as JSON without blocking the request thread: suspends
+ * the connection and queues the question; the worker resumes it and the
+ * next handler call answers with http_ask_deferred_result. Takes q->text. */
+enum MHD_Result http_ask_deferred(struct http_req *r, struct http_query_body *q);
+enum MHD_Result http_ask_deferred_result(struct http_req *r);
+/* The request is over (completed or the client went away): tells the
+ * worker to stop, adds the bytes sent to r->bytes, drops r's reference. */
+void http_stream_detach(struct http_req *r);
+
+#endif

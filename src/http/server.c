@@ -1,0 +1,603 @@
+/* The libmicrohttpd daemon: request lifecycle (first call sets up, later
+ * calls read the body, the final call answers, so keep-alive survives),
+ * routing by path, size caps, request ids, the access log, per-thread
+ * kb_conns, start and orderly stop. */
+#include "http/server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/rc.h"
+#include "common/util.h"
+#include "http/http_int.h"
+#include "text/utf8.h"
+
+#define URL_MAX 2048
+#define UPLOAD_SLACK (64 * 1024) /* multipart framing on top of upload_max */
+
+static atomic_uint next_gen = 1;
+static _Thread_local struct kb_conn *tl_conn;
+static _Thread_local unsigned tl_gen;
+
+struct kb_conn *http_conn(struct http_server *s)
+{
+    if (tl_conn && tl_gen == s->gen)
+        return tl_conn;
+    struct buf err = BUF_INIT;
+    struct kb_conn *c = NULL;
+    if (kb_conn_open(s->eng, &c, &err) != RC_OK) {
+        log_error("http: cannot open a store connection: %s", buf_str(&err));
+        buf_release(&err);
+        return NULL;
+    }
+    buf_release(&err);
+    pthread_mutex_lock(&s->mu);
+    s->conns = xgrow(s->conns, &s->capconns, s->nconns + 1, sizeof *s->conns);
+    s->conns[s->nconns++] = c;
+    pthread_mutex_unlock(&s->mu);
+    tl_conn = c;
+    tl_gen = s->gen;
+    return c;
+}
+
+/* ---- responses ---- */
+
+void http_req_fail(struct http_req *r, int status, const char *code, const char *msg)
+{
+    if (r->err_status)
+        return;
+    r->err_status = status;
+    r->err_code = code;
+    r->err_msg = xstrdup(msg);
+}
+
+void http_req_fail_rc(struct http_req *r, int rc, const char *msg)
+{
+    http_req_fail(r, rc_http_status(rc), rc_code(rc), msg);
+}
+
+enum MHD_Result http_respond(struct http_req *r, int status, struct MHD_Response *resp,
+                             size_t bytes)
+{
+    if (!resp) {
+        log_error("http: cannot create a response");
+        return MHD_NO;
+    }
+    enum MHD_Result res = MHD_YES;
+    if (MHD_add_response_header(resp, "X-Request-Id", r->id) != MHD_YES)
+        log_warn("http: cannot add X-Request-Id");
+    res = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    r->responded = 1;
+    r->status = status;
+    r->bytes = bytes;
+    return res;
+}
+
+/* Sends j (consumed) as compact JSON, with an Allow header when allow != NULL. */
+static enum MHD_Result send_json_allow(struct http_req *r, int status, json_t *j, const char *allow)
+{
+    char *p = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(j);
+    if (!p) {
+        static const char fallback[] =
+            "{\"error\":{\"code\":\"internal_error\",\"message\":\"内部错误 / internal error\"}}";
+        p = xstrdup(fallback);
+        status = 500;
+    }
+    size_t n = strlen(p);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n, p, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(p);
+        return MHD_NO;
+    }
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                "application/json; charset=utf-8") != MHD_YES ||
+        (allow && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES))
+        log_warn("http: cannot add a response header");
+    return http_respond(r, status, resp, n);
+}
+
+enum MHD_Result http_send_json(struct http_req *r, int status, json_t *j)
+{
+    return send_json_allow(r, status, j, NULL);
+}
+
+static json_t *error_json(const char *code, const char *msg)
+{
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg ? msg : "");
+    if (!j) /* msg was not UTF-8 (it never should be): keep the code */
+        j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", "");
+    return j;
+}
+
+enum MHD_Result http_send_error(struct http_req *r, int status, const char *code, const char *msg)
+{
+    return send_json_allow(r, status, error_json(code, msg), NULL);
+}
+
+enum MHD_Result http_send_rc(struct http_req *r, int rc, const char *msg)
+{
+    return http_send_error(r, rc_http_status(rc), rc_code(rc), msg);
+}
+
+enum MHD_Result http_send_empty(struct http_req *r, int status)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    return http_respond(r, status, resp, 0);
+}
+
+/* ---- routing ---- */
+
+static unsigned route_methods(enum http_route rt)
+{
+    switch (rt) {
+    case HR_HEALTH:
+        return HM_GET | HM_HEAD;
+    case HR_KBS:
+        return HM_GET | HM_HEAD | HM_POST;
+    case HR_KB:
+        return HM_GET | HM_HEAD;
+    case HR_DOCS:
+        return HM_GET | HM_HEAD | HM_POST;
+    case HR_DOC:
+        return HM_DELETE;
+    case HR_JOB:
+        return HM_GET | HM_HEAD;
+    case HR_SEARCH:
+        return HM_POST;
+    case HR_ASK:
+        return HM_POST;
+    case HR_SYNS:
+        return HM_GET | HM_HEAD | HM_POST;
+    case HR_SYN:
+        return HM_DELETE;
+    default:
+        return 0;
+    }
+}
+
+static const char *allow_header(unsigned m)
+{
+    if (m == (HM_GET | HM_HEAD))
+        return "GET, HEAD";
+    if (m == (HM_GET | HM_HEAD | HM_POST))
+        return "GET, HEAD, POST";
+    if (m == HM_POST)
+        return "POST";
+    if (m == HM_DELETE)
+        return "DELETE";
+    return "";
+}
+
+static enum http_method parse_method(const char *m)
+{
+    if (strcmp(m, "GET") == 0)
+        return HM_GET;
+    if (strcmp(m, "POST") == 0)
+        return HM_POST;
+    if (strcmp(m, "DELETE") == 0)
+        return HM_DELETE;
+    if (strcmp(m, "HEAD") == 0)
+        return HM_HEAD;
+    return HM_OTHER;
+}
+
+/* Splits the path into segments (empty ones skipped) and finds the route.
+ * *kb_seg points into `copy`; *arg_seg too, or NULL. */
+static enum http_route match_route(char *copy, const char **kb_seg, const char **arg_seg)
+{
+    const char *seg[8];
+    size_t n = 0;
+    char *save = NULL;
+    *kb_seg = NULL;
+    *arg_seg = NULL;
+    for (char *t = strtok_r(copy, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+        if (n == 8)
+            return HR_NONE;
+        seg[n++] = t;
+    }
+    if (n == 1 && strcmp(seg[0], "healthz") == 0)
+        return HR_HEALTH;
+    if (n < 3 || strcmp(seg[0], "api") != 0 || strcmp(seg[1], "v1") != 0 ||
+        strcmp(seg[2], "kbs") != 0)
+        return HR_NONE;
+    if (n == 3)
+        return HR_KBS;
+    *kb_seg = seg[3];
+    if (n == 4)
+        return HR_KB;
+    const char *what = seg[4];
+    if (n == 5) {
+        if (strcmp(what, "documents") == 0)
+            return HR_DOCS;
+        if (strcmp(what, "search") == 0)
+            return HR_SEARCH;
+        if (strcmp(what, "ask") == 0)
+            return HR_ASK;
+        if (strcmp(what, "synonyms") == 0)
+            return HR_SYNS;
+        return HR_NONE;
+    }
+    if (n == 6) {
+        *arg_seg = seg[5];
+        if (strcmp(what, "documents") == 0)
+            return HR_DOC;
+        if (strcmp(what, "jobs") == 0)
+            return HR_JOB;
+        if (strcmp(what, "synonyms") == 0)
+            return HR_SYN;
+    }
+    return HR_NONE;
+}
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    int *bad = cls;
+    (void)kind;
+    if ((key && !utf8_valid(key, strlen(key))) || (value && !utf8_valid(value, strlen(value)))) {
+        *bad = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static void copy_log_path(struct http_req *r, const char *url)
+{
+    size_t n = strlen(url);
+    if (!utf8_valid(url, n)) {
+        snprintf(r->path, sizeof r->path, "%s", "(invalid)");
+        return;
+    }
+    if (n >= sizeof r->path)
+        n = http_utf8_whole_prefix(url, sizeof r->path - 1);
+    memcpy(r->path, url, n);
+    r->path[n] = '\0';
+}
+
+/* The first handler call: everything known from the request line and the
+ * headers. Nothing is queued here unless the body is too big (then the
+ * connection is closed after the 413, which is what we want). */
+static enum MHD_Result req_begin(struct http_req *r, const char *url, const char *method)
+{
+    struct http_server *s = r->srv;
+    char copy[URL_MAX];
+    const char *kb_seg = NULL, *arg_seg = NULL;
+    r->method = parse_method(method);
+    copy_log_path(r, url);
+
+    size_t ulen = strlen(url);
+    if (!utf8_valid(url, ulen)) {
+        http_req_fail_rc(r, RC_INVALID, "路径不是有效的 UTF-8 / path is not valid UTF-8");
+        return MHD_YES;
+    }
+    int bad = 0;
+    (void)MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &bad);
+    if (bad) {
+        http_req_fail_rc(r, RC_INVALID,
+                         "查询参数不是有效的 UTF-8 / query string is not valid UTF-8");
+        return MHD_YES;
+    }
+    if (ulen >= sizeof copy) {
+        http_req_fail(r, 414, "uri_too_long", "路径过长 / path too long");
+        return MHD_YES;
+    }
+    memcpy(copy, url, ulen + 1);
+    r->route = match_route(copy, &kb_seg, &arg_seg);
+    if (r->route == HR_NONE) {
+        http_req_fail(r, 404, "not_found", "接口不存在 / no such endpoint");
+        return MHD_YES;
+    }
+    unsigned allowed = route_methods(r->route);
+    if (!(allowed & r->method)) {
+        http_req_fail(r, 405, "method_not_allowed",
+                      "不支持该请求方法 / method not allowed for this endpoint");
+        return MHD_YES;
+    }
+
+    /* The body: what kind, how much, and reject oversized ones now. */
+    if (r->method == HM_POST)
+        r->body_kind = r->route == HR_DOCS ? HB_MULTIPART : HB_JSON;
+    r->body_limit =
+        r->body_kind == HB_MULTIPART ? s->cfg->upload_max + UPLOAD_SLACK : s->cfg->body_max;
+    buf_init(&r->body, s->cfg->body_max);
+    const char *cl =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    int64_t len = 0;
+    if (cl && parse_i64(cl, 0, INT64_MAX, &len) == RC_OK && (uint64_t)len > r->body_limit)
+        return http_send_rc(r, RC_TOO_BIG, "请求体过大 / request body too large");
+
+    if (kb_seg) {
+        struct kb_conn *c = http_conn(s);
+        if (!c) {
+            http_req_fail_rc(r, RC_DB, "存储不可用 / store unavailable");
+            return MHD_YES;
+        }
+        int rc = kb_get(c, kb_seg, &r->kb);
+        if (rc != RC_OK) {
+            if (rc == RC_NOT_FOUND || rc == RC_INVALID)
+                http_req_fail(r, 404, "not_found", "知识库不存在 / unknown knowledge base");
+            else
+                http_req_fail_rc(r, rc, "读取知识库失败 / cannot read the knowledge base");
+            return MHD_YES;
+        }
+        r->has_kb = 1;
+    }
+    if (arg_seg && parse_i64(arg_seg, 1, INT64_MAX, &r->arg_id) != RC_OK) {
+        http_req_fail(r, 404, "not_found", "资源不存在 / no such resource");
+        return MHD_YES;
+    }
+    if (r->body_kind == HB_MULTIPART)
+        http_upload_begin(r);
+    return MHD_YES;
+}
+
+static void req_feed(struct http_req *r, const char *data, size_t n)
+{
+    if (r->err_status) {
+        r->discarded += n;
+        return;
+    }
+    switch (r->body_kind) {
+    case HB_MULTIPART:
+    case HB_RAW:
+        http_upload_feed(r, data, n);
+        break;
+    default:
+        if (buf_add(&r->body, data, n) != RC_OK) {
+            buf_release(&r->body);
+            http_req_fail_rc(r, RC_TOO_BIG, "请求体过大 / request body too large");
+        }
+        break;
+    }
+}
+
+static enum MHD_Result req_finish(struct http_req *r)
+{
+    if (r->err_status) {
+        http_upload_cleanup(r);
+        if (r->err_status == 405)
+            return send_json_allow(r, 405, error_json(r->err_code, r->err_msg),
+                                   allow_header(route_methods(r->route)));
+        return http_send_error(r, r->err_status, r->err_code, r->err_msg);
+    }
+    if (r->stream)
+        return http_ask_deferred_result(r);
+    if (r->body_kind == HB_MULTIPART || r->body_kind == HB_RAW)
+        return http_upload_finish(r);
+    return http_route_dispatch(r);
+}
+
+static struct http_req *req_new(struct http_server *s, struct MHD_Connection *c)
+{
+    struct http_req *r = xcalloc(1, sizeof *r);
+    r->srv = s;
+    r->conn = c;
+    r->t0 = now_ms();
+    random_hex(r->id, 8);
+    buf_init(&r->body, 0);
+    return r;
+}
+
+static void req_free(struct http_req *r)
+{
+    if (r->has_kb)
+        kb_info_release(&r->kb);
+    buf_release(&r->body);
+    free(r->err_msg);
+    free(r->raw_name);
+    free(r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *data_size, void **con_cls)
+{
+    struct http_server *s = cls;
+    struct http_req *r = *con_cls;
+    enum MHD_Result res = MHD_YES;
+    (void)version;
+    if (!r) {
+        r = req_new(s, c);
+        *con_cls = r;
+        log_set_request_id(r->id);
+        res = req_begin(r, url, method);
+        goto out;
+    }
+    log_set_request_id(r->id);
+    if (*data_size) {
+        size_t n = *data_size;
+        *data_size = 0;
+        if (r->responded)
+            goto out;
+        req_feed(r, data, n);
+        /* Past a recorded error the rest of the body is dropped so the answer
+         * can still be sent; a chunked body that goes on past the cap is cut
+         * off (MHD cannot queue an answer mid-body): never read on forever. */
+        if (r->discarded > r->body_limit)
+            res = MHD_NO;
+        goto out;
+    }
+    if (!r->responded)
+        res = req_finish(r);
+out:
+    log_set_request_id(NULL);
+    return res;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_req *r = *con_cls;
+    (void)cls;
+    (void)c;
+    if (!r)
+        return;
+    log_set_request_id(r->id);
+    if (r->stream)
+        http_stream_detach(r);
+    http_upload_cleanup(r);
+    static const char *methods[] = {"", "GET", "POST", "", "DELETE", "", "", "", "HEAD"};
+    const char *m = (unsigned)r->method < 9 ? methods[r->method] : "";
+    log_info("%s %s %d %zu %.1fms%s", m[0] ? m : "OTHER", r->path, r->status, r->bytes,
+             now_ms() - r->t0, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
+    log_set_request_id(NULL);
+    req_free(r);
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    (void)cls;
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    if (n < 0)
+        return;
+    size_t len = strlen(line);
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        line[--len] = '\0';
+    log_warn("microhttpd: %s", line);
+}
+
+/* ---- start / stop ---- */
+
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0700) == 0 || errno == EEXIST)
+        return RC_OK;
+    return RC_IO;
+}
+
+static void server_free(struct http_server *s)
+{
+    for (size_t i = 0; i < s->nconns; i++)
+        kb_conn_close(s->conns[i]);
+    free(s->conns);
+    free(s->workers);
+    free(s->upload_dir);
+    pthread_cond_destroy(&s->work_cv);
+    pthread_cond_destroy(&s->idle_cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+int http_start(const struct config *cfg, struct kb_engine *eng, struct http_server **out,
+               struct buf *err)
+{
+    int rc = RC_INTERNAL;
+    int workers_up = 0;
+    struct http_server *s = xcalloc(1, sizeof *s);
+    struct buf path = BUF_INIT;
+    *out = NULL;
+    s->cfg = cfg;
+    s->eng = eng;
+    s->gen = atomic_fetch_add(&next_gen, 1);
+    s->listen_fd = -1;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->work_cv, NULL);
+    pthread_cond_init(&s->idle_cv, NULL);
+
+    if (buf_addf(&path, "%s/uploads", cfg->data_dir) != RC_OK || make_dir(buf_str(&path))) {
+        (void)buf_addf(err, "无法创建上传目录 / cannot create %s: %s", buf_str(&path),
+                       strerror(errno));
+        rc = RC_IO;
+        goto out;
+    }
+    s->upload_dir = buf_detach(&path, NULL);
+
+    struct sockaddr_in sa4;
+    struct sockaddr_in6 sa6;
+    const struct sockaddr *sa = NULL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    const char *bind = cfg->bind && *cfg->bind ? cfg->bind : "127.0.0.1";
+    if (cfg->port < 0 || cfg->port > 65535) {
+        (void)buf_addf(err, "端口无效 / invalid port %d", cfg->port);
+        rc = RC_INVALID;
+        goto out;
+    }
+    memset(&sa4, 0, sizeof sa4);
+    memset(&sa6, 0, sizeof sa6);
+    if (inet_pton(AF_INET, bind, &sa4.sin_addr) == 1) {
+        sa4.sin_family = AF_INET;
+        sa4.sin_port = htons((uint16_t)cfg->port);
+        sa = (const struct sockaddr *)&sa4;
+    } else if (inet_pton(AF_INET6, bind, &sa6.sin6_addr) == 1) {
+        sa6.sin6_family = AF_INET6;
+        sa6.sin6_port = htons((uint16_t)cfg->port);
+        sa = (const struct sockaddr *)&sa6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        (void)buf_addf(err, "监听地址无效 / invalid bind address %s", bind);
+        rc = RC_INVALID;
+        goto out;
+    }
+
+    if (http_workers_start(s) != RC_OK) {
+        (void)buf_adds(err, "无法启动工作线程 / cannot start worker threads");
+        goto out;
+    }
+    workers_up = 1;
+
+    unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : 1;
+    s->d = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+    if (!s->d) {
+        (void)buf_addf(err, "无法监听 / cannot listen on %s:%d", bind, cfg->port);
+        rc = RC_IO;
+        goto out;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : cfg->port;
+    http_workers_kick(s); /* jobs queued before a restart */
+    log_info("http: listening on %s:%d (%u threads, %d workers)", bind, s->port, threads,
+             s->nworkers);
+    *out = s;
+    s = NULL;
+    rc = RC_OK;
+out:
+    buf_release(&path);
+    if (s) {
+        if (workers_up) {
+            http_workers_quiesce(s);
+            http_workers_join(s);
+        }
+        server_free(s);
+    }
+    return rc;
+}
+
+int http_port(const struct http_server *s)
+{
+    return s ? s->port : 0;
+}
+
+void http_stop(struct http_server *s)
+{
+    if (!s)
+        return;
+    /* Stop accepting, let streams finish (none may stay suspended when the
+     * daemon stops), stop the daemon, then the workers. */
+    MHD_socket fd = MHD_quiesce_daemon(s->d);
+    http_workers_quiesce(s);
+    MHD_stop_daemon(s->d);
+    if (fd != MHD_INVALID_SOCKET && close(fd) != 0)
+        log_warn("http: closing the listening socket failed");
+    http_workers_join(s);
+    log_info("http: stopped");
+    server_free(s);
+}

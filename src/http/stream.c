@@ -1,0 +1,517 @@
+/* The worker pool (streamed answers and background ingest jobs) and the
+ * SSE stream that connects a worker to a suspended MHD connection. A stream
+ * is shared by three owners (the MHD response, the worker, the request),
+ * each holding one reference; the stream's mutex orders suspend/resume so a
+ * connection is only resumed while it is suspended and still alive. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/rc.h"
+#include "common/util.h"
+#include "http/http_int.h"
+#include "text/utf8.h"
+
+#define STREAM_OUT_MAX (8u << 20) /* buffered, unsent event bytes */
+#define JOB_POLL_S 2
+
+struct http_stream {
+    struct http_stream *next; /* the work queue (guarded by srv->mu) */
+    struct http_server *srv;
+    pthread_mutex_t mu; /* guards the fields below */
+    int refs;
+    struct buf out; /* event bytes not yet handed to MHD, from `off` */
+    size_t off;
+    size_t sent;
+    int done;      /* the worker has written its last event */
+    int cancelled; /* the client or the server is gone: stop producing */
+    int suspended; /* the connection is suspended waiting for bytes */
+    struct MHD_Connection *conn;
+    /* Worker-only state. */
+    char carry[4]; /* an incomplete UTF-8 sequence from the last delta */
+    size_t ncarry;
+    size_t ndeltas;
+    char id[33];
+    int64_t kb_id;
+    char *question;
+    struct kb_ask_opts opts;
+    /* A JSON answer computed off the request thread (no SSE): the connection
+     * is suspended until the worker has filled these. */
+    int json_mode;
+    int rc;
+    json_t *result;
+    struct buf err;
+};
+
+static int server_stopping(struct http_server *s)
+{
+    return __atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE);
+}
+
+static void stream_unref(struct http_stream *st)
+{
+    pthread_mutex_lock(&st->mu);
+    int last = --st->refs == 0;
+    pthread_mutex_unlock(&st->mu);
+    if (!last)
+        return;
+    buf_release(&st->out);
+    buf_release(&st->err);
+    json_decref(st->result);
+    free(st->question);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+}
+
+/* MHD's content reader: hands over what is buffered, ends the stream when
+ * the worker is done, or suspends the connection until the worker resumes
+ * it. Never blocks. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct http_stream *st = cls;
+    ssize_t res;
+    (void)pos;
+    pthread_mutex_lock(&st->mu);
+    size_t avail = st->out.len - st->off;
+    if (avail) {
+        size_t n = avail < max ? avail : max;
+        memcpy(buf, st->out.p + st->off, n);
+        st->off += n;
+        st->sent += n;
+        if (st->off == st->out.len) {
+            buf_reset(&st->out);
+            st->off = 0;
+        }
+        res = (ssize_t)n;
+    } else if (st->done || st->cancelled) {
+        res = MHD_CONTENT_READER_END_OF_STREAM;
+    } else {
+        st->suspended = 1;
+        MHD_suspend_connection(st->conn);
+        res = 0;
+    }
+    pthread_mutex_unlock(&st->mu);
+    return res;
+}
+
+/* MHD destroyed the response: the connection is gone or finished. */
+static void stream_response_freed(void *cls)
+{
+    struct http_stream *st = cls;
+    pthread_mutex_lock(&st->mu);
+    st->cancelled = 1;
+    st->conn = NULL;
+    pthread_mutex_unlock(&st->mu);
+    stream_unref(st);
+}
+
+/* Appends one event and wakes the connection. Returns non-zero when the
+ * stream is cancelled (the producer should stop). Consumes data. */
+static int stream_push(struct http_stream *st, const char *event, json_t *data)
+{
+    int stop = 1;
+    char *js = data ? json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(data);
+    if (!js) {
+        log_error("http: cannot encode a stream event");
+        return 1;
+    }
+    pthread_mutex_lock(&st->mu);
+    if (st->cancelled || server_stopping(st->srv))
+        goto out;
+    if (buf_addf(&st->out, "event: %s\ndata: %s\n\n", event, js) != RC_OK) {
+        log_warn("http: stream buffer full, the client is not reading: cancelled");
+        st->cancelled = 1;
+        goto out;
+    }
+    if (st->suspended && st->conn) {
+        st->suspended = 0;
+        MHD_resume_connection(st->conn);
+    }
+    stop = 0;
+out:
+    pthread_mutex_unlock(&st->mu);
+    free(js);
+    return stop;
+}
+
+/* A JSON string for text that should be UTF-8; malformed bytes become
+ * U+FFFD rather than failing the whole event. */
+static json_t *text_json(const char *p, size_t n)
+{
+    if (utf8_valid(p, n))
+        return json_stringn(p, n);
+    struct buf b = BUF_INIT;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t used = utf8_decode(p + i, n - i, &cp);
+        char enc[4];
+        size_t len = utf8_encode(cp, enc);
+        if (buf_add(&b, enc, len) != RC_OK)
+            break;
+        i += used;
+    }
+    json_t *j = json_stringn(b.p ? b.p : "", b.len);
+    buf_release(&b);
+    return j;
+}
+
+static int stream_on_delta(void *ctx, const char *p, size_t n)
+{
+    struct http_stream *st = ctx;
+    char local[1024];
+    struct buf big = BUF_INIT;
+    const char *text = p;
+    size_t len = n;
+    int stop;
+    if (st->ncarry) {
+        /* Join the carried bytes with the new ones. */
+        if (st->ncarry + n <= sizeof local) {
+            memcpy(local, st->carry, st->ncarry);
+            memcpy(local + st->ncarry, p, n);
+            text = local;
+        } else {
+            if (buf_add(&big, st->carry, st->ncarry) != RC_OK || buf_add(&big, p, n) != RC_OK) {
+                buf_release(&big);
+                return 1;
+            }
+            text = big.p;
+        }
+        len = st->ncarry + n;
+        st->ncarry = 0;
+    }
+    size_t whole = http_utf8_whole_prefix(text, len);
+    if (len - whole <= sizeof st->carry) {
+        memcpy(st->carry, text + whole, len - whole);
+        st->ncarry = len - whole;
+    } else {
+        whole = len;
+    }
+    if (whole == 0) {
+        stop = st->cancelled; /* racy read is fine: checked again on the next push */
+        goto out;
+    }
+    st->ndeltas++;
+    stop = stream_push(st, "delta", json_pack("{s:o}", "text", text_json(text, whole)));
+out:
+    buf_release(&big);
+    return stop;
+}
+
+/* The delta callback of JSON answers: only asks whether to stop. */
+static int stream_check_stop(void *ctx, const char *p, size_t n)
+{
+    struct http_stream *st = ctx;
+    (void)p;
+    (void)n;
+    pthread_mutex_lock(&st->mu);
+    int stop = st->cancelled;
+    pthread_mutex_unlock(&st->mu);
+    return stop || server_stopping(st->srv);
+}
+
+static json_t *error_event(int rc, const char *msg)
+{
+    json_t *j = json_pack("{s:s,s:s}", "code", rc_code(rc), "message", msg ? msg : "");
+    return j ? j : json_pack("{s:s,s:s}", "code", rc_code(rc), "message", "");
+}
+
+static void stream_run(struct http_server *s, struct http_stream *st)
+{
+    struct kb_answer ans;
+    struct buf err = BUF_INIT;
+    memset(&ans, 0, sizeof ans);
+    log_set_request_id(st->id);
+    struct kb_conn *c = server_stopping(s) ? NULL : http_conn(s);
+    if (server_stopping(s) && st->json_mode) {
+        st->rc = RC_BUSY;
+        (void)buf_adds(&st->err, "服务正在停止 / the server is shutting down");
+        goto finish;
+    }
+    if (!c && st->json_mode) {
+        st->rc = RC_DB;
+        (void)buf_adds(&st->err, "存储不可用 / store unavailable");
+        goto finish;
+    }
+    if (server_stopping(s)) {
+        (void)stream_push(st, "error",
+                          error_event(RC_BUSY, "服务正在停止 / the server is shutting down"));
+        goto finish;
+    }
+    if (!c) {
+        (void)stream_push(st, "error", error_event(RC_DB, "存储不可用 / store unavailable"));
+        goto finish;
+    }
+    double t0 = now_ms();
+    if (st->json_mode) {
+        st->rc =
+            kb_ask(c, st->kb_id, st->question, &st->opts, stream_check_stop, st, &ans, &st->err);
+        if (st->rc == RC_OK)
+            st->result = kb_answer_json(&ans);
+        goto finish;
+    }
+    int rc = kb_ask(c, st->kb_id, st->question, &st->opts, stream_on_delta, st, &ans, &err);
+    if (rc != RC_OK) {
+        (void)stream_push(st, "error", error_event(rc, buf_str(&err)));
+        goto finish;
+    }
+    if (st->ndeltas == 0 && ans.text && *ans.text)
+        (void)stream_push(st, "delta",
+                          json_pack("{s:o}", "text", text_json(ans.text, strlen(ans.text))));
+    json_t *cites = kb_citations_json(&ans);
+    (void)stream_push(st, "citations", cites ? cites : json_array());
+    json_t *full = kb_answer_json(&ans);
+    json_t *done = json_object();
+    static const char *modes[] = {"none", "extractive", "model"};
+    json_t *mode = full ? json_object_get(full, "mode") : NULL;
+    if (json_object_set(done, "mode",
+                        mode ? mode : json_string(modes[(unsigned)ans.mode < 3 ? ans.mode : 0])) !=
+            0 ||
+        json_object_set_new(done, "notice",
+                            ans.notice ? text_json(ans.notice, strlen(ans.notice)) : json_null()) !=
+            0 ||
+        json_object_set_new(done, "latency_ms", json_real(now_ms() - t0)) != 0)
+        log_warn("http: incomplete done event");
+    if (ans.model && json_object_set_new(done, "model", text_json(ans.model, strlen(ans.model))))
+        log_warn("http: incomplete done event");
+    json_decref(full);
+    (void)stream_push(st, "done", done);
+finish:
+    kb_answer_release(&ans);
+    buf_release(&err);
+    pthread_mutex_lock(&st->mu);
+    st->done = 1;
+    if (st->suspended && st->conn) {
+        st->suspended = 0;
+        MHD_resume_connection(st->conn);
+    }
+    pthread_mutex_unlock(&st->mu);
+    pthread_mutex_lock(&s->mu);
+    if (--s->nstreams == 0)
+        pthread_cond_broadcast(&s->idle_cv);
+    pthread_mutex_unlock(&s->mu);
+    stream_unref(st);
+    log_set_request_id(NULL);
+}
+
+static struct http_stream *stream_new(struct http_req *r, struct http_query_body *q, int refs)
+{
+    struct http_stream *st = xcalloc(1, sizeof *st);
+    pthread_mutex_init(&st->mu, NULL);
+    st->srv = r->srv;
+    st->refs = refs;
+    st->conn = r->conn;
+    buf_init(&st->out, STREAM_OUT_MAX);
+    buf_init(&st->err, 4096);
+    memcpy(st->id, r->id, sizeof st->id);
+    st->kb_id = r->kb.id;
+    st->question = q->text;
+    q->text = NULL;
+    st->opts.k = q->k;
+    return st;
+}
+
+/* Hands st to the workers. Fails (RC_BUSY) when the server is stopping. */
+static int stream_enqueue(struct http_server *s, struct http_stream *st)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        return RC_BUSY;
+    }
+    if (s->qtail)
+        s->qtail->next = st;
+    else
+        s->qhead = st;
+    s->qtail = st;
+    s->nstreams++;
+    pthread_cond_signal(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
+    return RC_OK;
+}
+
+enum MHD_Result http_ask_deferred(struct http_req *r, struct http_query_body *q)
+{
+    struct http_stream *st = stream_new(r, q, 2); /* worker, request */
+    st->json_mode = 1;
+    /* Suspend before the worker can exist: it resumes only a suspended
+     * connection, and a suspended connection cannot be closed under it. */
+    st->suspended = 1;
+    MHD_suspend_connection(r->conn);
+    if (stream_enqueue(r->srv, st) != RC_OK) {
+        MHD_resume_connection(r->conn);
+        st->refs = 1;
+        stream_unref(st);
+        return http_send_error(r, 503, "unavailable", "服务正在停止 / the server is shutting down");
+    }
+    r->stream = st;
+    return MHD_YES;
+}
+
+enum MHD_Result http_ask_deferred_result(struct http_req *r)
+{
+    struct http_stream *st = r->stream;
+    pthread_mutex_lock(&st->mu);
+    int done = st->done;
+    json_t *res = st->result;
+    st->result = NULL;
+    pthread_mutex_unlock(&st->mu);
+    if (!done) /* not ours to answer yet (cannot happen while suspended) */
+        return MHD_YES;
+    if (st->rc == RC_OK)
+        return http_send_json(r, 200, res);
+    json_decref(res);
+    return http_send_rc(r, st->rc, st->err.len ? buf_str(&st->err) : "回答失败 / answer failed");
+}
+
+enum MHD_Result http_ask_stream(struct http_req *r, struct http_query_body *q)
+{
+    struct http_server *s = r->srv;
+    struct http_stream *st = stream_new(r, q, 3); /* response, worker, request */
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_response_freed);
+    if (!resp) {
+        st->refs = 1;
+        stream_unref(st);
+        return MHD_NO;
+    }
+    if (stream_enqueue(s, st) != RC_OK) {
+        MHD_destroy_response(resp); /* drops the response's reference */
+        st->refs = 1;
+        stream_unref(st);
+        return http_send_error(r, 503, "unavailable", "服务正在停止 / the server is shutting down");
+    }
+    r->stream = st;
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                "text/event-stream; charset=utf-8") != MHD_YES ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") != MHD_YES ||
+        MHD_add_response_header(resp, "X-Accel-Buffering", "no") != MHD_YES)
+        log_warn("http: cannot add stream headers");
+    return http_respond(r, 200, resp, 0);
+}
+
+void http_stream_detach(struct http_req *r)
+{
+    struct http_stream *st = r->stream;
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->mu);
+    r->bytes = st->sent;
+    st->cancelled = 1;
+    pthread_mutex_unlock(&st->mu);
+    r->stream = NULL;
+    stream_unref(st);
+}
+
+/* ---- the worker pool ---- */
+
+static void run_jobs(struct http_server *s)
+{
+    struct kb_conn *c = http_conn(s);
+    if (!c)
+        return;
+    while (!server_stopping(s)) {
+        struct kb_job job;
+        memset(&job, 0, sizeof job);
+        int rc = kb_job_claim(c, &job);
+        if (rc == RC_NOT_FOUND)
+            break;
+        if (rc != RC_OK) {
+            log_error("http: claiming an ingest job failed: %s", rc_code(rc));
+            break;
+        }
+        char id[40];
+        snprintf(id, sizeof id, "job-%lld", (long long)job.id);
+        log_set_request_id(id);
+        double t0 = now_ms();
+        rc = kb_job_run(c, &job);
+        log_info("http: ingest job %lld finished: %s (%.0f ms)", (long long)job.id, rc_code(rc),
+                 now_ms() - t0);
+        log_set_request_id(NULL);
+        kb_job_release(&job);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct http_server *s = arg;
+    int max_ingest = s->nworkers > 1 ? s->nworkers / 2 : 1;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        if (s->qhead) {
+            struct http_stream *st = s->qhead;
+            s->qhead = st->next;
+            if (!s->qhead)
+                s->qtail = NULL;
+            st->next = NULL;
+            pthread_mutex_unlock(&s->mu);
+            stream_run(s, st);
+            pthread_mutex_lock(&s->mu);
+            continue;
+        }
+        if (s->stopping)
+            break;
+        if (s->jobs_pending && s->ingesting < max_ingest) {
+            s->jobs_pending = 0;
+            s->ingesting++;
+            pthread_mutex_unlock(&s->mu);
+            run_jobs(s);
+            pthread_mutex_lock(&s->mu);
+            s->ingesting--;
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += JOB_POLL_S;
+        if (pthread_cond_timedwait(&s->work_cv, &s->mu, &ts) != 0 && s->ingesting == 0)
+            s->jobs_pending = 1; /* poll now and then: another process may queue jobs */
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+int http_workers_start(struct http_server *s)
+{
+    int n = s->cfg->workers > 0 ? s->cfg->workers : 1;
+    s->workers = xcalloc((size_t)n, sizeof *s->workers);
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0) {
+            log_error("http: cannot start worker thread %d", i);
+            return RC_INTERNAL;
+        }
+        s->nworkers++;
+    }
+    return RC_OK;
+}
+
+void http_workers_kick(struct http_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->jobs_pending = 1;
+    pthread_cond_signal(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void http_workers_quiesce(struct http_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&s->work_cv);
+    while (s->nstreams > 0)
+        pthread_cond_wait(&s->idle_cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void http_workers_join(struct http_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < s->nworkers; i++)
+        if (pthread_join(s->workers[i], NULL) != 0)
+            log_error("http: joining worker %d failed", i);
+    s->nworkers = 0;
+}
