@@ -16,11 +16,17 @@
  * NFKC-less ASCII lower-casing, never crashes). */
 int norm_init(void);
 
+/* Milliseconds the first norm_init took to build the tables (calls
+ * norm_init). For startup diagnostics and benchmarks. */
+double norm_init_ms(void);
+
 /* Folds one code point into out (up to 8 code points, e.g. ㈠ → (一));
  * returns how many were written (0 means: drop it, e.g. a control char). */
 size_t norm_fold_cp(uint32_t cp, uint32_t out[8]);
 
-/* Folds valid UTF-8 text, appending to out. RC_OK or RC_TOO_BIG (out's cap). */
+/* Folds UTF-8 text, appending to out (malformed bytes become U+FFFD).
+ * RC_OK, or RC_TOO_BIG when out's cap is hit (out then holds a prefix of the
+ * folded text). Lower-casing covers ASCII and ICU's simple case mappings. */
 int norm_fold(const char *p, size_t n, struct buf *out);
 
 /* For comparing answers: norm_fold, then drop all whitespace and fold

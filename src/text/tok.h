@@ -22,7 +22,30 @@ enum tok_flags {
 typedef int (*tok_cb)(void *ctx, const char *tok, size_t n, size_t start, size_t end);
 
 /* Tokenizes valid UTF-8 text (invalid bytes are skipped as separators).
- * Thread-safe (per-thread ICU state). Returns RC_OK or the callback's value. */
+ * Thread-safe (per-thread ICU state). Returns RC_OK or the callback's value.
+ * `flags` with none of the TOK_ bits set means TOK_DEFAULT.
+ *
+ * Details: ASCII/Latin letters and digits form one lower-cased word token
+ * ("ABC123" → abc123, "U盾" → u + 盾); a '.' between digits stays inside
+ * ("3.5" → 3.5, "v1.2" → v1.2) and an ASCII ',' between digits is dropped
+ * ("50,000" → 50000). Word tokens are cut every 64 bytes. Everything else
+ * (punctuation, spaces, symbols, emoji) separates tokens. */
 int tok_run(const char *text, size_t n, unsigned flags, tok_cb cb, void *ctx);
+
+/* Token flags passed to tok_cb_ex. TOK_COLOCATED: this token sits at the
+ * same position as the previous one (a unigram or dictionary word sharing
+ * the position of the bigram that starts at the same character), like
+ * FTS5_TOKEN_COLOCATED. The first token is never colocated. */
+enum tok_tflags { TOK_COLOCATED = 1 };
+
+typedef int (*tok_cb_ex)(void *ctx, const char *tok, size_t n, size_t start, size_t end,
+                         unsigned tflags);
+
+/* tok_run, also telling the callback which tokens are colocated. Position
+ * layout of a CJK run c0..ck-1 (k >= 2) with bigrams: bigram i (ci ci+1) is
+ * at position i; unigram i is colocated with bigram min(i, k-2); a word
+ * starting at ci is colocated with bigram i. Without bigrams the unigrams
+ * take the positions; with words only, words do. */
+int tok_run_ex(const char *text, size_t n, unsigned flags, tok_cb_ex cb, void *ctx);
 
 #endif
