@@ -518,6 +518,28 @@ static void clauses_clear(struct state *st, enum clause_type from)
         free(st->cs[--st->nc].text);
 }
 
+/* Callers pop the entries of the same or a deeper type first, so the stack
+ * holds at most one entry per type. */
+static void clause_push(struct state *st, enum clause_type type, const char *text)
+{
+    if (st->nc == CL_COUNT)
+        return;
+    st->cs[st->nc].type = type;
+    st->cs[st->nc].text = xstrdup(text);
+    st->nc++;
+}
+
+/* Does the block after `block` open the next article? */
+static int next_is_article(const struct state *st, size_t block)
+{
+    const struct doc_block *b;
+    long num;
+    if (block + 1 >= st->d->nblocks)
+        return 0;
+    b = &st->d->blocks[block + 1];
+    return b->kind == DOC_PARA && b->text && article_start(st, b->text, strlen(b->text), &num);
+}
+
 static void heading_push(struct state *st, int level, enum sem sem, const char *text)
 {
     while (st->nh > 0 && st->hs[st->nh - 1].level >= level)
@@ -641,6 +663,12 @@ static void do_para(struct state *st, const char *t, size_t block)
             char *label = xstrndup(t, k);
             cur_start(st, CHUNK_ARTICLE, label, path_with(st, label), block, CL_NONE);
             st->last_art = num;
+        } else if (clause_start(t, n, &type) && title_like(t, n) && next_is_article(st, block)) {
+            /* "（二）不动产抵押" right before an article: a sub-heading */
+            cur_flush(st);
+            clauses_clear(st, type);
+            clause_push(st, type, t);
+            return;
         }
         cur_add(st, t, block);
         return;
@@ -655,9 +683,7 @@ static void do_para(struct state *st, const char *t, size_t block)
         cur_flush(st);
         clauses_clear(st, type);
         if (title_like(t, n)) {
-            st->cs[st->nc].type = type;
-            st->cs[st->nc].text = xstrdup(t);
-            st->nc++;
+            clause_push(st, type, t);
             return;
         }
         label = xstrndup(t, k);

@@ -73,6 +73,7 @@ TEST(chunk_regulation_articles)
     Pa(&d, "本办法所称账户，是指下列账户：");
     Pa(&d, "（一）基本存款账户；");
     Pa(&d, "（二）一般存款账户。");
+    Pa(&d, "（三）其他存款账户"); /* a 项 without punctuation, not before an article */
     Pa(&d, "第二章 账户的开立");
     Pa(&d, "第一节 基本规定");
     Pa(&d, "第三条 存款人开立账户，应当提交证明文件。");
@@ -81,6 +82,7 @@ TEST(chunk_regulation_articles)
     Pa(&d, "第四条第二款所列情形除外。");
     Pa(&d, "第四条\xe3\x80\x80开户银行应当核实信息。"); /* U+3000 after the label */
     H(&d, 3, "第二节 特别规定");
+    Pa(&d, "（一）特别账户"); /* right before an article: a sub-heading */
     Pa(&d, "第四条之一 特别账户的开立，适用本节规定。");
     Pa(&d, "第5条 境外机构开户另行规定。");
     Pa(&d, "第六条个人账户实行实名制。");
@@ -97,7 +99,7 @@ TEST(chunk_regulation_articles)
                     "第一条 为了规范账户管理，制定本办法。");
         CHECK_CHUNK(l.a[2], CHUNK_ARTICLE, "第二条", "第一编 通则 › 第一章 总则 › 第二条",
                     "第二条 本办法适用于境内的账户。\n本办法所称账户，是指下列账户：\n"
-                    "（一）基本存款账户；\n（二）一般存款账户。");
+                    "（一）基本存款账户；\n（二）一般存款账户。\n（三）其他存款账户");
         CHECK_CHUNK(l.a[3], CHUNK_ARTICLE, "第三条",
                     "第一编 通则 › 第二章 账户的开立 › 第一节 基本规定 › 第三条",
                     "第三条 存款人开立账户，应当提交证明文件。\n"
@@ -106,14 +108,15 @@ TEST(chunk_regulation_articles)
         CHECK_CHUNK(l.a[4], CHUNK_ARTICLE, "第四条",
                     "第一编 通则 › 第二章 账户的开立 › 第一节 基本规定 › 第四条",
                     "第四条 开户银行应当核实信息。");
-        CHECK_CHUNK(l.a[5], CHUNK_ARTICLE, "第四条之一",
-                    "第一编 通则 › 第二章 账户的开立 › 第二节 特别规定 › 第四条之一",
-                    "第四条之一 特别账户的开立，适用本节规定。");
+        CHECK_CHUNK(
+            l.a[5], CHUNK_ARTICLE, "第四条之一",
+            "第一编 通则 › 第二章 账户的开立 › 第二节 特别规定 › （一）特别账户 › 第四条之一",
+            "第四条之一 特别账户的开立，适用本节规定。");
         CHECK_CHUNK(l.a[6], CHUNK_ARTICLE, "第5条",
-                    "第一编 通则 › 第二章 账户的开立 › 第二节 特别规定 › 第5条",
+                    "第一编 通则 › 第二章 账户的开立 › 第二节 特别规定 › （一）特别账户 › 第5条",
                     "第5条 境外机构开户另行规定。");
         CHECK_CHUNK(l.a[7], CHUNK_ARTICLE, "第六条",
-                    "第一编 通则 › 第二章 账户的开立 › 第二节 特别规定 › 第六条",
+                    "第一编 通则 › 第二章 账户的开立 › 第二节 特别规定 › （一）特别账户 › 第六条",
                     "第六条个人账户实行实名制。");
         CHECK_CHUNK(l.a[8], CHUNK_ARTICLE, "第七条", "第二编 附则 › 第三章 其他规定 › 第七条",
                     p1.p);
@@ -131,7 +134,7 @@ TEST(chunk_regulation_articles)
         CHECK_INT(l.a[10].nparts, 1);
         /* block ranges: 第二条 spans its four paragraphs */
         CHECK_INT(l.a[2].block_first, 4);
-        CHECK_INT(l.a[2].block_last, 7);
+        CHECK_INT(l.a[2].block_last, 8);
 
         char *path = chunk_path(d.title, &l.a[3]);
         CHECK_STR(path, "《示范银行账户管理办法》 › 第一编 通则 › 第二章 账户的开立 › "
