@@ -398,7 +398,8 @@ void http_stream_detach(struct http_req *r)
     if (!st)
         return;
     pthread_mutex_lock(&st->mu);
-    r->bytes = st->sent;
+    if (!st->json_mode)
+        r->bytes = st->sent;
     st->cancelled = 1;
     pthread_mutex_unlock(&st->mu);
     r->stream = NULL;
