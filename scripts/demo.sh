@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Starts the Atrium demo: creates the knowledge base "demo" (if missing),
+# ingests the fictional bank manual in demo/, prints example questions and
+# runs the server. Safe to re-run: an existing KB is reused and unchanged
+# files are skipped by the ingest.
+#
+# Usage: scripts/demo.sh [PATH_TO_ATRIUM]      (default: build/atrium)
+# Environment: ATRIUM_DATA (data folder, default ./data), PORT (default 8080),
+#              ATRIUM_DEMO_KB (KB name, default demo). See docs/DEMO.md.
+set -euo pipefail
+
+ATRIUM=${1:-build/atrium}
+DATA=${ATRIUM_DATA:-./data}
+PORT=${PORT:-8080}
+KB=${ATRIUM_DEMO_KB:-demo}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DEMO_DIR="$ROOT/demo"
+
+die() {
+    echo "demo: $*" >&2
+    exit 1
+}
+
+case "$ATRIUM" in
+*/*) ;;
+*) ATRIUM="./$ATRIUM" ;; # a bare name would be looked up on PATH
+esac
+[ -x "$ATRIUM" ] || die "找不到可执行文件 / no executable at $ATRIUM (build it with: make)"
+[ -d "$DEMO_DIR" ] || die "找不到演示资料 / demo folder missing: $DEMO_DIR"
+case "$PORT" in
+'' | *[!0-9]*) die "PORT 必须是数字 / PORT must be a number: $PORT" ;;
+esac
+mkdir -p "$DATA"
+
+atrium() {
+    "$ATRIUM" --data "$DATA" "$@"
+}
+
+# True when the KB exists. Reads `kb list --json` (an array of objects with
+# "name"); uses jq when present, else a strict grep on the pretty-printed JSON.
+kb_exists() {
+    local list
+    list=$(atrium kb list --json) || die "无法列出知识库 / kb list failed"
+    if command -v jq >/dev/null 2>&1; then
+        jq -e --arg n "$KB" 'any(.[]; .name == $n)' >/dev/null <<<"$list"
+    else
+        grep -Eq "\"name\"[[:space:]]*:[[:space:]]*\"$KB\"" <<<"$list"
+    fi
+}
+
+if kb_exists; then
+    echo "知识库 $KB 已存在，直接使用 / knowledge base $KB exists, reusing it"
+else
+    atrium kb create "$KB" || die "无法创建知识库 / kb create $KB failed"
+fi
+
+# The manual only: demo/questions.jsonl is the evaluation set, not content
+# (a .jsonl file would be ingested as a corpus, one document per line).
+shopt -s nullglob
+files=("$DEMO_DIR"/*.md "$DEMO_DIR"/*.txt)
+shopt -u nullglob
+[ ${#files[@]} -gt 0 ] || die "demo/ 中没有可导入的文件 / nothing to ingest in $DEMO_DIR"
+atrium kb ingest "$KB" "${files[@]}" || die "导入失败 / ingest failed (see the messages above)"
+
+cat <<EOF
+
+演示知识库已就绪 / the demo knowledge base is ready. 试试 / try:
+
+  $ATRIUM --data $DATA ask $KB "客户要取二十万现金，需要提前几天预约？"
+  $ATRIUM --data $DATA ask $KB "支票丢了怎么挂失止付，多久要去法院申请公示催告？"
+  $ATRIUM --data $DATA search $KB "基本户销户"
+  $ATRIUM --data $DATA eval $KB $DEMO_DIR/questions.jsonl
+
+服务启动中 / starting the server: http://${ATRIUM_BIND:-127.0.0.1}:$PORT/   (Ctrl-C 停止 / to stop)
+
+EOF
+
+exec "$ATRIUM" --data "$DATA" serve --port "$PORT"
