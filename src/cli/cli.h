@@ -1,0 +1,102 @@
+/* The private header of the `atrium` command-line tool: the shared context,
+ * a small argument parser, output helpers (errors, JSON, progress bars,
+ * terminal-safe text) and one entry point per noun. The tool is a thin face
+ * over the services (kb/, kb/eval, http/), like curl's tool over libcurl. */
+#ifndef ATRIUM_CLI_H
+#define ATRIUM_CLI_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "kb/kb.h"
+
+#ifndef ATRIUM_VERSION
+#define ATRIUM_VERSION "0.1.0"
+#endif
+
+/* Exit codes (see rc_exit_code in common/rc.h). */
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_NOT_FOUND = 3 };
+
+struct cli {
+    struct config cfg;
+    struct kb_engine *eng; /* NULL until cli_open */
+    struct kb_conn *conn;
+    int json;    /* --json: machine output on stdout */
+    int quiet;   /* --quiet: no progress, no summaries, errors only */
+    int tty_out; /* stdout is a terminal: bold highlights */
+    int tty_err; /* stderr is a terminal: progress bars */
+};
+
+/* ---- argument parsing ---- */
+#define CLI_POS_MAX 256
+#define CLI_OPT_MAX 16
+
+struct cli_opt {
+    const char *name;  /* "--limit" */
+    const char *alias; /* "-k" or NULL */
+    int has_arg;
+};
+
+struct cli_args {
+    char *pos[CLI_POS_MAX]; /* positional arguments, in order */
+    int npos;
+    const char *val[CLI_OPT_MAX]; /* option i's value ("" for flags), NULL when absent */
+    int help;                     /* -h / --help seen */
+};
+
+/* Parses argv[0..argc) against opts (terminated by a NULL name; at most
+ * CLI_OPT_MAX). --json, --quiet and -h/--help are always accepted and set
+ * c->json / c->quiet / a->help. "--opt=value" and "--opt value" both work;
+ * "--" ends options. On error prints it and returns CLI_EXIT_USAGE. */
+int cli_parse_args(struct cli *c, int argc, char **argv, const struct cli_opt *opts,
+                   struct cli_args *a);
+/* Parses an option's integer value into [min, max]; prints a usage error and
+ * returns CLI_EXIT_USAGE when it is not one. */
+int cli_int_arg(const char *opt, const char *val, long long min, long long max, int *out);
+/* Maps --engine mem|fts5|trigram to kb_search_flags; CLI_EXIT_USAGE if unknown. */
+int cli_engine_flags(const char *name, unsigned *flags);
+
+/* ---- context ---- */
+/* Opens the engine and a connection for c->cfg (creating the data folder
+ * when missing). Prints the error and returns an exit code on failure. */
+int cli_open(struct cli *c);
+void cli_close(struct cli *c);
+/* Looks a KB up by id or name; prints "unknown knowledge base" and returns
+ * CLI_EXIT_NOT_FOUND when it does not exist. */
+int cli_find_kb(struct cli *c, const char *name, struct kb_info *out);
+
+/* ---- output ---- */
+/* "错误 / error: message" on stderr (after clearing a progress line). */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the usage of a noun (NULL: everything) to f. */
+void cli_usage(FILE *f, const char *noun);
+/* Prints a usage error and the noun's usage to stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *noun, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints j (stolen) as JSON on stdout followed by a newline. Returns an exit code. */
+int cli_print_json(json_t *j);
+/* Maps a service error to an exit code after printing it. */
+int cli_fail(int rc, const struct buf *err, const char *what);
+/* Appends s to out with terminal control characters removed (C0 except \n and
+ * \t when keep_newlines, DEL, C1); with keep_newlines == 0 newlines and tabs
+ * become single spaces. At most max_cp code points (0: no limit); an
+ * ellipsis marks the cut. */
+void cli_safe_text(struct buf *out, const char *s, size_t max_cp, int keep_newlines);
+/* Renders a kb_hit highlight ("<em>…</em>", HTML-escaped) as terminal text:
+ * bold when `bold`, plain otherwise, safe, cut at max_cp code points. */
+void cli_render_highlight(struct buf *out, const char *html, size_t max_cp, int bold);
+/* Draws "[#####.....] done/total label" on stderr when it is a TTY and not
+ * quiet; cli_progress_end clears the line. */
+void cli_progress(struct cli *c, size_t done, size_t total, const char *label);
+void cli_progress_end(struct cli *c);
+
+/* ---- the nouns: each returns a process exit code ---- */
+int cli_cmd_kb(struct cli *c, int argc, char **argv);
+int cli_cmd_search(struct cli *c, int argc, char **argv);
+int cli_cmd_ask(struct cli *c, int argc, char **argv);
+int cli_cmd_serve(struct cli *c, int argc, char **argv);
+int cli_cmd_eval(struct cli *c, int argc, char **argv);
+
+#endif

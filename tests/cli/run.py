@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""Drives build/atrium (the command-line tool) in a temporary data folder:
+kb create / list / docs / ingest / synonyms, search, ask, eval, serve, exit
+codes. Prints "cli: N passed, N failed" (the line tests/run-all.sh reads).
+
+Usage: tests/cli/run.py [--atrium build/atrium]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+PASSED = 0
+FAILED = 0
+
+# Fixtures: original text written for this test.
+REG_MD = """# 示例银行票据业务管理办法
+
+## 第一章 总则
+
+第一条 为规范本行票据业务，保障客户资金安全，制定本办法。
+
+第二条 本办法所称票据，是指银行汇票、商业汇票、本票和支票。
+
+## 第二章 挂失与催告
+
+第三条 票据丧失的，失票人可以及时通知付款行挂失止付，并应当在通知挂失止付后三日内向人民法院申请公示催告。
+
+第四条 银行汇票的提示付款期限为自出票日起一个月；超过期限的，代理付款行不予受理。
+
+第五条 支票的出票人不得签发与其预留本行签章不符的支票。
+"""
+
+CASH_TXT = """现金柜台操作要点
+
+柜员每日营业终了应当轧账，做到账款相符。
+大额现金支取须提前一日预约，五万元以上的取款应当登记客户身份信息。
+发现假币的，应当当面收缴并加盖假币戳记，向客户出具收缴凭证。
+"""
+
+QUESTIONS = [
+    {"id": "q1", "question": "票据丢了挂失止付以后几天内要去法院申请公示催告",
+     "doc": "示例银行票据业务管理办法.md", "article": "第三条",
+     "answer_keywords": ["挂失止付", "三日内"], "type": "procedure"},
+    {"id": "q2", "question": "银行汇票的提示付款期限是多久",
+     "doc": "示例银行票据业务管理办法.md", "article": "第四条",
+     "answer_keywords": ["一个月"], "type": "number"},
+    {"id": "q3", "question": "票据和假币分别怎么处理",
+     "doc": "示例银行票据业务管理办法.md", "article": ["第三条", "第五条"],
+     "answer_keywords": ["挂失止付"], "type": "condition"},
+    {"id": "q4", "question": "发现假币怎么办", "doc": "现金柜台操作要点.txt",
+     "answer_keywords": ["假币戳记"], "type": "procedure"},
+]
+
+
+def check(name, cond, detail=""):
+    global PASSED, FAILED
+    if cond:
+        PASSED += 1
+    else:
+        FAILED += 1
+        print(f"not ok {name}" + (f": {detail}" if detail else ""))
+
+
+class Atrium:
+    def __init__(self, exe, data):
+        self.exe = exe
+        self.data = data
+
+    def run(self, *args, timeout=60):
+        env = dict(os.environ)
+        env.pop("ATRIUM_CONFIG", None)
+        env.pop("ATRIUM_DATA", None)
+        env["ATRIUM_CHAT_URL"] = ""
+        p = subprocess.run([self.exe, "--data", self.data, *args], capture_output=True,
+                           timeout=timeout, env=env)
+        return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode(
+            "utf-8", "replace")
+
+    def json(self, *args):
+        rc, out, err = self.run("--json", *args)
+        try:
+            return rc, json.loads(out), err
+        except ValueError:
+            return rc, None, err + "\n[stdout] " + out
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    with open(path, mode) as f:
+        f.write(data)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--atrium", default="build/atrium")
+    args = ap.parse_args()
+    exe = os.path.abspath(args.atrium)
+    tmp = tempfile.mkdtemp(prefix="atrium-cli-")
+    try:
+        run_tests(exe, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"cli: {PASSED} passed, {FAILED} failed")
+    return 1 if FAILED else 0
+
+
+def run_tests(exe, tmp):
+    a = Atrium(exe, os.path.join(tmp, "data"))
+    docs = os.path.join(tmp, "docs")
+    write(os.path.join(docs, "示例银行票据业务管理办法.md"), REG_MD)
+    write(os.path.join(docs, "sub", "现金柜台操作要点.txt"), CASH_TXT)
+    write(os.path.join(docs, "broken.docx"), os.urandom(3000))
+    write(os.path.join(docs, ".hidden.md"), "# 隐藏\n\n第一条 不应导入。\n")
+
+    # help, version, usage errors
+    rc, out, _ = a.run("--help")
+    check("help exit 0", rc == 0)
+    check("help bilingual, every noun",
+          all(w in out for w in ["用法", "usage", "kb ingest", "search", "ask", "eval", "serve"]),
+          out[:200])
+    rc, out, _ = a.run("version")
+    check("version", rc == 0 and out.startswith("atrium "), out)
+    rc, _, err = a.run("frobnicate")
+    check("unknown command → 2", rc == 2, f"rc={rc}")
+    check("error format", "错误 / error:" in err, err)
+    rc, _, _ = a.run("--bogus", "kb", "list")
+    check("unknown global option → 2", rc == 2, f"rc={rc}")
+    rc, _, _ = a.run("search")
+    check("search without args → 2", rc == 2, f"rc={rc}")
+    rc, _, _ = a.run("kb")
+    check("kb without verb → 2", rc == 2, f"rc={rc}")
+
+    # create
+    rc, j, err = a.json("kb", "create", "测试库")
+    check("kb create", rc == 0 and j and j.get("name") == "测试库", f"rc={rc} {err}")
+    rc, _, err = a.run("kb", "create", "测试库")
+    check("kb create duplicate fails", rc not in (0, 2, 3), f"rc={rc} {err}")
+    rc, _, _ = a.run("search", "测试库", "x", "-k", "0")
+    check("-k 0 → 2", rc == 2, f"rc={rc}")
+    rc, _, _ = a.run("search", "测试库", "x", "--engine", "nope")
+    check("--engine nope → 2", rc == 2, f"rc={rc}")
+
+    # ingest: two good files, a broken docx, a dotfile skipped
+    rc, out, err = a.run("kb", "ingest", "测试库", docs)
+    check("ingest with a broken file → 4", rc == 4, f"rc={rc} {out} {err}")
+    check("ingest summary counts", "新增 2" in out and "失败 1" in out and "added 2" in out,
+          out)
+    check("per-file error line", "✗ broken.docx" in err, err)
+    check("no progress bar off a TTY", "[#" not in err, err)
+
+    rc, j, err = a.json("kb", "ingest", "测试库", docs)
+    check("re-ingest → 4 (broken again)", rc == 4, f"rc={rc}")
+    check("re-ingest unchanged",
+          j is not None and j.get("unchanged") == 2 and j.get("added") == 0
+          and j.get("failed") == 1, str(j))
+    check("ingest json has timing", j is not None and "elapsed_ms" in j, str(j))
+
+    rc, out, err = a.run("kb", "ingest", "测试库", os.path.join(docs, "示例银行票据业务管理办法.md"))
+    check("single unchanged file → 0", rc == 0 and "未变 1" in out, f"rc={rc} {out} {err}")
+    rc, out, err = a.run("kb", "ingest", "测试库", os.path.join(docs, "missing.md"))
+    check("missing path → 4", rc == 4 and "✗ missing.md" in err, f"rc={rc} {err}")
+
+    # list / docs
+    rc, j, err = a.json("kb", "list")
+    ok = rc == 0 and isinstance(j, list) and any(k.get("name") == "测试库" for k in j)
+    check("kb list --json", ok, str(j))
+    if ok:
+        kb = [k for k in j if k.get("name") == "测试库"][0]
+        check("kb list counts docs", kb.get("documents") == 2, str(kb))
+    rc, out, _ = a.run("kb", "list")
+    check("kb list table", rc == 0 and "测试库" in out, out)
+    rc, j, _ = a.json("kb", "docs", "测试库")
+    names = sorted(d.get("name") for d in j) if isinstance(j, list) else []
+    check("kb docs --json (dotfile skipped)",
+          names == ["现金柜台操作要点.txt", "示例银行票据业务管理办法.md"], str(names))
+
+    # search
+    rc, j, err = a.json("search", "测试库", "挂失止付以后几天内申请公示催告", "-k", "3")
+    ok = rc == 0 and isinstance(j, list) and len(j) >= 1
+    check("search --json", ok, f"rc={rc} {err} {j}")
+    if ok:
+        check("search finds 第三条", j[0].get("label") == "第三条", str(j[0]))
+        check("search -k 3 respected", len(j) <= 3, str(len(j)))
+    rc, out, _ = a.run("search", "测试库", "银行汇票提示付款期限")
+    check("search human output", rc == 0 and "《" in out and "1." in out, out)
+    check("no ANSI off a TTY", "\x1b[" not in out, repr(out[:200]))
+    rc, _, err = a.run("search", "无此库", "问题")
+    check("unknown KB → 3", rc == 3, f"rc={rc} {err}")
+    rc, j, _ = a.json("search", "测试库", "公示催告", "--engine", "fts5")
+    check("search --engine fts5", rc == 0 and isinstance(j, list), f"rc={rc}")
+
+    # ask
+    rc, out, err = a.run("ask", "测试库", "汇票丢了挂失止付后多久申请公示催告", "--no-model")
+    check("ask --no-model", rc == 0 and "[1]" in out and "《" in out, f"rc={rc} {out} {err}")
+    rc, j, err = a.json("ask", "测试库", "银行汇票提示付款期限多长", "--no-model")
+    check("ask --json", rc == 0 and isinstance(j, dict) and "answer" in j, f"rc={rc} {j} {err}")
+    rc, _, _ = a.run("ask", "无此库", "问题")
+    check("ask unknown KB → 3", rc == 3, f"rc={rc}")
+
+    # eval
+    qpath = os.path.join(tmp, "questions.jsonl")
+    write(qpath, "\n".join(json.dumps(q, ensure_ascii=False) for q in QUESTIONS)
+          + "\n{broken line\n")
+    rc, j, err = a.json("eval", "测试库", qpath)
+    ok = rc == 0 and isinstance(j, dict)
+    check("eval --json", ok, f"rc={rc} {err}")
+    if ok:
+        keys = ["questions", "recall@1", "recall@5", "recall@10", "mrr@10", "all_articles@10",
+                "answer_accuracy", "latency_ms_p50", "latency_ms_p95", "latency_ms_p99",
+                "failures"]
+        check("eval keys", all(k in j for k in keys), str(sorted(j)))
+        check("eval counts", j.get("questions") == 4 and j.get("skipped_lines") == 1, str(j))
+        r1, r10 = j.get("recall@1", -1), j.get("recall@10", -1)
+        check("eval recall sane", 0.5 <= r10 <= 1 and 0 <= r1 <= r10, f"{r1} {r10}")
+        check("eval mrr sane", 0 < j.get("mrr@10", 0) <= 1, str(j.get("mrr@10")))
+        check("eval latency sane",
+              0 <= j.get("latency_ms_p50", -1) <= j.get("latency_ms_p99", -1) < 10000, str(j))
+        acc = j.get("answer_accuracy")
+        check("eval answer accuracy", acc is not None and 0 <= acc <= 1, str(acc))
+        check("eval by_type", set(j.get("by_type", {})) == {"procedure", "number", "condition"},
+              str(j.get("by_type")))
+    check("eval warns about the bad line", "line 5" in err, err)
+    rc, out, _ = a.run("eval", "测试库", qpath, "--limit", "2", "--no-answers")
+    check("eval table", rc == 0 and "Recall@1" in out and "MRR@10" in out, out)
+    rc, j, _ = a.json("eval", "测试库", qpath, "--limit", "1", "--no-answers")
+    check("eval --limit", rc == 0 and j and j.get("questions") == 1
+          and j.get("answer_accuracy") is None, str(j))
+    rc, _, _ = a.run("eval", "测试库", os.path.join(tmp, "nope.jsonl"))
+    check("eval missing file → 3", rc == 3, f"rc={rc}")
+    rc, _, _ = a.run("eval", "测试库")
+    check("eval usage → 2", rc == 2, f"rc={rc}")
+
+    # synonyms
+    rc, j, err = a.json("kb", "synonyms", "测试库", "add", "挂失", "止付挂失")
+    gid = j.get("id") if isinstance(j, dict) else None
+    check("synonyms add", rc == 0 and isinstance(gid, int), f"rc={rc} {j} {err}")
+    rc, out, _ = a.run("kb", "synonyms", "测试库")
+    check("synonyms list", rc == 0 and "止付挂失" in out, out[:300])
+    if gid:
+        rc, _, _ = a.run("kb", "synonyms", "测试库", "delete", str(gid))
+        check("synonyms delete", rc == 0, f"rc={rc}")
+    rc, _, _ = a.run("kb", "synonyms", "测试库", "delete", "abc")
+    check("synonyms delete bad id → 2", rc == 2, f"rc={rc}")
+
+    # serve: port 0 prints the real port, SIGTERM stops it cleanly
+    env = dict(os.environ)
+    env.pop("ATRIUM_CONFIG", None)
+    p = subprocess.Popen([exe, "--data", a.data, "serve", "--port", "0"],
+                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
+    port = None
+    deadline = time.time() + 10
+    line = b""
+    while time.time() < deadline:
+        line = p.stderr.readline()
+        if not line:
+            break
+        m = re.search(rb"listening on http://127\.0\.0\.1:(\d+)", line)
+        if m:
+            port = int(m.group(1))
+            break
+    check("serve prints its port", port is not None and port > 0, line.decode("utf-8", "replace"))
+    if port:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                check("serve answers /healthz", r.status == 200)
+        except Exception as e:  # noqa: BLE001 - any failure is a test failure
+            check("serve answers /healthz", False, str(e))
+    p.send_signal(signal.SIGTERM)
+    try:
+        rc = p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = -1
+    p.stderr.close()
+    check("serve exits 0 on SIGTERM", rc == 0, f"rc={rc}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
