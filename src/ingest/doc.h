@@ -16,8 +16,8 @@ struct doc_table {
 
 struct doc_block {
     enum doc_block_kind kind;
-    int level;   /* DOC_HEADING: 1 (top) .. 9; otherwise 0 */
-    char *text;  /* DOC_HEADING, DOC_PARA: the text; DOC_TABLE: NULL */
+    int level;              /* DOC_HEADING: 1 (top) .. 9; otherwise 0 */
+    char *text;             /* DOC_HEADING, DOC_PARA: the text; DOC_TABLE: NULL */
     struct doc_table table; /* DOC_TABLE only; the first row is the header row */
 };
 
@@ -32,13 +32,17 @@ void doc_release(struct doc *d);
 void doc_set_title(struct doc *d, const char *p, size_t n);
 /* These copy the text, trim surrounding whitespace (ASCII and U+3000),
  * collapse internal runs of whitespace to one space, and skip empty text.
- * The text must be valid UTF-8. */
+ * The text must be valid UTF-8. (Defensively: control characters, NUL,
+ * U+00A0, U+FEFF and U+200B count as whitespace, and a malformed byte is
+ * replaced by U+FFFD, so the model's invariants hold for any input.) */
 void doc_add_heading(struct doc *d, int level, const char *p, size_t n);
 void doc_add_para(struct doc *d, const char *p, size_t n);
 /* Takes ownership of `cells` (nrows*ncols malloc'd strings in a malloc'd
- * array). Tables with no rows are freed and skipped. */
+ * array; a NULL cell becomes ""). Each cell is normalised like paragraph
+ * text. Tables with no rows or only empty cells are freed and skipped. */
 void doc_add_table(struct doc *d, size_t nrows, size_t ncols, char **cells);
-/* Total characters (code points) of text in the document. */
+/* Total characters (code points) of text in the document: headings,
+ * paragraphs and table cells (not the title). */
 size_t doc_chars(const struct doc *d);
 
 #endif

@@ -9,6 +9,9 @@
 #include "common/buf.h"
 #include "ingest/doc.h"
 
+/* Inputs larger than this are refused with RC_TOO_BIG. */
+#define INGEST_MAX_INPUT ((size_t)256 << 20)
+
 enum ingest_type {
     INGEST_UNKNOWN = 0,
     INGEST_TXT,
@@ -19,6 +22,11 @@ enum ingest_type {
     INGEST_PDF,
     INGEST_JSONL,
 };
+
+/* Initialises the libraries the parsers use (libxml2). Call once from the
+ * main thread before parsing on several threads; ingest_parse also calls
+ * it, which is enough for single-threaded use. Safe to call repeatedly. */
+void ingest_global_init(void);
 
 /* Decides the type by content first (PDF magic, zip with word/ or xl/
  * entries, HTML tags, JSON lines), using the file name's extension only to
@@ -33,17 +41,23 @@ const char *ingest_type_name(enum ingest_type t);
  * the file name without extension. Text that is not UTF-8 is converted from
  * GB18030 when that decodes cleanly. On failure returns RC_PARSE (broken
  * file), RC_UNSUPPORTED (INGEST_UNKNOWN / INGEST_JSONL), or RC_TOO_BIG,
- * with a zh-CN / English message in err; *out may hold partial content and
- * must still be released. */
+ * with a zh-CN / English message appended to err; *out may hold partial
+ * content and must still be released. An empty input, or one that yields
+ * no text at all (e.g. a scanned PDF), is RC_PARSE. Inputs larger than
+ * INGEST_MAX_INPUT are RC_TOO_BIG. Thread-safe (see ingest_global_init). */
 int ingest_parse(enum ingest_type t, const char *name, const void *data, size_t n, struct doc *out,
                  struct buf *err);
 
 /* One document from a .jsonl corpus line {"id","title","text"}: text is
- * split into paragraphs at newlines. Return non-zero to stop. */
+ * split into paragraphs at newlines; the title is "title" or else the id.
+ * `doc` belongs to ingest_jsonl and is released after the call; to keep
+ * it, copy the struct and doc_init(doc). Return non-zero to stop. */
 typedef int (*ingest_jsonl_cb)(void *ctx, const char *id, struct doc *doc);
 
 /* Calls cb for each well-formed line. A malformed line (bad JSON, missing
- * id/text, invalid UTF-8) is reported in err as "line N: ..." and skipped.
+ * id/text, empty text, invalid UTF-8) is reported in err as "line N: ..."
+ * (first 20 described, the rest counted) and skipped. The id may be a
+ * string or an integer. Blank lines are ignored.
  * Returns RC_OK when every line was good, RC_PARSE when some were skipped,
  * or the callback's non-zero value if it stopped. */
 int ingest_jsonl(const void *data, size_t n, ingest_jsonl_cb cb, void *ctx, struct buf *err);

@@ -1,0 +1,178 @@
+/* The document model every parser produces (doc.h): text normalisation
+ * (trim, collapse whitespace, drop control characters, repair bad UTF-8)
+ * happens here once, so parsers can hand over raw text runs. */
+#include "ingest/doc.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "text/utf8.h"
+
+void doc_init(struct doc *d)
+{
+    d->title = xstrdup("");
+    d->blocks = NULL;
+    d->nblocks = d->cap = 0;
+}
+
+static void table_free(struct doc_table *t)
+{
+    if (!t->cells)
+        return;
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    t->cells = NULL;
+    t->nrows = t->ncols = 0;
+}
+
+void doc_release(struct doc *d)
+{
+    for (size_t i = 0; i < d->nblocks; i++) {
+        free(d->blocks[i].text);
+        table_free(&d->blocks[i].table);
+    }
+    free(d->blocks);
+    free(d->title);
+    d->title = NULL;
+    d->blocks = NULL;
+    d->nblocks = d->cap = 0;
+}
+
+/* Whitespace for trimming and collapsing: ASCII space and controls (NUL
+ * included, so no NUL survives), DEL, U+00A0, U+3000, U+FEFF (stray BOMs),
+ * U+200B (zero width space). */
+static int is_space_cp(uint32_t cp)
+{
+    return cp <= 0x20 || cp == 0x7F || cp == 0xA0 || cp == 0x3000 || cp == 0xFEFF || cp == 0x200B ||
+           (cp >= 0x80 && cp < 0xA0);
+}
+
+/* Normalises p[0..n) into a fresh malloc'd string; *len gets its length. */
+static char *normalize(const char *p, size_t n, size_t *len)
+{
+    char *out = xmalloc(n * 3 + 1); /* a bad byte becomes U+FFFD: 1 -> 3 bytes */
+    size_t o = 0;
+    int pending_space = 0;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x80) {
+            if (c <= 0x20 || c == 0x7F) {
+                pending_space = 1;
+            } else {
+                if (pending_space && o > 0)
+                    out[o++] = ' ';
+                pending_space = 0;
+                out[o++] = (char)c;
+            }
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t k = utf8_decode(p + i, n - i, &cp);
+        if (is_space_cp(cp)) {
+            pending_space = 1;
+        } else {
+            if (pending_space && o > 0)
+                out[o++] = ' ';
+            pending_space = 0;
+            if (cp == 0xFFFD && k == 1) {
+                memcpy(out + o, "\xEF\xBF\xBD", 3); /* repair, never pass bad bytes on */
+                o += 3;
+            } else {
+                memcpy(out + o, p + i, k);
+                o += k;
+            }
+        }
+        i += k;
+    }
+    out[o] = '\0';
+    *len = o;
+    return out;
+}
+
+void doc_set_title(struct doc *d, const char *p, size_t n)
+{
+    size_t len;
+    char *t = normalize(p, n, &len);
+    free(d->title);
+    d->title = t;
+}
+
+static struct doc_block *push(struct doc *d)
+{
+    d->blocks = xgrow(d->blocks, &d->cap, d->nblocks + 1, sizeof *d->blocks);
+    struct doc_block *b = &d->blocks[d->nblocks++];
+    memset(b, 0, sizeof *b);
+    return b;
+}
+
+static void add_text(struct doc *d, enum doc_block_kind kind, int level, const char *p, size_t n)
+{
+    size_t len;
+    char *t = normalize(p, n, &len);
+    if (len == 0) {
+        free(t);
+        return;
+    }
+    struct doc_block *b = push(d);
+    b->kind = kind;
+    b->level = level;
+    b->text = t;
+}
+
+void doc_add_heading(struct doc *d, int level, const char *p, size_t n)
+{
+    if (level < 1)
+        level = 1;
+    if (level > 9)
+        level = 9;
+    add_text(d, DOC_HEADING, level, p, n);
+}
+
+void doc_add_para(struct doc *d, const char *p, size_t n)
+{
+    add_text(d, DOC_PARA, 0, p, n);
+}
+
+void doc_add_table(struct doc *d, size_t nrows, size_t ncols, char **cells)
+{
+    struct doc_table t = {nrows, ncols, cells};
+    if (!cells)
+        return;
+    if (nrows == 0 || ncols == 0) {
+        table_free(&t);
+        return;
+    }
+    int any = 0;
+    for (size_t i = 0; i < nrows * ncols; i++) {
+        size_t len;
+        char *c = cells[i] ? normalize(cells[i], strlen(cells[i]), &len) : xstrdup("");
+        free(cells[i]);
+        cells[i] = c;
+        any |= c[0] != '\0';
+    }
+    if (!any) {
+        table_free(&t);
+        return;
+    }
+    struct doc_block *b = push(d);
+    b->kind = DOC_TABLE;
+    b->table = t;
+}
+
+size_t doc_chars(const struct doc *d)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < d->nblocks; i++) {
+        const struct doc_block *b = &d->blocks[i];
+        if (b->text)
+            total += utf8_count(b->text, strlen(b->text));
+        for (size_t j = 0; b->kind == DOC_TABLE && j < b->table.nrows * b->table.ncols; j++)
+            total += utf8_count(b->table.cells[j], strlen(b->table.cells[j]));
+    }
+    return total;
+}

@@ -1,0 +1,233 @@
+/* PDF through poppler-glib: the text of each page, cut into paragraphs at
+ * blank lines, at clause markers (第X条, 一、, （一）) and after short or
+ * sentence-ending lines; wrapped lines are joined without a space between
+ * CJK characters. Page-number lines are dropped. */
+#include "ingest/ingest_int.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include <poppler.h>
+
+#include "common/rc.h"
+#include "text/utf8.h"
+
+#define MAX_PAGES 20000
+
+/* Display width: CJK and full-width forms count double. */
+static size_t width(const char *s, size_t n)
+{
+    size_t w = 0, i = 0;
+    while (i < n) {
+        uint32_t cp;
+        i += utf8_decode(s + i, n - i, &cp);
+        w += (utf8_is_cjk(cp) || (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xFF00 && cp <= 0xFF60))
+                 ? 2
+                 : 1;
+    }
+    return w;
+}
+
+static int starts_with(const char *s, size_t n, const char *pre, size_t *len)
+{
+    size_t k = strlen(pre);
+    if (n < k || memcmp(s, pre, k) != 0)
+        return 0;
+    *len = k;
+    return 1;
+}
+
+/* Skips Chinese or ASCII numerals; returns bytes consumed. */
+static size_t numerals(const char *s, size_t n)
+{
+    static const char *const cn[] = {"一", "二", "三", "四", "五", "六", "七", "八",
+                                     "九", "十", "百", "千", "零", "〇", "两", NULL};
+    size_t i = 0;
+    for (;;) {
+        size_t k = 0;
+        if (i < n && s[i] >= '0' && s[i] <= '9') {
+            i++;
+            continue;
+        }
+        int hit = 0;
+        for (size_t j = 0; cn[j]; j++)
+            if (starts_with(s + i, n - i, cn[j], &k)) {
+                i += k;
+                hit = 1;
+                break;
+            }
+        if (!hit)
+            return i;
+    }
+}
+
+/* 第X条/章/节/编, X、, （X）, (X) start a new paragraph. */
+static int clause_start(const char *s, size_t n)
+{
+    size_t k, d;
+    if (starts_with(s, n, "第", &k)) {
+        d = numerals(s + k, n - k);
+        return d > 0 && (starts_with(s + k + d, n - k - d, "条", &k) ||
+                         starts_with(s + k + d, n - k - d, "章", &k) ||
+                         starts_with(s + k + d, n - k - d, "节", &k) ||
+                         starts_with(s + k + d, n - k - d, "编", &k));
+    }
+    if (starts_with(s, n, "（", &k) || starts_with(s, n, "(", &k)) {
+        d = numerals(s + k, n - k);
+        return d > 0 && (starts_with(s + k + d, n - k - d, "）", &k) ||
+                         starts_with(s + k + d, n - k - d, ")", &k));
+    }
+    d = numerals(s, n);
+    return d > 0 && d <= 9 && starts_with(s + d, n - d, "、", &k);
+}
+
+/* "12", "- 12 -", "第 3 页", "第3页 共10页" */
+static int page_number_line(const char *s, size_t n)
+{
+    size_t digits = 0, other = 0, i = 0;
+    while (i < n) {
+        size_t k;
+        if (s[i] >= '0' && s[i] <= '9')
+            digits++, i++;
+        else if (s[i] == ' ' || s[i] == '-' || s[i] == '/')
+            i++;
+        else if (starts_with(s + i, n - i, "第", &k) || starts_with(s + i, n - i, "页", &k) ||
+                 starts_with(s + i, n - i, "共", &k) || starts_with(s + i, n - i, "—", &k))
+            i += k;
+        else
+            other++, i++;
+    }
+    return digits > 0 && other == 0;
+}
+
+static int ends_sentence(const char *s, size_t n)
+{
+    static const char *const ends[] = {"。", "！", "？", "；", "：", "”", "」",
+                                       ".",  "!",  "?",  ";",  ":",  NULL};
+    for (size_t j = 0; ends[j]; j++) {
+        size_t k = strlen(ends[j]);
+        if (n >= k && memcmp(s + n - k, ends[j], k) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void flush(struct doc *out, struct buf *para)
+{
+    if (para->len)
+        doc_add_para(out, para->p, para->len);
+    buf_reset(para);
+}
+
+static int page_text(struct doc *out, struct buf *para, const char *t)
+{
+    int rc = RC_OK;
+    size_t n = strlen(t), maxw = 0, i = 0;
+    while (i < n) { /* the page's full line width */
+        const char *nl = memchr(t + i, '\n', n - i);
+        size_t end = nl ? (size_t)(nl - t) : n, w = width(t + i, end - i);
+        if (w > maxw)
+            maxw = w;
+        i = end + 1;
+    }
+    i = 0;
+    while (i < n) {
+        const char *nl = memchr(t + i, '\n', n - i);
+        size_t end = nl ? (size_t)(nl - t) : n;
+        const char *s = t + i;
+        size_t sn = end - i;
+        i = end + 1;
+        while (sn && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\f'))
+            s++, sn--;
+        while (sn && (s[sn - 1] == ' ' || s[sn - 1] == '\t' || s[sn - 1] == '\r'))
+            sn--;
+        if (sn >= 3 && memcmp(s, "\xE3\x80\x80", 3) == 0) /* an indented first line */
+            flush(out, para);
+        if (sn == 0) {
+            flush(out, para);
+            continue;
+        }
+        if (page_number_line(s, sn))
+            continue;
+        if (clause_start(s, sn) || para->len > ((size_t)1 << 20))
+            flush(out, para);
+        rc = ingest_join_line(para, s, sn);
+        if (rc)
+            goto out;
+        size_t w = width(s, sn);
+        if (w * 10 < maxw * 6 || (ends_sentence(s, sn) && w * 100 < maxw * 90))
+            flush(out, para);
+    }
+out:
+    return rc;
+}
+
+static void set_title(struct doc *out, const char *t)
+{
+    size_t k;
+    size_t n = strlen(t);
+    if (starts_with(t, n, "Microsoft Word - ", &k))
+        t += k, n -= k;
+    const char *dot = strrchr(t, '.');
+    if (dot && (strcasecmp(dot, ".doc") == 0 || strcasecmp(dot, ".docx") == 0 ||
+                strcasecmp(dot, ".wps") == 0))
+        n = (size_t)(dot - t);
+    if (n == 0 || strncasecmp(t, "untitled", 8) == 0 || !utf8_valid(t, n))
+        return;
+    doc_set_title(out, t, n);
+}
+
+int ingest_parse_pdf(const char *name, const char *p, size_t n, struct doc *out, struct buf *err)
+{
+    int rc = RC_OK;
+    GError *gerr = NULL;
+    struct buf para;
+    buf_init(&para, (size_t)16 << 20);
+    GBytes *bytes = g_bytes_new_static(p, n);
+    PopplerDocument *pd = poppler_document_new_from_bytes(bytes, NULL, &gerr);
+    if (!pd) {
+        if (gerr && gerr->domain == POPPLER_ERROR && gerr->code == POPPLER_ERROR_ENCRYPTED)
+            ingest_errf(err, "PDF 文件已加密，无法读取 / encrypted PDF file");
+        else
+            ingest_errf(err, "PDF 文件已损坏 / broken PDF file: %.200s",
+                        gerr && gerr->message ? gerr->message : "cannot open");
+        rc = RC_PARSE;
+        goto out;
+    }
+    int np = poppler_document_get_n_pages(pd);
+    if (np > MAX_PAGES) {
+        ingest_errf(err, "PDF 页数过多（上限 %d）/ too many pages in PDF (limit %d)", MAX_PAGES,
+                    MAX_PAGES);
+        rc = RC_TOO_BIG;
+        goto out;
+    }
+    for (int i = 0; i < np; i++) {
+        PopplerPage *pg = poppler_document_get_page(pd, i);
+        if (!pg)
+            continue;
+        char *t = poppler_page_get_text(pg);
+        if (t && utf8_valid(t, strlen(t)))
+            rc = page_text(out, &para, t);
+        g_free(t);
+        g_object_unref(pg);
+        if (rc) {
+            ingest_errf(err, "PDF 段落过长 / a PDF paragraph is too long");
+            goto out;
+        }
+    }
+    flush(out, &para);
+    char *title = poppler_document_get_title(pd);
+    if (title)
+        set_title(out, title);
+    g_free(title);
+    if (out->title[0] == '\0')
+        ingest_title_from_name(out, name);
+out:
+    if (gerr)
+        g_error_free(gerr);
+    if (pd)
+        g_object_unref(pd);
+    g_bytes_unref(bytes);
+    buf_release(&para);
+    return rc;
+}
