@@ -1,0 +1,763 @@
+/* Tests for src/ingest: the doc model, type detection and every parser, on
+ * fixtures built here (docx/xlsx zipped with libzip, GB18030 bytes from ICU,
+ * a PDF drawn with cairo) plus broken and hostile inputs. */
+#include "test.h"
+
+#include "common/buf.h"
+#include "common/rc.h"
+#include "common/util.h"
+#include "ingest/doc.h"
+#include "ingest/ingest.h"
+
+#include <cairo-pdf.h>
+#include <cairo.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unicode/ucnv.h>
+#include <unicode/ustring.h>
+#include <zip.h>
+
+/* --- fixture helpers ------------------------------------------------------ */
+
+struct entry {
+    const char *name;
+    const char *data;
+    size_t len; /* 0: strlen(data) */
+};
+
+/* Zips the entries into test_tmpdir()/fname and reads the archive into out. */
+static void make_zip(const char *fname, const struct entry *e, size_t n, struct buf *out)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", test_tmpdir(), fname);
+    int zerr = 0;
+    zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
+    CHECK(za != NULL);
+    if (!za)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = e[i].len ? e[i].len : strlen(e[i].data);
+        zip_source_t *src = zip_source_buffer(za, e[i].data, len, 0);
+        CHECK(src != NULL);
+        CHECK(zip_file_add(za, e[i].name, src, ZIP_FL_ENC_UTF_8) >= 0);
+    }
+    CHECK_INT(zip_close(za), 0);
+    buf_reset(out);
+    CHECK_INT(read_file(path, (size_t)64 << 20, out), RC_OK);
+}
+
+static const char *CT = "<?xml version=\"1.0\"?><Types "
+                        "xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"/>";
+
+#define W_NS "xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\""
+
+static const char *DOCX_BODY =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>"
+    "<w:document " W_NS "><w:body>"
+    "<w:p><w:pPr><w:pStyle w:val=\"1\"/></w:pPr><w:r><w:t>第一章 总则</w:t></w:r></w:p>"
+    "<w:p><w:r><w:t xml:space=\"preserve\">第一条  为了规范</w:t></w:r>"
+    "<w:r><w:t>存款业务，</w:t></w:r><w:r><w:tab/><w:t>制定本办法。</w:t></w:r></w:p>"
+    "<w:p><w:pPr><w:pStyle w:val=\"MyBody\"/></w:pPr><w:r><w:t>第二条 本办法适用于境内网点。"
+    "</w:t><w:br/><w:t>另起一行。</w:t></w:r><w:del><w:r><w:delText>删掉的字</w:delText>"
+    "</w:r></w:del></w:p>"
+    "<w:p><w:pPr><w:pStyle w:val=\"ZhHeading2\"/></w:pPr><w:r><w:t>第二章 利率</w:t></w:r></w:p>"
+    "<w:tbl><w:tblPr/><w:tr><w:tc><w:p><w:r><w:t>期限</w:t></w:r></w:p></w:tc>"
+    "<w:tc><w:p><w:r><w:t>年利率</w:t></w:r></w:p></w:tc></w:tr>"
+    "<w:tr><w:tc><w:p><w:r><w:t>一年</w:t></w:r></w:p></w:tc>"
+    "<w:tc><w:p><w:r><w:t>1.50%</w:t></w:r></w:p><w:p><w:r><w:t>（浮动）</w:t></w:r></w:p></w:tc>"
+    "</w:tr><w:tr><w:tc><w:p><w:r><w:t>活期</w:t></w:r></w:p></w:tc></w:tr></w:tbl>"
+    "<w:sectPr/></w:body></w:document>";
+
+static const char *DOCX_STYLES =
+    "<?xml version=\"1.0\"?><w:styles " W_NS ">"
+    "<w:style w:type=\"paragraph\" w:styleId=\"ZhHeading2\"><w:name w:val=\"标题 2\"/></w:style>"
+    "<w:style w:type=\"paragraph\" w:styleId=\"MyBody\"><w:name w:val=\"Body Text\"/></w:style>"
+    "</w:styles>";
+
+static void make_docx(struct buf *out, int with_core)
+{
+    struct entry e[] = {
+        {"[Content_Types].xml", CT, 0},
+        {"word/document.xml", DOCX_BODY, 0},
+        {"word/styles.xml", DOCX_STYLES, 0},
+        {"docProps/core.xml",
+         "<?xml version=\"1.0\"?><cp:coreProperties "
+         "xmlns:cp=\"http://schemas.openxmlformats.org/package/2006/metadata/core-properties\" "
+         "xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><dc:title>个人存款管理办法</dc:title>"
+         "</cp:coreProperties>",
+         0},
+    };
+    make_zip(with_core ? "t.docx" : "t2.docx", e, with_core ? 4 : 3, out);
+}
+
+static const char *cell(const struct doc_block *b, size_t r, size_t c)
+{
+    if (b->kind != DOC_TABLE || r >= b->table.nrows || c >= b->table.ncols)
+        return NULL;
+    return b->table.cells[r * b->table.ncols + c];
+}
+
+/* Converts UTF-8 to the named charset with ICU into out. */
+static void encode(const char *charset, const char *utf8, struct buf *out)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    UChar u[1024];
+    int32_t ulen = 0;
+    u_strFromUTF8(u, 1024, &ulen, utf8, -1, &st);
+    CHECK(U_SUCCESS(st));
+    UConverter *cnv = ucnv_open(charset, &st);
+    CHECK(U_SUCCESS(st));
+    char tmp[4096];
+    int32_t n = ucnv_fromUChars(cnv, tmp, sizeof tmp, u, ulen, &st);
+    CHECK(U_SUCCESS(st));
+    ucnv_close(cnv);
+    buf_reset(out);
+    CHECK_INT(buf_add(out, tmp, (size_t)n), RC_OK);
+}
+
+static int parse_auto(const char *name, const void *p, size_t n, struct doc *d, struct buf *err)
+{
+    return ingest_parse(ingest_detect(name, p, n), name, p, n, d, err);
+}
+
+/* --- the doc model -------------------------------------------------------- */
+
+TEST(ingest_doc_normalizes_text)
+{
+    struct doc d;
+    doc_init(&d);
+    CHECK_STR(d.title, "");
+    doc_add_para(&d, "  \t第一条\u3000\u3000为了  规范\n\n业务。\u3000 ",
+                 strlen("  \t第一条\u3000\u3000为了  规范\n\n业务。\u3000 "));
+    doc_add_para(&d, " \u3000 \n", strlen(" \u3000 \n"));
+    doc_add_heading(&d, 12, "  标题 ", 9);
+    doc_add_heading(&d, 0, "a\0b", 3);
+    doc_add_para(&d, "bad\xff", 4);
+    CHECK_INT(d.nblocks, 4);
+    CHECK_STR(d.blocks[0].text, "第一条 为了 规范 业务。");
+    CHECK_INT(d.blocks[0].kind, DOC_PARA);
+    CHECK_INT(d.blocks[1].kind, DOC_HEADING);
+    CHECK_INT(d.blocks[1].level, 9);
+    CHECK_STR(d.blocks[1].text, "标题");
+    CHECK_INT(d.blocks[2].level, 1);
+    CHECK_STR(d.blocks[2].text, "a b");
+    CHECK_STR(d.blocks[3].text, "bad\xEF\xBF\xBD");
+    doc_set_title(&d, " 办法 ", 8);
+    CHECK_STR(d.title, "办法");
+    CHECK_INT(doc_chars(&d), 13 + 2 + 3 + 4);
+    doc_release(&d);
+}
+
+TEST(ingest_doc_tables_own_cells)
+{
+    struct doc d;
+    doc_init(&d);
+    char **cells = malloc(4 * sizeof *cells);
+    cells[0] = strdup(" 期限 ");
+    cells[1] = strdup("利率");
+    cells[2] = strdup("一年\n");
+    cells[3] = NULL;
+    doc_add_table(&d, 2, 2, cells);
+    char **empty = malloc(2 * sizeof *empty);
+    empty[0] = strdup(" ");
+    empty[1] = strdup("");
+    doc_add_table(&d, 1, 2, empty); /* only empty cells: skipped, freed */
+    doc_add_table(&d, 0, 3, malloc(1));
+    CHECK_INT(d.nblocks, 1);
+    CHECK_STR(cell(&d.blocks[0], 0, 0), "期限");
+    CHECK_STR(cell(&d.blocks[0], 1, 0), "一年");
+    CHECK_STR(cell(&d.blocks[0], 1, 1), "");
+    CHECK(d.blocks[0].text == NULL);
+    CHECK_INT(doc_chars(&d), 6);
+    doc_release(&d);
+}
+
+/* --- detection ------------------------------------------------------------ */
+
+TEST(ingest_detect_by_content)
+{
+    struct buf z = BUF_INIT;
+    make_docx(&z, 1);
+    CHECK_INT(ingest_detect("x.bin", z.p, z.len), INGEST_DOCX);
+    CHECK_INT(ingest_detect(NULL, "%PDF-1.7\n...", 12), INGEST_PDF);
+    CHECK_INT(ingest_detect("a.txt", "<!DOCTYPE html><html><body>x</body></html>", 42),
+              INGEST_HTML);
+    CHECK_INT(ingest_detect("a", "<p>段落</p>", strlen("<p>段落</p>")), INGEST_HTML);
+    const char *jl = "{\"id\":\"1\",\"text\":\"正文\"}\n{\"id\":\"2\",\"text\":\"x\"}\n";
+    CHECK_INT(ingest_detect("c.txt", jl, strlen(jl)), INGEST_JSONL);
+    CHECK_INT(ingest_detect("notes", "# 标题\n\n正文", strlen("# 标题\n\n正文")), INGEST_MD);
+    CHECK_INT(ingest_detect("a.md", "正文", strlen("正文")), INGEST_MD);
+    CHECK_INT(ingest_detect("a.md", "<!-- INFO END -->\n正文", 24), INGEST_MD);
+    CHECK_INT(ingest_detect("a.txt", "第一条 正文\n#话题", strlen("第一条 正文\n#话题")),
+              INGEST_TXT);
+    CHECK_INT(ingest_detect("a.txt", "", 0), INGEST_TXT);
+    CHECK_INT(ingest_detect("a.txt", "ab\0cd", 5), INGEST_UNKNOWN);
+    CHECK_INT(ingest_detect("a.txt", "\xff\xfe\xfd\xfc abc", 8), INGEST_UNKNOWN);
+    struct buf gb = BUF_INIT;
+    encode("gb18030", "第一条 存款人应当出示身份证件。", &gb);
+    CHECK_INT(ingest_detect("gb.txt", gb.p, gb.len), INGEST_TXT);
+    unsigned char junk[4096];
+    unsigned x = 12345;
+    for (size_t i = 0; i < sizeof junk; i++) {
+        x = x * 1103515245u + 12345u;
+        junk[i] = (unsigned char)(x >> 16);
+    }
+    CHECK_INT(ingest_detect("r.docx", junk, sizeof junk), INGEST_UNKNOWN);
+    CHECK_STR(ingest_type_name(INGEST_XLSX), "xlsx");
+    CHECK_STR(ingest_type_name(INGEST_UNKNOWN), "unknown");
+    buf_release(&z);
+    buf_release(&gb);
+}
+
+/* --- text and markdown ---------------------------------------------------- */
+
+TEST(ingest_txt_lines_and_gb18030)
+{
+    struct doc d;
+    struct buf err = BUF_INIT, gb = BUF_INIT;
+    const char *t = "\xEF\xBB\xBF第一行\r\n\r\n  第二行  \n第三行";
+    doc_init(&d);
+    CHECK_INT(parse_auto("dir/规定.txt", t, strlen(t), &d, &err), RC_OK);
+    CHECK_STR(d.title, "规定");
+    CHECK_INT(d.nblocks, 3);
+    CHECK_STR(d.blocks[0].text, "第一行");
+    CHECK_STR(d.blocks[1].text, "第二行");
+    CHECK_STR(d.blocks[2].text, "第三行");
+    doc_release(&d);
+
+    encode("gb18030", "存款管理\n第一条 存款人应当出示身份证件。", &gb);
+    doc_init(&d);
+    CHECK_INT(parse_auto("gb.txt", gb.p, gb.len, &d, &err), RC_OK);
+    CHECK_INT(d.nblocks, 2);
+    if (d.nblocks == 2)
+        CHECK_STR(d.blocks[1].text, "第一条 存款人应当出示身份证件。");
+    CHECK_STR(d.title, "gb");
+    doc_release(&d);
+
+    doc_init(&d);
+    CHECK_INT(ingest_parse(INGEST_TXT, "x.txt", "ok \xff\xfe", 5, &d, &err), RC_PARSE);
+    CHECK_CONTAINS(buf_str(&err), "文件不是有效的 UTF-8 或 GB18030 文本");
+    doc_release(&d);
+
+    buf_reset(&err);
+    doc_init(&d);
+    CHECK_INT(parse_auto("empty.txt", "", 0, &d, &err), RC_PARSE);
+    CHECK_CONTAINS(buf_str(&err), "empty file");
+    doc_release(&d);
+
+    buf_reset(&err);
+    doc_init(&d);
+    CHECK_INT(parse_auto("blank.txt", " \n\u3000\n", 6, &d, &err), RC_PARSE);
+    CHECK_CONTAINS(buf_str(&err), "no extractable text");
+    doc_release(&d);
+    buf_release(&err);
+    buf_release(&gb);
+}
+
+TEST(ingest_markdown_structure)
+{
+    const char *md = "# 个人存款账户实名制规定\n"
+                     "\n"
+                     "2000年3月20日 发布\n"
+                     "\n"
+                     "<!-- INFO END -->\n"
+                     "\n"
+                     "## 第一章  总则\n"
+                     "\n"
+                     "第一条 为了保证个人存款账户的真实性，\n"
+                     "维护存款人的**合法权益**，制定本规定。\n"
+                     "\n"
+                     "- 列表项 `代码` 与 [链接](http://example.com/a)\n"
+                     "- 第二项\n"
+                     "\n"
+                     "| 期限 | 利率 |\n"
+                     "|:---|---:|\n"
+                     "| 一年 | 1.50% |\n"
+                     "| 活期 |\n"
+                     "\n"
+                     "### 第一节 细则 ###\n"
+                     "Some English\n"
+                     "wrapped text.\n";
+    struct doc d;
+    struct buf err = BUF_INIT;
+    doc_init(&d);
+    CHECK_INT(parse_auto("规定.md", md, strlen(md), &d, &err), RC_OK);
+    CHECK_STR(d.title, "个人存款账户实名制规定");
+    CHECK_INT(d.nblocks, 9);
+    if (d.nblocks == 9) {
+        CHECK_INT(d.blocks[0].kind, DOC_HEADING);
+        CHECK_INT(d.blocks[0].level, 1);
+        CHECK_STR(d.blocks[1].text, "2000年3月20日 发布");
+        CHECK_INT(d.blocks[2].level, 2);
+        CHECK_STR(d.blocks[2].text, "第一章 总则");
+        CHECK_STR(d.blocks[3].text,
+                  "第一条 为了保证个人存款账户的真实性，维护存款人的合法权益，制定本规定。");
+        CHECK_STR(d.blocks[4].text, "列表项 代码 与 链接");
+        CHECK_STR(d.blocks[5].text, "第二项");
+        CHECK_INT(d.blocks[6].kind, DOC_TABLE);
+        CHECK_INT(d.blocks[6].table.nrows, 3);
+        CHECK_INT(d.blocks[6].table.ncols, 2);
+        CHECK_STR(cell(&d.blocks[6], 0, 1), "利率");
+        CHECK_STR(cell(&d.blocks[6], 1, 1), "1.50%");
+        CHECK_STR(cell(&d.blocks[6], 2, 0), "活期");
+        CHECK_STR(cell(&d.blocks[6], 2, 1), "");
+        CHECK_INT(d.blocks[7].level, 3);
+        CHECK_STR(d.blocks[7].text, "第一节 细则");
+        CHECK_STR(d.blocks[8].text, "Some English wrapped text.");
+    }
+    doc_release(&d);
+    buf_release(&err);
+}
+
+/* A real law from the bench corpus, when the shared folder is present. */
+TEST(ingest_markdown_bench_doc)
+{
+    struct buf f = BUF_INIT, err = BUF_INIT;
+    const char *path = "/work/shared/bench/bankregs/docs/个人存款账户实名制规定.md";
+    if (read_file(path, (size_t)8 << 20, &f) != RC_OK)
+        return;
+    struct doc d;
+    doc_init(&d);
+    CHECK_INT(parse_auto(path, f.p, f.len, &d, &err), RC_OK);
+    CHECK_STR(d.title, "个人存款账户实名制规定");
+    int articles = 0;
+    for (size_t i = 0; i < d.nblocks; i++) {
+        CHECK(strstr(d.blocks[i].text ? d.blocks[i].text : "", "INFO END") == NULL);
+        if (d.blocks[i].kind == DOC_PARA && strncmp(d.blocks[i].text, "第", 3) == 0)
+            articles++;
+    }
+    CHECK(articles >= 5);
+    doc_release(&d);
+    buf_release(&f);
+    buf_release(&err);
+}
+
+/* --- html ----------------------------------------------------------------- */
+
+TEST(ingest_html_blocks_and_tables)
+{
+    const char *h =
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title> 存款利率公告 </title>"
+        "<style>p{color:red}</style><script>var a='不要';</script></head><body>"
+        "<nav><a href=/>首页</a></nav>"
+        "<h1>关于调整存款利率的公告</h1>"
+        "<div><p>第一段<b>加粗</b>文字。</p><p>第二段</p>尾巴</div>"
+        "<p>换行前<br>换行后</p>"
+        "<ul><li>项目一</li><li>项目二</li></ul>"
+        "<h2>利率表</h2>"
+        "<table><thead><tr><th>期限</th><th>利率</th></tr></thead>"
+        "<tbody><tr><td>一年</td><td><p>1.50%</p></td></tr><tr><td>活期</td></tr></tbody>"
+        "</table><!-- 注释 --></body></html>";
+    struct doc d;
+    struct buf err = BUF_INIT;
+    doc_init(&d);
+    CHECK_INT(parse_auto("a.html", h, strlen(h), &d, &err), RC_OK);
+    CHECK_STR(d.title, "存款利率公告");
+    CHECK_INT(d.nblocks, 10);
+    if (d.nblocks == 10) {
+        CHECK_INT(d.blocks[0].kind, DOC_HEADING);
+        CHECK_STR(d.blocks[0].text, "关于调整存款利率的公告");
+        CHECK_STR(d.blocks[1].text, "第一段加粗文字。");
+        CHECK_STR(d.blocks[2].text, "第二段");
+        CHECK_STR(d.blocks[3].text, "尾巴");
+        CHECK_STR(d.blocks[4].text, "换行前");
+        CHECK_STR(d.blocks[5].text, "换行后");
+        CHECK_STR(d.blocks[6].text, "项目一");
+        CHECK_STR(d.blocks[7].text, "项目二");
+        CHECK_INT(d.blocks[8].level, 2);
+        CHECK_INT(d.blocks[9].kind, DOC_TABLE);
+        CHECK_INT(d.blocks[9].table.nrows, 3);
+        CHECK_STR(cell(&d.blocks[9], 0, 0), "期限");
+        CHECK_STR(cell(&d.blocks[9], 1, 1), "1.50%");
+        CHECK_STR(cell(&d.blocks[9], 2, 1), "");
+    }
+    doc_release(&d);
+
+    /* GBK page declared in a meta tag; no <title>: the first h1 is the title. */
+    struct buf gb = BUF_INIT;
+    encode("gbk",
+           "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=gbk\">"
+           "</head><body><h1>理财产品说明</h1><p>风险等级：中低。</p></body></html>",
+           &gb);
+    doc_init(&d);
+    CHECK_INT(parse_auto("b.htm", gb.p, gb.len, &d, &err), RC_OK);
+    CHECK_STR(d.title, "理财产品说明");
+    CHECK_INT(d.nblocks, 2);
+    if (d.nblocks == 2)
+        CHECK_STR(d.blocks[1].text, "风险等级：中低。");
+    doc_release(&d);
+    buf_release(&gb);
+    buf_release(&err);
+}
+
+/* --- docx ----------------------------------------------------------------- */
+
+TEST(ingest_docx_paragraphs_headings_tables)
+{
+    struct buf z = BUF_INIT, err = BUF_INIT;
+    struct doc d;
+    make_docx(&z, 1);
+    doc_init(&d);
+    CHECK_INT(parse_auto("上传/x.docx", z.p, z.len, &d, &err), RC_OK);
+    CHECK_STR(d.title, "个人存款管理办法");
+    CHECK_INT(d.nblocks, 6);
+    if (d.nblocks == 6) {
+        CHECK_INT(d.blocks[0].kind, DOC_HEADING);
+        CHECK_INT(d.blocks[0].level, 1);
+        CHECK_STR(d.blocks[0].text, "第一章 总则");
+        CHECK_INT(d.blocks[1].kind, DOC_PARA);
+        CHECK_STR(d.blocks[1].text, "第一条 为了规范存款业务， 制定本办法。");
+        CHECK_STR(d.blocks[2].text, "第二条 本办法适用于境内网点。");
+        CHECK_STR(d.blocks[3].text, "另起一行。");
+        CHECK_INT(d.blocks[4].kind, DOC_HEADING);
+        CHECK_INT(d.blocks[4].level, 2);
+        CHECK_STR(d.blocks[4].text, "第二章 利率");
+        CHECK_INT(d.blocks[5].kind, DOC_TABLE);
+        CHECK_INT(d.blocks[5].table.nrows, 3);
+        CHECK_INT(d.blocks[5].table.ncols, 2);
+        CHECK_STR(cell(&d.blocks[5], 0, 1), "年利率");
+        CHECK_STR(cell(&d.blocks[5], 1, 1), "1.50% （浮动）");
+        CHECK_STR(cell(&d.blocks[5], 2, 0), "活期");
+        CHECK_STR(cell(&d.blocks[5], 2, 1), "");
+    }
+    doc_release(&d);
+
+    /* Without core properties: the first heading is the title. */
+    make_docx(&z, 0);
+    doc_init(&d);
+    CHECK_INT(parse_auto("x.docx", z.p, z.len, &d, &err), RC_OK);
+    CHECK_STR(d.title, "第一章 总则");
+    doc_release(&d);
+    buf_release(&z);
+    buf_release(&err);
+}
+
+TEST(ingest_docx_broken_inputs)
+{
+    struct buf z = BUF_INIT, err = BUF_INIT;
+    struct doc d;
+    make_docx(&z, 1);
+
+    /* truncated: unknown by content, but the name lets the parser explain */
+    CHECK_INT(ingest_detect(NULL, z.p, z.len / 2), INGEST_UNKNOWN);
+    CHECK_INT(ingest_detect("x.docx", z.p, z.len / 2), INGEST_DOCX);
+    doc_init(&d);
+    CHECK_INT(parse_auto("x.docx", z.p, z.len / 2, &d, &err), RC_PARSE);
+    CHECK_CONTAINS(buf_str(&err), "DOCX 文件已损坏 / broken DOCX file");
+    doc_release(&d);
+
+    /* a zip that is neither docx nor xlsx */
+    struct entry other[] = {{"readme.txt", "hello", 0}};
+    make_zip("o.zip", other, 1, &z);
+    CHECK_INT(ingest_detect("o.docx", z.p, z.len), INGEST_UNKNOWN);
+    buf_reset(&err);
+    doc_init(&d);
+    CHECK_INT(parse_auto("o.docx", z.p, z.len, &d, &err), RC_UNSUPPORTED);
+    doc_release(&d);
+    buf_reset(&err);
+    doc_init(&d);
+    CHECK_INT(ingest_parse(INGEST_DOCX, "o.docx", z.p, z.len, &d, &err), RC_PARSE);
+    CHECK_CONTAINS(buf_str(&err), "word/document.xml is missing");
+    doc_release(&d);
+
+    /* document.xml that is not XML */
+    struct entry notxml[] = {{"word/document.xml", "<w:document><w:body><w:p>", 0}};
+    make_zip("n.docx", notxml, 1, &z);
+    buf_reset(&err);
+    doc_init(&d);
+    CHECK_INT(parse_auto("n.docx", z.p, z.len, &d, &err), RC_PARSE);
+    CHECK_CONTAINS(buf_str(&err), "not valid XML");
+    doc_release(&d);
+
+    /* a declared uncompressed size of 3.5 GB (patched into both headers) */
+    make_docx(&z, 1);
+    int patched = 0;
+    for (size_t i = 0; i + 46 < z.len; i++) {
+        if (memcmp(z.p + i, "PK\1\2", 4) == 0 &&
+            memcmp(z.p + i + 46, "word/document.xml", 17) == 0) {
+            memcpy(z.p + i + 24, "\0\0\0\xD0", 4);
+            patched++;
+        }
+        if (memcmp(z.p + i, "PK\3\4", 4) == 0 && i + 30 + 17 <= z.len &&
+            memcmp(z.p + i + 30, "word/document.xml", 17) == 0) {
+            memcpy(z.p + i + 22, "\0\0\0\xD0", 4);
+            patched++;
+        }
+    }
+    CHECK_INT(patched, 2);
+    buf_reset(&err);
+    doc_init(&d);
+    CHECK_INT(parse_auto("bomb.docx", z.p, z.len, &d, &err), RC_TOO_BIG);
+    CHECK_CONTAINS(buf_str(&err), "zip bomb");
+    doc_release(&d);
+
+    /* a real high-ratio entry: 24 MB of spaces inside a paragraph */
+    size_t big = (size_t)24 << 20;
+    char *spaces = malloc(big);
+    memset(spaces, ' ', big);
+    memcpy(spaces, "<w:document " W_NS "><w:body>", strlen("<w:document " W_NS "><w:body>"));
+    struct entry bomb[] = {{"word/document.xml", spaces, big}};
+    make_zip("ratio.docx", bomb, 1, &z);
+    free(spaces);
+    buf_reset(&err);
+    doc_init(&d);
+    CHECK_INT(parse_auto("ratio.docx", z.p, z.len, &d, &err), RC_TOO_BIG);
+    CHECK_CONTAINS(buf_str(&err), "compression ratio");
+    doc_release(&d);
+    buf_release(&z);
+    buf_release(&err);
+}
+
+/* --- xlsx ----------------------------------------------------------------- */
+
+TEST(ingest_xlsx_sheets)
+{
+    struct entry e[] = {
+        {"[Content_Types].xml", CT, 0},
+        {"xl/workbook.xml",
+         "<?xml version=\"1.0\"?><workbook "
+         "xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" "
+         "xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\">"
+         "<sheets><sheet name=\"存款利率\" sheetId=\"1\" r:id=\"rId1\"/>"
+         "<sheet name=\"空表\" sheetId=\"2\" r:id=\"rId2\"/>"
+         "<sheet name=\"网点\" sheetId=\"3\" r:id=\"rId9\"/></sheets></workbook>",
+         0},
+        {"xl/_rels/workbook.xml.rels",
+         "<?xml version=\"1.0\"?><Relationships "
+         "xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">"
+         "<Relationship Id=\"rId1\" Type=\"ws\" Target=\"worksheets/rates.xml\"/>"
+         "<Relationship Id=\"rId2\" Type=\"ws\" Target=\"/xl/worksheets/empty.xml\"/>"
+         "</Relationships>",
+         0},
+        {"xl/sharedStrings.xml",
+         "<?xml version=\"1.0\"?><sst xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/"
+         "2006/main\"><si><t>期限</t></si><si><r><t>年</t></r><r><t>利率</t></r>"
+         "<rPh><t>ねん</t></rPh></si><si><t>一年</t></si><si/></sst>",
+         0},
+        {"xl/worksheets/rates.xml",
+         "<?xml version=\"1.0\"?><worksheet xmlns=\"http://schemas.openxmlformats.org/"
+         "spreadsheetml/2006/main\"><sheetData>"
+         "<row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\" t=\"s\"><v>1</v></c>"
+         "<c r=\"C1\" t=\"inlineStr\"><is><t>备注</t></is></c></row>"
+         "<row r=\"2\"><c r=\"A2\" t=\"s\"><v>2</v></c><c r=\"B2\"><v>1.4999999999999999E-2</v>"
+         "</c><c r=\"C2\" t=\"b\"><v>1</v></c></row>"
+         "<row r=\"3\"/>"
+         "<row r=\"5\"><c r=\"A5\" t=\"inlineStr\"><is><t>活期</t></is></c>"
+         "<c r=\"C5\"><v>42</v></c><c r=\"ZZZZ5\"><v>9</v></c><c r=\"B5\" t=\"s\"><v>99</v></c>"
+         "</row></sheetData></worksheet>",
+         0},
+        {"xl/worksheets/empty.xml", "<worksheet><sheetData/></worksheet>", 0},
+        {"xl/worksheets/sheet3.xml",
+         "<worksheet><sheetData><row><c t=\"str\"><v>北京</v></c><c><v>3</v></c></row>"
+         "</sheetData></worksheet>",
+         0},
+    };
+    struct buf z = BUF_INIT, err = BUF_INIT;
+    make_zip("t.xlsx", e, sizeof e / sizeof *e, &z);
+    CHECK_INT(ingest_detect(NULL, z.p, z.len), INGEST_XLSX);
+    struct doc d;
+    doc_init(&d);
+    CHECK_INT(parse_auto("报表/利率表.xlsx", z.p, z.len, &d, &err), RC_OK);
+    CHECK_STR(d.title, "利率表");
+    CHECK_INT(d.nblocks, 4);
+    if (d.nblocks == 4) {
+        CHECK_INT(d.blocks[0].kind, DOC_HEADING);
+        CHECK_STR(d.blocks[0].text, "存款利率");
+        const struct doc_block *t = &d.blocks[1];
+        CHECK_INT(t->kind, DOC_TABLE);
+        CHECK_INT(t->table.nrows, 3);
+        CHECK_INT(t->table.ncols, 3);
+        CHECK_STR(cell(t, 0, 0), "期限");
+        CHECK_STR(cell(t, 0, 1), "年利率");
+        CHECK_STR(cell(t, 0, 2), "备注");
+        CHECK_STR(cell(t, 1, 0), "一年");
+        CHECK_STR(cell(t, 1, 1), "0.015");
+        CHECK_STR(cell(t, 1, 2), "TRUE");
+        CHECK_STR(cell(t, 2, 0), "活期");
+        CHECK_STR(cell(t, 2, 1), "");
+        CHECK_STR(cell(t, 2, 2), "42");
+        CHECK_STR(d.blocks[2].text, "网点");
+        CHECK_STR(cell(&d.blocks[3], 0, 0), "北京");
+        CHECK_STR(cell(&d.blocks[3], 0, 1), "3");
+    }
+    doc_release(&d);
+
+    struct entry broken[] = {{"xl/workbook.xml",
+                              "<workbook><sheets><sheet name=\"a\"/></sheets>"
+                              "</workbook>",
+                              0},
+                             {"xl/worksheets/sheet1.xml", "<worksheet><sheetData><row><c>", 0}};
+    make_zip("b.xlsx", broken, 2, &z);
+    doc_init(&d);
+    CHECK_INT(parse_auto("b.xlsx", z.p, z.len, &d, &err), RC_PARSE);
+    CHECK_CONTAINS(buf_str(&err), "XLSX 文件已损坏");
+    doc_release(&d);
+    buf_release(&z);
+    buf_release(&err);
+}
+
+/* --- pdf ------------------------------------------------------------------ */
+
+static cairo_status_t to_buf(void *closure, const unsigned char *data, unsigned int len)
+{
+    return buf_add(closure, data, len) == RC_OK ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+}
+
+TEST(ingest_pdf_text_and_paragraphs)
+{
+    /* No CJK font is guaranteed on build machines: the PDF text is ASCII. */
+    struct buf pdf = BUF_INIT, err = BUF_INIT;
+    cairo_surface_t *s = cairo_pdf_surface_create_for_stream(to_buf, &pdf, 595, 842);
+    cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_TITLE,
+                                   "Microsoft Word - Deposit Rules.doc");
+    cairo_t *cr = cairo_create(s);
+    cairo_select_font_face(cr, "sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, 12);
+    const char *lines[] = {"Chapter 1 General",
+                           "",
+                           "Article 1 These rules govern personal deposit accounts opened at",
+                           "any branch of the bank.",
+                           "",
+                           "Article 2 Depositors show a valid identity document."};
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+        cairo_move_to(cr, 50, 80 + 20 * (double)i);
+        cairo_show_text(cr, lines[i]);
+    }
+    cairo_show_page(cr);
+    cairo_move_to(cr, 50, 80);
+    cairo_show_text(cr, "Article 3 Second page.");
+    cairo_show_page(cr);
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    CHECK(pdf.len > 100);
+
+    struct doc d;
+    doc_init(&d);
+    CHECK_INT(ingest_detect("r.pdf", pdf.p, pdf.len), INGEST_PDF);
+    CHECK_INT(parse_auto("r.pdf", pdf.p, pdf.len, &d, &err), RC_OK);
+    CHECK_STR(d.title, "Deposit Rules");
+    CHECK_INT(d.nblocks, 4);
+    if (d.nblocks == 4) {
+        CHECK_STR(d.blocks[0].text, "Chapter 1 General");
+        CHECK_STR(d.blocks[1].text, "Article 1 These rules govern personal deposit accounts "
+                                    "opened at any branch of the bank.");
+        CHECK_STR(d.blocks[2].text, "Article 2 Depositors show a valid identity document.");
+        CHECK_STR(d.blocks[3].text, "Article 3 Second page.");
+    }
+    doc_release(&d);
+
+    /* truncated and junk PDFs */
+    doc_init(&d);
+    CHECK_INT(parse_auto("t.pdf", pdf.p, 200, &d, &err), RC_PARSE);
+    CHECK_CONTAINS(buf_str(&err), "PDF 文件已损坏 / broken PDF file");
+    doc_release(&d);
+    doc_init(&d);
+    CHECK_INT(parse_auto("j.pdf", "%PDF-1.4\nxx", 11, &d, &err), RC_PARSE);
+    doc_release(&d);
+    buf_release(&pdf);
+    buf_release(&err);
+}
+
+/* --- hostile and unknown inputs ------------------------------------------- */
+
+TEST(ingest_unknown_and_random)
+{
+    struct buf err = BUF_INIT;
+    struct doc d;
+    unsigned char junk[2048];
+    unsigned x = 99;
+    for (size_t i = 0; i < sizeof junk; i++) {
+        x = x * 1103515245u + 12345u;
+        junk[i] = (unsigned char)(x >> 16);
+    }
+    doc_init(&d);
+    CHECK_INT(parse_auto("r.bin", junk, sizeof junk, &d, &err), RC_UNSUPPORTED);
+    CHECK_CONTAINS(buf_str(&err), "不支持的文件类型");
+    doc_release(&d);
+    /* every parser survives junk */
+    for (int t = INGEST_TXT; t <= INGEST_PDF; t++) {
+        doc_init(&d);
+        buf_reset(&err);
+        int rc = ingest_parse((enum ingest_type)t, "r", junk, sizeof junk, &d, &err);
+        CHECK(rc == RC_PARSE || rc == RC_OK);
+        CHECK(err.len > 0 || rc == RC_OK);
+        doc_release(&d);
+    }
+    doc_init(&d);
+    CHECK_INT(ingest_parse(INGEST_JSONL, "a.jsonl", "{}", 2, &d, &err), RC_UNSUPPORTED);
+    doc_release(&d);
+    buf_release(&err);
+}
+
+/* --- jsonl ---------------------------------------------------------------- */
+
+struct seen {
+    int n;
+    char ids[8][16];
+    char titles[8][64];
+    size_t paras[8];
+};
+
+static int collect(void *ctx, const char *id, struct doc *doc)
+{
+    struct seen *s = ctx;
+    if (s->n < 8) {
+        snprintf(s->ids[s->n], sizeof s->ids[0], "%s", id);
+        snprintf(s->titles[s->n], sizeof s->titles[0], "%s", doc->title);
+        s->paras[s->n] = doc->nblocks;
+    }
+    s->n++;
+    return 0;
+}
+
+static int stop_at_first(void *ctx, const char *id, struct doc *doc)
+{
+    (void)id;
+    (void)doc;
+    (*(int *)ctx)++;
+    return 7;
+}
+
+TEST(ingest_jsonl_good_and_bad_lines)
+{
+    const char *jl =
+        "{\"id\":\"a1\",\"title\":\"存款规定\",\"text\":\"第一条 甲。\\n\\n第二条 乙。\"}\n"
+        "{\"id\":\"a2\",\"text\":\"x\"\r\n"
+        "not json\n"
+        "\n"
+        "{\"id\":42,\"text\":\"正文\"}\n"
+        "{\"title\":\"无id\",\"text\":\"y\"}\n"
+        "[1,2]\n"
+        "{\"id\":\"bad\",\"text\":\"\xff\"}\n"
+        "{\"id\":\"e\",\"text\":\"  \"}\n"
+        "{\"id\":\"last\",\"text\":\"z\"}";
+    struct seen s = {0};
+    struct buf err = BUF_INIT;
+    CHECK_INT(ingest_jsonl(jl, strlen(jl), collect, &s, &err), RC_PARSE);
+    CHECK_INT(s.n, 3);
+    CHECK_STR(s.ids[0], "a1");
+    CHECK_STR(s.titles[0], "存款规定");
+    CHECK_INT(s.paras[0], 2);
+    CHECK_STR(s.ids[1], "42");
+    CHECK_STR(s.titles[1], "42");
+    CHECK_STR(s.ids[2], "last");
+    const char *e = buf_str(&err);
+    CHECK_CONTAINS(e, "line 2: ");
+    CHECK_CONTAINS(e, "line 3: ");
+    CHECK_CONTAINS(e, "line 6: 缺少 id / missing id");
+    CHECK_CONTAINS(e, "line 7: ");
+    CHECK_CONTAINS(e, "line 8: ");
+    CHECK_CONTAINS(e, "line 9: text 为空 / empty text");
+    CHECK(strstr(e, "line 5") == NULL);
+
+    buf_reset(&err);
+    struct seen ok = {0};
+    CHECK_INT(ingest_jsonl("{\"id\":\"1\",\"text\":\"a\"}\n", 22, collect, &ok, &err), RC_OK);
+    CHECK_INT(ok.n, 1);
+    CHECK_INT(err.len, 0);
+    int calls = 0;
+    CHECK_INT(ingest_jsonl(jl, strlen(jl), stop_at_first, &calls, &err), 7);
+    CHECK_INT(calls, 1);
+    buf_release(&err);
+}
