@@ -16,8 +16,9 @@
 #define DEF_MAX_CHARS 800
 #define DEF_TARGET_CHARS 500
 #define DEF_TABLE_ROWS 10
-#define MAX_HEADINGS 16    /* deeper heading stacks keep their last entry replaced */
-#define TITLE_MAX_CHARS 30 /* a clause or 章 line this short without punctuation is a heading */
+#define MAX_HEADINGS 16       /* deeper heading stacks keep their last entry replaced */
+#define TITLE_MAX_CHARS 30    /* a clause or 章 line this short without punctuation is a heading */
+#define HEADING_MAX_CHARS 200 /* longer heading blocks are cut: every chunk copies its path */
 #define SEP " › "
 
 /* Semantic rank of a structural heading: 编 > 分编 > 章 > 节; 0 = not one. */
@@ -525,7 +526,7 @@ static void clause_push(struct state *st, enum clause_type type, const char *tex
     if (st->nc == CL_COUNT)
         return;
     st->cs[st->nc].type = type;
-    st->cs[st->nc].text = xstrdup(text);
+    st->cs[st->nc].text = xstrndup(text, utf8_prefix(text, strlen(text), HEADING_MAX_CHARS));
     st->nc++;
 }
 
@@ -548,7 +549,7 @@ static void heading_push(struct state *st, int level, enum sem sem, const char *
         free(st->hs[--st->nh].text);
     st->hs[st->nh].level = level;
     st->hs[st->nh].sem = sem;
-    st->hs[st->nh].text = xstrdup(text);
+    st->hs[st->nh].text = xstrndup(text, utf8_prefix(text, strlen(text), HEADING_MAX_CHARS));
     st->nh++;
 }
 
@@ -596,8 +597,9 @@ static void table_cells(struct buf *b, const struct doc_table *t, size_t row)
  * label and heading. */
 static void do_table(struct state *st, const struct doc_table *t, size_t block)
 {
-    struct buf b = BUF_INIT;
+    struct buf b = BUF_INIT, hb = BUF_INIT;
     char *heading;
+    size_t hlen;
     size_t data, nchunks;
     struct pending *c = &st->cur;
 
@@ -610,6 +612,9 @@ static void do_table(struct state *st, const struct doc_table *t, size_t block)
         cur_start(st, kind, label, head, block + 1, body); /* flushes the text so far */
     }
     heading = path_with(st, NULL);
+    /* the header row is repeated in every chunk: at most max_chars of it */
+    table_cells(&hb, t, 0);
+    hlen = utf8_prefix(buf_str(&hb), hb.len, st->max_chars);
     data = t->nrows - 1;
     nchunks = data == 0 ? 1 : (data + st->table_rows - 1) / st->table_rows;
     for (size_t k = 0; k < nchunks; k++) {
@@ -617,15 +622,17 @@ static void do_table(struct state *st, const struct doc_table *t, size_t block)
         if (r1 > t->nrows)
             r1 = t->nrows;
         buf_reset(&b);
-        table_cells(&b, t, 0);
+        badd(&b, buf_str(&hb), hlen);
         for (size_t r = r0; r < r1; r++) {
-            badd(&b, "\n", 1);
+            if (b.len > 0)
+                badd(&b, "\n", 1);
             table_cells(&b, t, r);
         }
         list_push(st->out, CHUNK_TABLE, "", heading, buf_str(&b), b.len, (int)k + 1, (int)nchunks,
                   block, block);
     }
     buf_release(&b);
+    buf_release(&hb);
     free(heading);
 }
 

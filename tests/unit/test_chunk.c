@@ -332,6 +332,40 @@ TEST(chunk_empty_and_paths)
     free(p);
 }
 
+/* Hostile sizes: a huge heading is cut in the path, a huge table header is
+ * cut where it is repeated. */
+TEST(chunk_caps)
+{
+    struct doc d;
+    struct chunk_list l;
+    struct buf big = BUF_INIT;
+    struct chunk_opts o = {50, 30, 1};
+    char **cells = xcalloc(6, sizeof *cells);
+
+    for (int i = 0; i < 300; i++)
+        CHECK_INT(buf_adds(&big, "标"), RC_OK);
+    doc_init(&d);
+    H(&d, 2, big.p);
+    Pa(&d, "正文。");
+    cells[0] = xstrdup(big.p);
+    cells[1] = xstrdup("列");
+    for (int i = 2; i < 6; i++)
+        cells[i] = xstrdup("值");
+    doc_add_table(&d, 3, 2, cells);
+    chunk_doc(&d, &o, &l);
+    CHECK_INT(l.n, 3);
+    if (l.n == 3) {
+        CHECK_INT(cps(l.a[0].heading), 200);
+        CHECK_STR(l.a[0].text, "正文。");
+        CHECK_INT(l.a[1].kind, CHUNK_TABLE);
+        CHECK_INT(cps(l.a[1].text), 50 + 1 + 5); /* cut header, "\n", "值 | 值" */
+        CHECK_INT(l.a[2].nparts, 2);
+    }
+    chunk_list_release(&l);
+    doc_release(&d);
+    buf_release(&big);
+}
+
 /* Heading block equal to the title, and numbered items "一、" used as
  * articles in a judicial interpretation without 第X条. */
 TEST(chunk_interpretation_items)
