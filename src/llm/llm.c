@@ -441,7 +441,7 @@ static int apply_chunk(struct chat *c, json_t *j, int streamed)
 {
     int rc = 0;
     json_t *e = json_object_get(j, "error");
-    if (e) {
+    if (json_is_object(e) || json_is_string(e)) { /* some proxies send "error": null */
         json_t *m = json_is_object(e) ? json_object_get(e, "message") : e;
         const char *msg = json_is_string(m) ? json_string_value(m) : "no message";
         chat_fail(c, "model reported an error");

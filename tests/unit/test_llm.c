@@ -256,6 +256,9 @@ static const char sample[] = ": keep-alive\n"
                              "data: line one\n"
                              "data: line two\n"
                              "\n"
+                             "data: crlf one\r\n"
+                             "data: crlf two\r\n"
+                             "\r\n"
                              "retry: 100\n"
                              "data: lone cr\r"
                              "\r"
@@ -263,7 +266,8 @@ static const char sample[] = ": keep-alive\n"
                              "\n"
                              "data: [DONE]\n"
                              "\n";
-static const char sample_events[] = "{\"a\":\"账户\"}|no-space|line one\nline two|lone cr|"
+static const char sample_events[] = "{\"a\":\"账户\"}|no-space|line one\nline two|"
+                                    "crlf one\ncrlf two|lone cr|"
                                     " two spaces|[DONE]|";
 
 TEST(sse_whole_stream)
