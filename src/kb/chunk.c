@@ -21,7 +21,8 @@
 #define HEADING_MAX_CHARS 200 /* longer heading blocks are cut: every chunk copies its path */
 #define SEP " › "
 
-/* Semantic rank of a structural heading: 编 > 分编 > 章 > 节; 0 = not one. */
+/* Semantic rank of a structural heading: 编 (or a manual's 部分) > 分编 >
+ * 章 > 节; 0 = not one. */
 enum sem { SEM_NONE = 0, SEM_BIAN, SEM_FENBIAN, SEM_ZHANG, SEM_JIE };
 
 /* Clause numbering styles, outermost first. */
@@ -269,7 +270,11 @@ static enum sem struct_heading(const char *p, size_t n, int alone)
     static const struct {
         const char *w;
         enum sem s;
-    } kinds[] = {{"分编", SEM_FENBIAN}, {"编", SEM_BIAN}, {"章", SEM_ZHANG}, {"节", SEM_JIE}};
+    } kinds[] = {{"分编", SEM_FENBIAN},
+                 {"编", SEM_BIAN},
+                 {"部分", SEM_BIAN}, /* manuals */
+                 {"章", SEM_ZHANG},
+                 {"节", SEM_JIE}};
     long num;
     size_t k = match_di(p, n, &num);
     if (k == 0)

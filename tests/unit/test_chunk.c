@@ -214,10 +214,13 @@ TEST(chunk_manual_clauses)
     Pa(&d, "①核对余额；");
     Pa(&d, "2. 柜员办理销户。");
     Pa(&d, "1.5倍的手续费规定不适用。");
+    Pa(&d, "第二部分 对公业务");
+    Pa(&d, "第一章 单位开户");
+    Pa(&d, "单位开户应当提交营业执照。");
 
     chunk_doc(&d, NULL, &l);
-    CHECK_INT(l.n, 6);
-    if (l.n == 6) {
+    CHECK_INT(l.n, 7);
+    if (l.n == 7) {
         CHECK_CHUNK(l.a[0], CHUNK_SECTION, "", "", "本手册适用于全行柜面人员。");
         CHECK_CHUNK(l.a[1], CHUNK_SECTION, "（一）", "账户业务 › 开户流程 › 一、基本要求 › （一）",
                     "（一）客户应当本人到柜面办理，并出示有效身份证件。\n1.核对证件真伪；\n"
@@ -230,6 +233,11 @@ TEST(chunk_manual_clauses)
                     "1、客户提交销户申请。\n①核对余额；");
         CHECK_CHUNK(l.a[5], CHUNK_SECTION, "2.", "账户业务 › 销户流程 › 2.",
                     "2. 柜员办理销户。\n1.5倍的手续费规定不适用。");
+        /* a 部分 paragraph has no level: with no 编/章/节 on the path it
+         * nests below the deepest heading block */
+        CHECK_CHUNK(l.a[6], CHUNK_SECTION, "",
+                    "账户业务 › 销户流程 › 第二部分 对公业务 › 第一章 单位开户",
+                    "单位开户应当提交营业执照。");
         char *path = chunk_path(d.title, &l.a[3]);
         CHECK_STR(path, "《柜面业务操作手册》 › 账户业务 › 开户流程 › 二、注意事项");
         free(path);
