@@ -140,9 +140,11 @@ struct eval_report {
     unsigned flags;
     enum eval_answer_mode answers;
     double elapsed_ms;
+    double warmup_ms; /* one untimed search before the run (index load) */
 };
 
-/* Runs every question of `set` (up to o->limit) against KB kb_id. A failed
+/* Runs every question of `set` (up to o->limit) against KB kb_id, after
+ * one untimed warm-up search (its time is reported apart). A failed
  * search counts as a miss (its rc is kept); the run stops early only when
  * the store fails (RC_DB / RC_INTERNAL), returning that code with a message
  * in err. The report borrows questions from `set`, which must outlive it. */

@@ -138,6 +138,12 @@ def run_tests(exe, tmp):
     check("search without args → 2", rc == 2, f"rc={rc}")
     rc, _, _ = a.run("kb")
     check("kb without verb → 2", rc == 2, f"rc={rc}")
+    rc, _, _ = a.run()
+    check("no command → 2", rc == 2, f"rc={rc}")
+    rc, out, _ = a.run("kb", "--help")
+    check("kb --help", rc == 0 and "kb ingest" in out and "synonyms" in out, out)
+    rc, out, _ = a.run("help", "eval")
+    check("help eval", rc == 0 and "--limit" in out and "MRR@10" in out, out)
 
     # create
     rc, j, err = a.json("kb", "create", "测试库")
@@ -181,7 +187,7 @@ def run_tests(exe, tmp):
     rc, j, _ = a.json("kb", "docs", "测试库")
     names = sorted(d.get("name") for d in j) if isinstance(j, list) else []
     check("kb docs --json (dotfile skipped)",
-          names == ["现金柜台操作要点.txt", "示例银行票据业务管理办法.md"], str(names))
+          names == sorted(["现金柜台操作要点.txt", "示例银行票据业务管理办法.md"]), str(names))
 
     # search
     rc, j, err = a.json("search", "测试库", "挂失止付以后几天内申请公示催告", "-k", "3")
@@ -195,6 +201,17 @@ def run_tests(exe, tmp):
     check("no ANSI off a TTY", "\x1b[" not in out, repr(out[:200]))
     rc, _, err = a.run("search", "无此库", "问题")
     check("unknown KB → 3", rc == 3, f"rc={rc} {err}")
+    # Control sequences inside documents never reach the terminal.
+    evil = os.path.join(tmp, "evil")
+    write(os.path.join(evil, "恶意文本.txt"),
+          "终端转义测试\x1b]0;pwned\x07 红色\x1b[31m文字 清屏\x1b[2J 结束。\n")
+    rc, _, err = a.run("kb", "ingest", "测试库", evil)
+    check("ingest control-char text", rc == 0, f"rc={rc} {err}")
+    rc, out, _ = a.run("search", "测试库", "终端转义测试")
+    check("search strips control chars", rc == 0 and "终端转义测试" in out and "\x1b" not in out
+          and "\x07" not in out, repr(out[:300]))
+    rc, out, _ = a.run("ask", "测试库", "终端转义测试", "--no-model")
+    check("ask strips control chars", rc == 0 and "\x1b" not in out, repr(out[:300]))
     rc, j, _ = a.json("search", "测试库", "公示催告", "--engine", "fts5")
     check("search --engine fts5", rc == 0 and isinstance(j, list), f"rc={rc}")
 
