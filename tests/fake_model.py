@@ -425,6 +425,17 @@ class Handler(BaseHTTPRequestHandler):
 # ---------------------------------------------------------------- main
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True  # stalled handlers must not keep the process alive
+
+    def handle_error(self, request, client_address):
+        # Clients hanging up (cancel, timeouts) are part of the tests: no noise.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -434,8 +445,7 @@ def main():
     ap.add_argument("--delay-ms", type=int, default=0, help="pause between streamed chunks")
     args = ap.parse_args()
 
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True  # stalled handlers must not keep the process alive
+    server = Server(("127.0.0.1", args.port), Handler)
     server.state = State(args.mode, max(args.tokens, 0), max(args.delay_ms, 0))
 
     def stop(signum, frame):

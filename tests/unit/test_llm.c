@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -534,6 +535,62 @@ TEST(llm_chat_first_token_timeout)
     double took = chat_fails(&ep, RC_TIMEOUT, "300 ms");
     CHECK(took >= 290 && took < 1000);
     fake("ok", 0, 0);
+}
+
+TEST(llm_chat_timeouts_first_token_vs_total)
+{
+    /* Tokens every 100 ms: a 300 ms first-token limit is met... */
+    const struct fake_model *fm = fake("slow", 4, 100);
+    if (!fm)
+        return;
+    struct llm_endpoint ep = endpoint(fm);
+    ep.first_token_timeout_ms = 300;
+    struct llm_msg m = {"user", "hi"};
+    struct llm_result res;
+    CHECK_INT(llm_chat(&ep, &m, 1, NULL, NULL, &res, NULL), RC_OK);
+    CHECK(res.first_token_ms >= 90 && res.first_token_ms < 300);
+    CHECK(res.total_ms >= 390);
+    llm_result_release(&res);
+    /* ...but a 250 ms total limit is not, and says so. */
+    ep.total_timeout_ms = 250;
+    double took = chat_fails(&ep, RC_TIMEOUT, "timed out");
+    CHECK(took >= 240 && took < 800);
+    fake("ok", 0, 0);
+}
+
+struct chat_job {
+    const struct llm_endpoint *ep;
+    int rc;
+    int same;
+};
+
+static void *chat_thread(void *arg)
+{
+    struct chat_job *j = arg;
+    struct llm_result res;
+    j->rc = llm_chat(j->ep, grounded_msgs, 2, NULL, NULL, &res, NULL);
+    j->same = strcmp(res.content, "根据资料：个人账户年费为10元。[1]") == 0;
+    llm_result_release(&res);
+    return NULL;
+}
+
+TEST(llm_chat_from_several_threads)
+{
+    const struct fake_model *fm = fake("ok", 0, 0);
+    if (!fm)
+        return;
+    struct llm_endpoint ep = endpoint(fm);
+    pthread_t t[4];
+    struct chat_job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (struct chat_job){&ep, -1, 0};
+        CHECK(pthread_create(&t[i], NULL, chat_thread, &jobs[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        CHECK(pthread_join(t[i], NULL) == 0);
+        CHECK_INT(jobs[i].rc, RC_OK);
+        CHECK(jobs[i].same);
+    }
 }
 
 TEST(llm_chat_connection_refused)
