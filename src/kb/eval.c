@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
+#include "text/cnum.h"
 #include "text/norm.h"
 
 #define EVAL_FIELD_MAX 8192 /* bytes per string field */
@@ -275,21 +276,62 @@ static int doc_matches(const char *gold, const char *name)
     return a == b && memcmp(gold, name, a) == 0;
 }
 
-/* Compares labels ignoring surrounding ASCII whitespace. */
+/* Trims ASCII spaces and tabs around s[0..*n). */
+static const char *trim(const char *s, size_t *n)
+{
+    while (*n && (*s == ' ' || *s == '\t')) {
+        s++;
+        (*n)--;
+    }
+    while (*n && (s[*n - 1] == ' ' || s[*n - 1] == '\t'))
+        (*n)--;
+    return s;
+}
+
+/* Canonical form of a label: "第27条" and "第二十七条" both become
+ * "第二十七条" (any suffix such as 之一 kept); other labels are only trimmed. */
+static void label_canon(const char *s, struct buf *out)
+{
+    size_t n = strlen(s);
+    s = trim(s, &n);
+    static const char di[] = "第", tiao[] = "条";
+    const size_t ld = sizeof di - 1, lt = sizeof tiao - 1;
+    if (n > ld + lt && memcmp(s, di, ld) == 0) {
+        const char *t = s + ld;
+        const char *end = s + n;
+        const char *hit = NULL;
+        for (const char *p = t; p + lt <= end; p++)
+            if (memcmp(p, tiao, lt) == 0) {
+                hit = p;
+                break;
+            }
+        if (hit && hit > t) {
+            long v = cnum_parse(t, (size_t)(hit - t));
+            char num[64];
+            size_t nl = v > 0 ? cnum_format(v, num, sizeof num) : 0;
+            if (nl) {
+                (void)buf_add(out, di, ld);
+                (void)buf_add(out, num, nl);
+                (void)buf_add(out, hit, (size_t)(end - hit));
+                return;
+            }
+        }
+    }
+    (void)buf_add(out, s, n);
+}
+
+/* Compares labels after label_canon; empty labels never match. */
 static int label_equal(const char *a, const char *b)
 {
     if (!a || !b)
         return 0;
-    while (*a == ' ' || *a == '\t')
-        a++;
-    while (*b == ' ' || *b == '\t')
-        b++;
-    size_t na = strlen(a), nb = strlen(b);
-    while (na && (a[na - 1] == ' ' || a[na - 1] == '\t'))
-        na--;
-    while (nb && (b[nb - 1] == ' ' || b[nb - 1] == '\t'))
-        nb--;
-    return na == nb && na > 0 && memcmp(a, b, na) == 0;
+    struct buf x = BUF_INIT, y = BUF_INIT;
+    label_canon(a, &x);
+    label_canon(b, &y);
+    int eq = x.len > 0 && x.len == y.len && memcmp(x.p, y.p, x.len) == 0;
+    buf_release(&x);
+    buf_release(&y);
+    return eq;
 }
 
 int eval_hit_relevant(const struct eval_question *q, const struct kb_hit *h)

@@ -169,6 +169,13 @@ TEST(eval_judge_rankings)
     CHECK_STR(r.top[2], "票据法.md 第十二条");
     CHECK(eval_hit_relevant(&q, &h.a[4]));
     CHECK(!eval_hit_relevant(&q, &h.a[0]));
+    /* Arabic and Chinese article numbers name the same article; 之一 differs. */
+    struct kb_hit arabic = {.doc_name = "票据法.md", .label = " 第12条"};
+    struct kb_hit sub = {.doc_name = "票据法.md", .label = "第十二条之一"};
+    struct kb_hit none = {.doc_name = "票据法.md", .label = ""};
+    CHECK(eval_hit_relevant(&q, &arabic));
+    CHECK(!eval_hit_relevant(&q, &sub));
+    CHECK(!eval_hit_relevant(&q, &none));
     eval_result_release(&r);
     free_hits(&h);
 
