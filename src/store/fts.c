@@ -88,6 +88,8 @@ static int fts_tokenize(Fts5Tokenizer *p, void *pCtx, int flags, const char *pTe
         return SQLITE_OK;
     if (flags & (FTS5_TOKENIZE_QUERY | FTS5_TOKENIZE_AUX))
         tf = positional_flags(tf);
+    else if (tf & TOK_BIGRAMS)
+        tf |= TOK_EDGES; /* see tok.h: phrase queries ending in a lone character */
     return tok_run_ex(pText, (size_t)nText, tf, fts_token, &c);
 }
 

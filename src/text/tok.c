@@ -195,6 +195,7 @@ static void run_flush(struct tk *t, int final)
     struct span sp[MAX_SPANS];
     size_t n = t->nrun, ns = 0, w = 0;
     int big = (t->flags & TOK_BIGRAMS) != 0, uni = (t->flags & TOK_UNIGRAMS) != 0;
+    int edges = uni || (t->flags & TOK_EDGES);
 
     if (n == 0 || t->rc)
         goto out;
@@ -203,14 +204,14 @@ static void run_flush(struct tk *t, int final)
     if (big && n == 1) {
         if (!t->cont)
             emit_cps(t, t->run, 1, 0);
-        else if (uni)
+        else if (edges) /* the last character of a run that filled a chunk */
             emit_cps(t, t->run, 1, TOK_COLOCATED);
     } else if (big) {
         for (size_t i = 0; i + 1 < n; i++) {
             emit_cps(t, t->run + i, 2, 0);
-            if (uni)
+            if (uni || (edges && i == 0 && !t->cont))
                 emit_cps(t, t->run + i, 1, TOK_COLOCATED);
-            if (uni && final && i + 2 == n)
+            if (edges && final && i + 2 == n)
                 emit_cps(t, t->run + i + 1, 1, TOK_COLOCATED);
             emit_words(t, sp, ns, &w, i, TOK_COLOCATED);
         }
@@ -321,9 +322,9 @@ int tok_run_ex(const char *text, size_t n, unsigned flags, tok_cb_ex cb, void *c
     size_t i = 0;
 
     (void)pthread_once(&g_once, init_once);
-    t.flags = flags & (TOK_BIGRAMS | TOK_WORDS | TOK_UNIGRAMS);
-    if (t.flags == 0)
-        t.flags = TOK_DEFAULT;
+    t.flags = flags & (TOK_BIGRAMS | TOK_WORDS | TOK_UNIGRAMS | TOK_EDGES);
+    if ((t.flags & ~(unsigned)TOK_EDGES) == 0)
+        t.flags |= TOK_DEFAULT;
     t.cb = cb;
     t.ctx = ctx;
     t.rc = 0;

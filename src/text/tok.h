@@ -14,6 +14,12 @@ enum tok_flags {
     TOK_WORDS = 2,    /* ICU dictionary words of >= 3 CJK chars */
     TOK_UNIGRAMS = 4, /* every CJK character as well */
     TOK_DEFAULT = TOK_BIGRAMS | TOK_WORDS,
+    /* With TOK_BIGRAMS: also the first and last character of each CJK run,
+     * colocated. For indexes: a query whose CJK run is one character next
+     * to a number or Latin word (ATM机, 第5条, U盾) is a phrase ending in a
+     * unigram, which must match "ATM机每日" too. Never use it for queries:
+     * colocated query tokens are alternatives and would widen phrases. */
+    TOK_EDGES = 8,
 };
 
 /* Called once per token. `tok`/`n` is the folded token (not NUL-terminated);
@@ -23,7 +29,7 @@ typedef int (*tok_cb)(void *ctx, const char *tok, size_t n, size_t start, size_t
 
 /* Tokenizes valid UTF-8 text (invalid bytes are skipped as separators).
  * Thread-safe (per-thread ICU state). Returns RC_OK or the callback's value.
- * `flags` with none of the TOK_ bits set means TOK_DEFAULT.
+ * `flags` with none of BIGRAMS/WORDS/UNIGRAMS set means TOK_DEFAULT.
  *
  * Details: ASCII/Latin letters and digits form one lower-cased word token
  * ("ABC123" → abc123, "U盾" → u + 盾); a '.' between digits stays inside
@@ -43,7 +49,8 @@ typedef int (*tok_cb_ex)(void *ctx, const char *tok, size_t n, size_t start, siz
 
 /* tok_run, also telling the callback which tokens are colocated. Position
  * layout of a CJK run c0..ck-1 (k >= 2) with bigrams: bigram i (ci ci+1) is
- * at position i; unigram i is colocated with bigram min(i, k-2); a word
+ * at position i; unigram i (TOK_UNIGRAMS, or an edge with TOK_EDGES) is
+ * colocated with bigram min(i, k-2); a word
  * starting at ci is colocated with bigram i. Without bigrams the unigrams
  * take the positions; with words only, words do. */
 int tok_run_ex(const char *text, size_t n, unsigned flags, tok_cb_ex cb, void *ctx);

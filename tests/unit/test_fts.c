@@ -17,6 +17,8 @@ static const char *const docs[] = {
     /* 3 */ "ATM机每日取款限额为20,000元。",
     /* 4 */ "本行於香港設有分行，提供帳戶服務。", /* traditional */
     /* 5 */ "个人网上银行转账限额说明",
+    /* 6 */ "依据第5条规定办理U盾业务。",
+    /* 7 */ "存，款项", /* a phrase must not run across the comma */
 };
 
 static sqlite3 *open_db(const char *tokenize)
@@ -110,6 +112,27 @@ TEST(fts_short_chinese_queries)
     CHECK_MATCH(db, "户需", "");     /* 账户，需 — the comma separates */
     CHECK_MATCH(db, "开立账户", ""); /* not adjacent in doc 1 */
     CHECK_MATCH(db, "基本存款", "1");
+    sqlite3_close(db);
+}
+
+TEST(fts_lone_characters_next_to_latin_and_numbers)
+{
+    /* The query side has a one-character CJK run; the document continues it. */
+    sqlite3 *db = open_db("atrium");
+    CHECK_MATCH(db, "ATM机", "3");
+    CHECK_MATCH(db, "第5条", "6");
+    CHECK_MATCH(db, "U盾", "6");
+    CHECK_MATCH(db, "20000元", "3");
+    CHECK_MATCH(db, "盾业务", "6");
+    CHECK_MATCH(db, "存款项", ""); /* edges are index-only: no false match on 7 */
+    CHECK_MATCH(db, "款项", "7");
+    /* FTS5 highlights by position and skips colocated tokens, so a phrase
+     * that starts or ends on a lone character lights up the bigram sharing
+     * its position: the match is inside, with at most a character more on
+     * each side. */
+    char *h = highlight(db, "第5条");
+    CHECK_STR(h, "依[据第5条规]定办理U盾业务。");
+    free(h);
     sqlite3_close(db);
 }
 

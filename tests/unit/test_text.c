@@ -231,6 +231,9 @@ TEST(tok_bigrams_and_words)
     CHECK_TOKS("信用卡还款日", TOK_WORDS, 0, "信用卡");
     CHECK_TOKS("存款账户", TOK_BIGRAMS | TOK_UNIGRAMS, 0, "存款 +存 款账 +款 账户 +账 +户");
     CHECK_TOKS("存款账户", TOK_UNIGRAMS, 0, "存 款 账 户");
+    CHECK_TOKS("ATM机每日 第5条", TOK_BIGRAMS | TOK_EDGES, 0, "atm 机每 +机 每日 +日 第 5 条");
+    CHECK_TOKS("存款账户", TOK_BIGRAMS | TOK_EDGES | TOK_UNIGRAMS, 0,
+               "存款 +存 款账 +款 账户 +账 +户");
     CHECK_TOKS("我", TOK_DEFAULT, 0, "我");
     CHECK_TOKS("我", TOK_DEFAULT | TOK_UNIGRAMS, 0, "我"); /* a lone char only once */
     CHECK_TOKS("", TOK_DEFAULT, 0, "");
@@ -306,4 +309,45 @@ TEST(tok_callback_can_stop)
                       stop_after_two, &count),
               42);
     CHECK_INT(count, 2);
+}
+
+/* ---- threads ---- */
+
+#include <pthread.h>
+
+static const char thread_text[] =
+    "信用卡还款日与账单日不同，逾期将影响个人征信记录。ATM机每日限额5000元。";
+
+static void *tok_thread(void *arg)
+{
+    char **out = arg;
+    char *first = toks(thread_text, TOK_DEFAULT | TOK_UNIGRAMS, 1);
+    for (int i = 0; i < 20; i++) {
+        char *t = toks(thread_text, TOK_DEFAULT | TOK_UNIGRAMS, 1);
+        int same = strcmp(first, t) == 0;
+        free(t);
+        if (!same) { /* must be identical on every call */
+            free(first);
+            first = strdup("differs between calls");
+            break;
+        }
+    }
+    *out = first;
+    return NULL;
+}
+
+TEST(tok_threads_agree)
+{
+    pthread_t th[4];
+    char *res[4] = {NULL, NULL, NULL, NULL};
+    char *want = toks(thread_text, TOK_DEFAULT | TOK_UNIGRAMS, 1);
+    CHECK_CONTAINS(want, "+信用卡@信用卡");
+    for (int i = 0; i < 4; i++)
+        CHECK_INT(pthread_create(&th[i], NULL, tok_thread, &res[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(pthread_join(th[i], NULL), 0);
+        CHECK_STR(res[i], want);
+        free(res[i]);
+    }
+    free(want);
 }
