@@ -162,9 +162,9 @@ class Handler(BaseHTTPRequestHandler):
     # -- plumbing
 
     def read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
+        n = int(self.headers.get("Content-Length") or 0)  # ValueError when not a number
         if n < 0 or n > MAX_BODY:
-            raise ValueError("body too large")
+            raise ValueError("bad body length")
         return self.rfile.read(n) if n else b""
 
     def send_json(self, status, obj):
@@ -247,7 +247,7 @@ class Handler(BaseHTTPRequestHandler):
             body = self.read_body()
         except ValueError:
             self.close_connection = True
-            self.send_json(413, {"error": {"message": "request too large"}})
+            self.send_json(413, {"error": {"message": "bad or too large Content-Length"}})
             return
         path = self.path[3:] if self.path.startswith("/v1/") else self.path
         if path == "/control":

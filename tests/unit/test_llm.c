@@ -51,7 +51,7 @@ static int find_on_path(const char *name, char *out, size_t outsz)
 }
 
 /* Starts `python3 tests/fake_model.py --port 0 --port-file F extra...` and
- * waits (up to 5 s) for it to listen. Returns 1 when running, 0 when python3
+ * waits (up to 10 s) for it to listen. Returns 1 when running, 0 when python3
  * is missing (the caller skips), -1 when the server did not come up. The
  * child gets SIGTERM if this process dies, so a crashed test leaks nothing. */
 static int fake_model_start(struct fake_model *fm, const char *const *extra)
@@ -90,7 +90,7 @@ static int fake_model_start(struct fake_model *fm, const char *const *extra)
         _exit(127);
     }
     fm->pid = pid;
-    for (int i = 0; i < 500; i++) { /* 5 s */
+    for (int i = 0; i < 1000; i++) { /* 10 s: a loaded CI machine is slow to start python */
         struct buf b = BUF_INIT;
         int64_t port = 0;
         if (read_file(port_file, 64, &b) == RC_OK && b.len > 1 && b.p[b.len - 1] == '\n') {
