@@ -12,7 +12,8 @@
 #include "common/util.h"
 #include "text/utf8.h"
 
-#define SNIFF 8192 /* bytes of text looked at for markup */
+#define SNIFF 8192         /* bytes of text looked at for markup */
+#define SAMPLE (64 * 1024) /* bytes looked at for the text encoding */
 
 static const char *memmem_ci(const char *h, size_t hn, const char *needle)
 {
@@ -44,9 +45,18 @@ out:
     return t;
 }
 
-/* Binary: NUL bytes, many control characters, or neither UTF-8 nor GB18030. */
+/* Binary: NUL bytes, many control characters, or neither UTF-8 nor GB18030.
+ * Judged on a sample cut at a newline (never inside a UTF-8 or GB18030
+ * character); the parser checks the whole text anyway. */
 static int looks_binary(const char *p, size_t n)
 {
+    if (n > SAMPLE) {
+        size_t cut = SAMPLE;
+        while (cut > SAMPLE / 2 && p[cut - 1] != '\n')
+            cut--;
+        if (p[cut - 1] == '\n')
+            n = cut;
+    }
     size_t ctrl = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];

@@ -41,13 +41,36 @@ void doc_release(struct doc *d)
     d->nblocks = d->cap = 0;
 }
 
-/* Whitespace for trimming and collapsing: ASCII space and controls (NUL
- * included, so no NUL survives), DEL, U+00A0, U+3000, U+FEFF (stray BOMs),
- * U+200B (zero width space). */
-static int is_space_cp(uint32_t cp)
+/* Length of the well-formed UTF-8 sequence at s (n bytes available), or 0
+ * (overlongs, surrogates, > U+10FFFF and truncation are all malformed). */
+static size_t seq_len(const unsigned char *s, size_t n)
 {
-    return cp <= 0x20 || cp == 0x7F || cp == 0xA0 || cp == 0x3000 || cp == 0xFEFF || cp == 0x200B ||
-           (cp >= 0x80 && cp < 0xA0);
+    unsigned char c = s[0];
+    size_t k = c >= 0xC2 && c <= 0xDF   ? 2
+               : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4
+                                        : 0;
+    if (k == 0 || k > n)
+        return 0;
+    for (size_t j = 1; j < k; j++)
+        if ((s[j] & 0xC0) != 0x80)
+            return 0;
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
+        (c == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return k;
+}
+
+/* Whitespace for trimming and collapsing: ASCII space and controls (NUL
+ * included, so no NUL survives), DEL, and by their bytes U+0080-U+00A0
+ * (C1 controls, no-break space), U+3000, U+FEFF (stray BOMs) and U+200B. */
+static int is_space_seq(const unsigned char *s, size_t k)
+{
+    if (k == 2)
+        return s[0] == 0xC2 && s[1] <= 0xA0;
+    return k == 3 && ((s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80) ||
+                      (s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) ||
+                      (s[0] == 0xE2 && s[1] == 0x80 && s[2] == 0x8B));
 }
 
 /* Normalises p[0..n) into a fresh malloc'd string; *len gets its length. */
@@ -71,15 +94,17 @@ static char *normalize(const char *p, size_t n, size_t *len)
             i++;
             continue;
         }
-        uint32_t cp;
-        size_t k = utf8_decode(p + i, n - i, &cp);
-        if (is_space_cp(cp)) {
+        size_t k = seq_len((const unsigned char *)p + i, n - i);
+        int bad = k == 0;
+        if (bad)
+            k = 1;
+        if (!bad && is_space_seq((const unsigned char *)p + i, k)) {
             pending_space = 1;
         } else {
             if (pending_space && o > 0)
                 out[o++] = ' ';
             pending_space = 0;
-            if (cp == 0xFFFD && k == 1) {
+            if (bad) {
                 memcpy(out + o, "\xEF\xBF\xBD", 3); /* repair, never pass bad bytes on */
                 o += 3;
             } else {

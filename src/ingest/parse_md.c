@@ -63,6 +63,8 @@ static size_t tag_len(const char *s, size_t n)
  * backslash escapes. */
 static void strip_inline(struct md *m, const char *s, size_t n, struct buf *o, int depth)
 {
+    static const unsigned char special[256] = {
+        ['\\'] = 1, ['`'] = 1, ['*'] = 1, ['_'] = 1, ['~'] = 1, ['['] = 1, ['!'] = 1, ['<'] = 1};
     size_t singles = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '*' && !(i + 1 < n && s[i + 1] == '*') && !(i > 0 && s[i - 1] == '*'))
@@ -111,7 +113,11 @@ static void strip_inline(struct md *m, const char *s, size_t n, struct buf *o, i
                 i += t - 1;
             }
         } else {
-            add(m, o, s + i, 1);
+            size_t j = i + 1; /* a run of ordinary bytes in one append */
+            while (j < n && !special[(unsigned char)s[j]])
+                j++;
+            add(m, o, s + i, j - i);
+            i = j - 1;
         }
     }
 }
@@ -227,8 +233,11 @@ static void drop_comments(struct md *m, struct line l, struct buf *o)
             m->in_comment = 1;
             i += 4;
         } else {
-            add(m, o, l.p + i, 1);
-            i++;
+            size_t j = i + 1; /* up to the next '<' in one append */
+            while (j < l.n && l.p[j] != '<')
+                j++;
+            add(m, o, l.p + i, j - i);
+            i = j;
         }
     }
 }
