@@ -129,7 +129,7 @@ def answer_for(messages):
     if not m or not m.group(1).strip():
         return FIXED_REPLY
     source = m.group(1).strip()
-    first = first_sentence(source).strip()
+    first = " ".join(first_sentence(source).split())  # one line, even if the source wraps
     return "根据资料：" + first + "[1]"
 
 
