@@ -195,8 +195,7 @@ TEST(synonyms_default_dictionary_is_clean)
 TEST(synonyms_default_count_and_content)
 {
     size_t n = kb_default_synonyms_count();
-    CHECK(n >= 120);
-    CHECK(n <= 200);
+    CHECK(n >= 120); /* a real dictionary, not a stub */
     CHECK(kb_default_synonyms[n] == NULL);
     for (size_t i = 0; i < n; i++)
         CHECK(kb_default_synonyms[i] != NULL);
