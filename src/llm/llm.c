@@ -291,7 +291,8 @@ static void add_snippet(struct buf *err, const struct llm_endpoint *ep, const ch
         size_t len = utf8_seq(u + i, n - i);
         int ok;
         if (len == 0) {
-            ok = buf_addc(&s, i + 4 > n ? ' ' : '?'); /* a cut sequence at the end is no error */
+            /* A sequence cut by the snippet limit is dropped, junk marked. */
+            ok = i + 4 > n && u[i] >= 0x80 ? RC_OK : buf_addc(&s, '?');
             len = 1;
         } else if (len == 1) {
             ok = buf_addc(&s, (char)(u[i] < 0x20 || u[i] == 0x7f ? ' ' : u[i]));
@@ -349,6 +350,7 @@ struct chat {
     size_t ntools;
     long prompt_tokens, completion_tokens;
     double t0, first_ms;
+    size_t nevents;
     int done, got_token, cancelled, first_timeout, failed;
     struct buf why; /* set with failed: what was wrong with the stream */
 };
@@ -494,6 +496,7 @@ out:
 static int on_event(void *ud, const char *p, size_t n)
 {
     struct chat *c = ud;
+    c->nevents++;
     if (n == 6 && memcmp(p, "[DONE]", 6) == 0) {
         c->done = 1;
         return 0;
@@ -529,6 +532,10 @@ static size_t chat_write(char *p, size_t size, size_t nmemb, void *ud)
     default:
         break;
     }
+    /* The start of the body explains a stream without events (a proxy's
+     * HTML page, say); keep it for the error message. */
+    if (c->raw.len < LLM_SNIPPET)
+        (void)keep_snippet(&c->raw, p, n); /* "full" only means we have enough */
     int rc = sse_feed(&c->sse, p, n);
     if (rc == RC_TOO_BIG)
         chat_fail(c, "model sent an oversized stream event");
@@ -732,6 +739,8 @@ int llm_chat(const struct llm_endpoint *ep, const struct llm_msg *msgs, size_t n
     if (rc == RC_OK && !res->cancelled) {
         if (!c.done && c.finish.len == 0) {
             seterr(err, "model stream ended before it was complete");
+            if (c.nevents == 0)
+                add_snippet(err, ep, buf_str(&c.raw), c.raw.len);
             rc = RC_UPSTREAM;
         } else if (c.content.len == 0 && c.ntools == 0) {
             seterr(err, "model returned an empty answer");
