@@ -104,6 +104,10 @@ def main():
     ap.add_argument("--atrium", default="build/atrium")
     args = ap.parse_args()
     exe = os.path.abspath(args.atrium)
+    if not os.access(exe, os.X_OK):
+        check("atrium binary exists", False, exe)
+        print(f"cli: {PASSED} passed, {FAILED} failed")
+        return 1
     tmp = tempfile.mkdtemp(prefix="atrium-cli-")
     try:
         run_tests(exe, tmp)
