@@ -166,7 +166,8 @@ static int req_setup(struct req *r, const struct llm_endpoint *ep, const char *p
         rc = RC_INTERNAL;
         goto out;
     }
-    const char *fixed[] = {"Content-Type: application/json", accept};
+    /* "Expect:" stops curl from waiting for a 100-continue on big bodies. */
+    const char *fixed[] = {"Content-Type: application/json", "Expect:", accept};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         struct curl_slist *l = curl_slist_append(r->hdrs, fixed[i]);
         if (!l) {
