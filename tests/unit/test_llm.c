@@ -369,6 +369,25 @@ TEST(sse_callback_stops_and_caps)
  * Chat client against the fake model
  * ------------------------------------------------------------------------ */
 
+TEST(fake_model_side_doors)
+{
+    const struct fake_model *fm = fake("ok", 0, 0);
+    if (!fm)
+        return;
+    struct buf out = BUF_INIT;
+    CHECK_INT(fake_model_http(fm, "GET", "/v1/models", NULL, &out), 200);
+    CHECK_CONTAINS(buf_str(&out), "\"fake-chat\"");
+    CHECK_INT(fake_model_http(fm, "POST", "/control", "{\"mode\":\"bogus\"}", NULL), 400);
+    buf_reset(&out);
+    CHECK_INT(fake_model_http(fm, "GET", "/control", NULL, &out), 200);
+    CHECK_CONTAINS(buf_str(&out), "\"mode\": \"ok\"");
+    CHECK_INT(fake_model_http(fm, "DELETE", "/requests", NULL, NULL), 200);
+    buf_reset(&out);
+    CHECK_INT(fake_model_http(fm, "GET", "/requests", NULL, &out), 200);
+    CHECK_STR(buf_str(&out), "[]");
+    buf_release(&out);
+}
+
 static const struct llm_msg grounded_msgs[] = {
     {"system", "只根据资料回答，并标注来源。"},
     {"user", "个人账户年费是多少？\n[1] 个人账户年费为10元。开户满一年后收取。\n"
