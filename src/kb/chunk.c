@@ -388,15 +388,15 @@ static int is_split_space(char c)
 }
 
 /* A sentence ends after 。！？； (or ASCII !?;) or a newline, together with
- * any closing quotes or brackets right after it. Returns the end offset of
+ * up to four closing quotes or brackets right after it. Returns the end offset of
  * the boundary at p+i (i points at a character start), or 0 when none. */
 static size_t boundary_end(const char *p, size_t n, size_t i, size_t k, uint32_t cp)
 {
-    size_t e = i + k;
+    size_t e = i + k, nq = 0;
     if (!(cp == 0x3002 || cp == 0xFF01 || cp == 0xFF1F || cp == 0xFF1B || cp == '!' || cp == '?' ||
           cp == ';' || cp == '\n'))
         return 0;
-    while (e < n) {
+    while (e < n && nq++ < 4) {
         uint32_t c2;
         size_t k2 = dec(p + e, n - e, &c2);
         if (c2 != 0x201D && c2 != 0x2019 && c2 != 0x300D && c2 != 0x300F && c2 != 0xFF09 &&
@@ -524,6 +524,36 @@ static void clauses_clear(struct state *st, enum clause_type from)
         free(st->cs[--st->nc].text);
 }
 
+/* A copy of a heading for the path: runs of any Unicode space become one
+ * ASCII space ("第一分编\u2002\u2002通则" → "第一分编 通则"), cut at
+ * HEADING_MAX_CHARS code points. */
+static char *heading_copy(const char *t)
+{
+    size_t n = strlen(t), i = 0, o = 0, nc = 0;
+    char *out = xmalloc(n + 1);
+    int space = 0;
+
+    while (i < n && nc < HEADING_MAX_CHARS) {
+        uint32_t cp;
+        size_t k = dec(t + i, n - i, &cp);
+        if (is_space(cp)) {
+            space = 1;
+        } else {
+            if (space && o > 0) {
+                out[o++] = ' ';
+                nc++;
+            }
+            space = 0;
+            memcpy(out + o, t + i, k);
+            o += k;
+            nc++;
+        }
+        i += k;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 /* Callers pop the entries of the same or a deeper type first, so the stack
  * holds at most one entry per type. */
 static void clause_push(struct state *st, enum clause_type type, const char *text)
@@ -531,7 +561,7 @@ static void clause_push(struct state *st, enum clause_type type, const char *tex
     if (st->nc == CL_COUNT)
         return;
     st->cs[st->nc].type = type;
-    st->cs[st->nc].text = xstrndup(text, utf8_prefix(text, strlen(text), HEADING_MAX_CHARS));
+    st->cs[st->nc].text = heading_copy(text);
     st->nc++;
 }
 
@@ -554,7 +584,7 @@ static void heading_push(struct state *st, int level, enum sem sem, const char *
         free(st->hs[--st->nh].text);
     st->hs[st->nh].level = level;
     st->hs[st->nh].sem = sem;
-    st->hs[st->nh].text = xstrndup(text, utf8_prefix(text, strlen(text), HEADING_MAX_CHARS));
+    st->hs[st->nh].text = heading_copy(text);
     st->nh++;
 }
 
@@ -581,7 +611,8 @@ static int detect_law(struct state *st)
     for (size_t i = 0; i < st->d->nblocks; i++) {
         const struct doc_block *b = &st->d->blocks[i];
         long num;
-        if (b->kind == DOC_PARA && b->text && article_start(st, b->text, strlen(b->text), &num))
+        if ((b->kind == DOC_PARA || b->kind == DOC_HEADING) && b->text &&
+            article_start(st, b->text, strlen(b->text), &num))
             return 1;
     }
     return 0;
@@ -641,13 +672,20 @@ static void do_table(struct state *st, const struct doc_table *t, size_t block)
     free(heading);
 }
 
-static void do_heading(struct state *st, const struct doc_block *b)
+static void do_para(struct state *st, const char *t, size_t block);
+
+static void do_heading(struct state *st, const struct doc_block *b, size_t block)
 {
     const char *t = b->text;
+    long num;
     if (!t || !*t)
         return;
     if (b->level <= 1 && st->d->title && strcmp(t, st->d->title) == 0)
         return; /* the title repeated as a heading */
+    if (st->law && article_start(st, t, strlen(t), &num)) {
+        do_para(st, t, block); /* word processors style some 条 as headings */
+        return;
+    }
     cur_flush(st);
     clauses_clear(st, CL_NONE);
     heading_push(st, b->level, struct_heading(t, strlen(t), 0), t);
@@ -725,7 +763,7 @@ void chunk_doc(const struct doc *d, const struct chunk_opts *opts, struct chunk_
         const struct doc_block *b = &d->blocks[i];
         switch (b->kind) {
         case DOC_HEADING:
-            do_heading(&st, b);
+            do_heading(&st, b, i);
             break;
         case DOC_PARA:
             if (b->text)

@@ -87,7 +87,7 @@ TEST(chunk_regulation_articles)
     Pa(&d, "第5条 境外机构开户另行规定。");
     Pa(&d, "第六条个人账户实行实名制。");
     Pa(&d, "第二编 附则");
-    H(&d, 2, "第三章 其他规定");
+    H(&d, 2, "第三章\xe2\x80\x82\xe2\x80\x82其他规定"); /* EN SPACEs fold to one space */
     Pa(&d, longa.p);
     Pa(&d, "第八条 本办法自发布之日起施行。");
 
@@ -374,6 +374,30 @@ TEST(chunk_caps)
     buf_release(&big);
 }
 
+/* Word processors style some articles as headings: they stay articles. */
+TEST(chunk_article_as_heading_block)
+{
+    struct doc d;
+    struct chunk_list l;
+
+    doc_init(&d);
+    H(&d, 1, "第一章 总则");
+    H(&d, 2, "第一条");
+    Pa(&d, "为了规范业务，制定本规定。");
+    H(&d, 2, "第二条 适用范围");
+    Pa(&d, "本规定适用于全行。");
+    chunk_doc(&d, NULL, &l);
+    CHECK_INT(l.n, 2);
+    if (l.n == 2) {
+        CHECK_CHUNK(l.a[0], CHUNK_ARTICLE, "第一条", "第一章 总则 › 第一条",
+                    "第一条\n为了规范业务，制定本规定。");
+        CHECK_CHUNK(l.a[1], CHUNK_ARTICLE, "第二条", "第一章 总则 › 第二条",
+                    "第二条 适用范围\n本规定适用于全行。");
+    }
+    chunk_list_release(&l);
+    doc_release(&d);
+}
+
 /* Heading block equal to the title, and numbered items "一、" used as
  * articles in a judicial interpretation without 第X条. */
 TEST(chunk_interpretation_items)
@@ -449,28 +473,6 @@ static size_t load_md(const char *path, struct doc *d)
     return arts;
 }
 
-/* The corpus separates some heading words with U+2002 EN SPACE: compare
- * with any run of spaces folded into one ASCII space. */
-static char *squash(const char *s)
-{
-    char *o = xmalloc(strlen(s) + 1);
-    size_t n = 0;
-    int sp = 0;
-    while (*s) {
-        if (*s == ' ' || strncmp(s, "\xe2\x80\x82", 3) == 0) {
-            s += *s == ' ' ? 1 : 3;
-            sp = 1;
-            continue;
-        }
-        if (sp && n > 0)
-            o[n++] = ' ';
-        sp = 0;
-        o[n++] = *s++;
-    }
-    o[n] = '\0';
-    return o;
-}
-
 static const struct chunk *find_label(const struct chunk_list *l, const char *label)
 {
     for (size_t i = 0; i < l->n; i++)
@@ -525,9 +527,8 @@ TEST(chunk_real_regulations)
             c = find_label(&l, "第四百七十条");
             CHECK(c != NULL);
             if (c) {
-                char *h = squash(c->heading);
-                CHECK_STR(h, "合同编 › 第一分编 通则 › 第二章 合同的订立 › 第四百七十条");
-                free(h);
+                /* the corpus has U+2002 EN SPACEs here; the path folds them */
+                CHECK_STR(c->heading, "合同编 › 第一分编 通则 › 第二章 合同的订立 › 第四百七十条");
                 CHECK_CONTAINS(c->text, "\n（一）当事人的姓名或者名称和住所；");
             }
         } else if (i == 2) {
