@@ -74,11 +74,12 @@ class Atrium:
         self.exe = exe
         self.data = data
 
-    def run(self, *args, timeout=60):
+    def run(self, *args, timeout=60, env_extra=None):
         env = dict(os.environ)
         env.pop("ATRIUM_CONFIG", None)
         env.pop("ATRIUM_DATA", None)
         env["ATRIUM_CHAT_URL"] = ""
+        env.update(env_extra or {})
         p = subprocess.run([self.exe, "--data", self.data, *args], capture_output=True,
                            timeout=timeout, env=env)
         return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode(
@@ -226,6 +227,49 @@ def run_tests(exe, tmp):
     check("ask --json", rc == 0 and isinstance(j, dict) and "answer" in j, f"rc={rc} {j} {err}")
     rc, _, _ = a.run("ask", "无此库", "问题")
     check("ask unknown KB → 3", rc == 3, f"rc={rc}")
+
+    # ask with a (fake) model: streamed answer, citations; a failing model
+    # falls back to the extractive answer with a notice.
+    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fake_model.py")
+    if os.path.exists(fake):
+        portfile = os.path.join(tmp, "fake.port")
+        fp = subprocess.Popen([sys.executable, fake, "--port", "0", "--port-file", portfile,
+                               "--tokens", "40"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        try:
+            port = None
+            for _ in range(100):
+                if os.path.exists(portfile) and open(portfile).read().strip():
+                    port = int(open(portfile).read().strip())
+                    break
+                time.sleep(0.05)
+            check("fake model started", port is not None)
+            if port:
+                model_env = {"ATRIUM_CHAT_URL": f"http://127.0.0.1:{port}/v1",
+                             "ATRIUM_CHAT_MODEL": "fake-chat"}
+                rc, out, err = a.run("ask", "测试库", "汇票丢了挂失止付后多久申请公示催告",
+                                     env_extra=model_env)
+                check("ask with a model streams an answer",
+                      rc == 0 and "根据资料" in out and "[1]" in out and "《" in out,
+                      f"rc={rc} {out} {err}")
+                rc, j, err = a.run("--json", "ask", "测试库", "银行汇票提示付款期限多长",
+                                   env_extra=model_env)[0], None, None
+                check("ask --json with a model", rc == 0, f"rc={rc}")
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/control",
+                                             data=json.dumps({"mode": "fail"}).encode(),
+                                             method="POST",
+                                             headers={"Content-Type": "application/json"})
+                urllib.request.urlopen(req, timeout=5).close()
+                rc, out, err = a.run("ask", "测试库", "汇票丢了挂失止付后多久申请公示催告",
+                                     env_extra=model_env)
+                check("model failure → extractive answer with a notice",
+                      rc == 0 and "notice" in out and "[1]" in out, f"rc={rc} {out} {err}")
+        finally:
+            fp.terminate()
+            try:
+                fp.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                fp.kill()
 
     # eval
     qpath = os.path.join(tmp, "questions.jsonl")
