@@ -53,8 +53,11 @@ struct llm_result {
  * content, CR/LF in the key). res is always initialised (content, reasoning
  * and finish_reason never NULL) and must be released by the caller. A
  * server that ignores stream=true and answers with one JSON completion is
- * accepted too. err (may be NULL) gets a message appended; it never holds
- * the API key. Safe to call from several threads at once. */
+ * accepted too. An answer of tool calls only is a success; a stream that
+ * stops before [DONE] or a finish_reason is RC_UPSTREAM, with the partial
+ * text left in res (as after a cancel). err (may be NULL) gets a message
+ * appended; it never holds the API key. Safe to call from several threads
+ * at once. */
 int llm_chat(const struct llm_endpoint *ep, const struct llm_msg *msgs, size_t nmsgs,
              llm_delta_cb cb, void *ctx, struct llm_result *res, struct buf *err);
 void llm_result_release(struct llm_result *res);
