@@ -77,7 +77,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size == 0 || size > 65536)
         return 0;
-    (void)cnum_parse((const char *)data + 1, size - 1);
+    {
+        /* numerals: in range, and the canonical form reads back the same */
+        char nb[64];
+        long v = cnum_parse((const char *)data + 1, size - 1), w;
+        size_t nl;
+        if (v < -1 || v > 99999)
+            abort();
+        if (v > 0) {
+            nl = cnum_format(v, nb, sizeof nb);
+            w = nl ? cnum_parse(nb, nl) : -1;
+            if (w != v)
+                abort();
+        }
+    }
     /* first byte: small sizes so that splitting is exercised */
     o.max_chars = 1 + (data[0] & 0x1F) * 4;
     o.target_chars = 1 + (data[0] >> 5) * 20;
