@@ -467,7 +467,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t len = strlen(line);
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         line[--len] = '\0';
-    log_warn("microhttpd: %s", line);
+    /* Mostly clients that went away (normal for streams); start-up
+     * failures are reported by http_start's own error. */
+    log_info("microhttpd: %s", line);
 }
 
 /* ---- start / stop ---- */

@@ -128,10 +128,10 @@ class FakeModel:
 
 
 class Server:
-    def __init__(self, atrium, workdir, name, env_extra, start_timeout):
+    def __init__(self, atrium, workdir, name, env_extra, start_timeout, data=None):
         self.name = name
-        self.data = os.path.join(workdir, name + "-data")
-        os.makedirs(self.data)
+        self.data = data or os.path.join(workdir, name + "-data")
+        os.makedirs(self.data, exist_ok=True)
         self.log_path = os.path.join(workdir, name + ".log")
         self.log = open(self.log_path, "wb")
         self.port = free_port()
@@ -142,10 +142,17 @@ class Server:
             [atrium, "--data", self.data, "serve", "--port", str(self.port)],
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self.exit_code = None
+        try:
+            self.wait_ready(start_timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_ready(self, start_timeout):
         deadline = time.time() + start_timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("%s exited at start (%s)" % (name, self.proc.returncode))
+                raise RuntimeError("%s exited at start (%s)" % (self.name, self.proc.returncode))
             try:
                 st, _, _ = self.request("GET", "/healthz", timeout=1)
                 if st == 200:
@@ -153,7 +160,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError("%s did not answer /healthz" % name)
+        raise RuntimeError("%s did not answer /healthz" % self.name)
 
     def request(self, method, path, body=None, headers=None, timeout=30):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
@@ -291,6 +298,7 @@ class Ctx:
     model = None  # chat model = the fake model
     fake = None
     kb = "差旅制度"
+    retired = []  # servers stopped by a test (already checked)
 
 
 @test(quick=True)
@@ -733,7 +741,27 @@ def access_log_has_no_query_text(ctx):
     check(re.search(r"POST /api/v1/kbs/\S+/search 200 \d+ [\d.]+ms", log), "access log line")
 
 
+@test()
+def restart_keeps_data(ctx):
+    # The last test: the plain server is stopped and started again on the
+    # same data folder; the KB, its documents and search are still there.
+    old = ctx.plain
+    code = old.stop()
+    check_eq(code, 0, "exit code")
+    new = Server(ctx.atrium, ctx.workdir, "plain2", {}, 20, data=old.data)
+    ctx.plain = new
+    ctx.retired.append(old)
+    st, docs = new.json("GET", "/api/v1/kbs/%s/documents" % q(ctx.kb))
+    check_eq(st, 200, "documents after restart")
+    check(any(d["title"] == "星河银行员工差旅管理办法" for d in docs["documents"]), "document kept")
+    st, body = new.json("POST", "/api/v1/kbs/%s/search" % q(ctx.kb), {"query": "二等座"})
+    check_eq(st, 200, "search after restart")
+    check_eq(body["hits"][0]["label"], "第四条", "top label after restart")
+
+
 def start_all(ctx, atrium, workdir, quick):
+    ctx.atrium = atrium
+    ctx.workdir = workdir
     timeout = 60 if quick else 20
     ctx.fake = FakeModel(workdir)
     ctx.plain = Server(atrium, workdir, "plain", {"ATRIUM_UPLOAD_MAX_MB": "1"}, timeout)
@@ -781,7 +809,7 @@ def main():
                     traceback.print_exc(limit=3, file=sys.stdout)
                 sys.stdout.flush()
     finally:
-        servers = [s for s in (ctx.plain, ctx.model) if s]
+        servers = ctx.retired + [s for s in (ctx.plain, ctx.model) if s]
         for srv in servers:
             code = srv.stop()
             log = srv.log_text()
