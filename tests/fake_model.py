@@ -9,6 +9,28 @@ server can serve many tests. Every model request is recorded: GET /requests
 returns them, DELETE /requests forgets them (tests use this to prove that PII
 never reached the model).
 
+Answers: when the last user message lists sources "[1] ...", the answer is
+"根据资料：<first sentence of source 1>[1]"; otherwise FIXED_REPLY. Streams come
+in 3-character chunks, or exactly --tokens N chunks (padded with FILLER),
+--delay-ms D apart, then a finish chunk, a usage chunk and [DONE].
+Embeddings hash character bigrams into 64 dims (L2-normalised); rerank scores
+are the share of the query's bigrams found in each document.
+
+Modes:  ok        normal answers
+        fail      HTTP 500 with a JSON error, on every model endpoint
+        stall     headers, then silence until the client hangs up
+        slow      like ok, 100 ms between chunks unless --delay-ms says
+        garbage   chat: non-JSON data lines; embeddings/rerank: JSON of the
+                  wrong shape (a vector short, ragged dims; index out of range)
+        empty     chat stream ends after the role chunk: no content, no [DONE]
+        thinking  reasoning_content deltas before the content
+        tools     a search_kb tool call streamed in pieces, no content
+        json      one JSON completion even when stream=true was asked
+
+Side doors: POST /control {"mode","tokens","delay_ms"} (each optional), GET
+/control, GET /requests (every model request: method, path, authorization,
+body), DELETE /requests.
+
 Usage:
     python3 tests/fake_model.py --port 0 --port-file /tmp/port [--mode ok]
                                 [--tokens N] [--delay-ms D]
