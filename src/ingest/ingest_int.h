@@ -26,6 +26,28 @@
  * short by err's cap is accepted silently. */
 void ingest_errf(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A table being read: set cells of the current row, end rows, finish.
+ * Zero-initialise it ({0}); `total` may point at a counter of cells shared
+ * by several tables (a workbook). Rows with no cell set are dropped;
+ * columns past INGEST_TABLE_MAX_COLS are ignored; past the cell cap
+ * too_big is set and further rows are dropped. */
+struct ingest_tb {
+    char *row[INGEST_TABLE_MAX_COLS]; /* the current row */
+    size_t row_n;                     /* 1 + its last column set */
+    char **flat;                      /* kept row i is flat[off[i] .. off[i] + len[i]) */
+    size_t nflat, flat_cap, *off, *len, rows_cap, nrows, ncols;
+    size_t *total;
+    int too_big;
+};
+/* Sets a cell (takes ownership of the malloc'd text). */
+void ingest_tb_cell(struct ingest_tb *t, size_t col, char *text);
+void ingest_tb_end_row(struct ingest_tb *t);
+/* Ends the row, adds the table to out (doc_add_table) and releases the
+ * builder (reusable afterwards). Returns 1 when a table block was added. */
+int ingest_tb_finish(struct ingest_tb *t, struct doc *out);
+/* Frees everything without adding a table. */
+void ingest_tb_release(struct ingest_tb *t);
+
 /* The parsers behind ingest_parse. `p` is never NULL (may be ""), the type
  * is already decided; failures return an rc and append a message to err. */
 int ingest_parse_txt(const char *name, const char *p, size_t n, struct doc *out, struct buf *err);

@@ -196,43 +196,23 @@ static void paragraph(struct docx *x, xmlNode *p)
 }
 
 struct tbl {
-    xmlNode *root;
-    char **cells; /* INGEST_TABLE_MAX_COLS per row while collecting */
-    size_t cap, nrows, ncols, cur;
-    int too_big;
+    struct ingest_tb tb;
+    size_t cur; /* the next column in the current row */
 };
 
 static int tbl_enter(void *ctx, xmlNode *n)
 {
     struct tbl *t = ctx;
-    if (n->type != XML_ELEMENT_NODE || t->too_big)
+    if (n->type != XML_ELEMENT_NODE || t->tb.too_big)
         return 0;
-    if (ingest_xml_is(n, "tr")) {
-        if ((t->nrows + 1) * INGEST_TABLE_MAX_COLS > INGEST_TABLE_MAX_CELLS) {
-            t->too_big = 1;
-            return 0;
-        }
-        t->cells =
-            xgrow(t->cells, &t->cap, (t->nrows + 1) * INGEST_TABLE_MAX_COLS, sizeof *t->cells);
-        memset(t->cells + t->nrows * INGEST_TABLE_MAX_COLS, 0,
-               INGEST_TABLE_MAX_COLS * sizeof *t->cells);
-        t->nrows++;
-        t->cur = 0;
-        return 1;
-    }
-    if (ingest_xml_is(n, "tc") && t->nrows > 0) {
-        if (t->cur < INGEST_TABLE_MAX_COLS) {
-            struct buf b;
-            buf_init(&b, (size_t)1 << 20);
-            struct runs r = {.b = &b, .in_cell = 1};
-            for (xmlNode *c = n->children; c; c = c->next)
-                ingest_xml_walk(c, runs_enter, runs_leave, &r);
-            size_t len;
-            t->cells[(t->nrows - 1) * INGEST_TABLE_MAX_COLS + t->cur] = buf_detach(&b, &len);
-            t->cur++;
-            if (t->cur > t->ncols)
-                t->ncols = t->cur;
-        }
+    if (ingest_xml_is(n, "tc")) {
+        struct buf b;
+        buf_init(&b, (size_t)1 << 20);
+        struct runs r = {.b = &b, .in_cell = 1};
+        for (xmlNode *c = n->children; c; c = c->next)
+            ingest_xml_walk(c, runs_enter, runs_leave, &r);
+        size_t len;
+        ingest_tb_cell(&t->tb, t->cur++, buf_detach(&b, &len));
         return 0;
     }
     if (ingest_xml_is(n, "tblPr") || ingest_xml_is(n, "tblGrid") || ingest_xml_is(n, "trPr"))
@@ -240,25 +220,20 @@ static int tbl_enter(void *ctx, xmlNode *n)
     return 1;
 }
 
+static void tbl_leave(void *ctx, xmlNode *n)
+{
+    struct tbl *t = ctx;
+    if (ingest_xml_is(n, "tr")) {
+        ingest_tb_end_row(&t->tb);
+        t->cur = 0;
+    }
+}
+
 static void table(struct docx *x, xmlNode *n)
 {
-    struct tbl t = {.root = n};
-    ingest_xml_walk(n, tbl_enter, NULL, &t);
-    char **cells = NULL;
-    if (t.ncols > 0) {
-        cells = xmalloc(t.nrows * t.ncols * sizeof *cells);
-        for (size_t i = 0; i < t.nrows; i++)
-            for (size_t j = 0; j < t.ncols; j++) {
-                char **c = &t.cells[i * INGEST_TABLE_MAX_COLS + j];
-                cells[i * t.ncols + j] = *c ? *c : xstrdup("");
-                *c = NULL;
-            }
-    }
-    for (size_t i = 0; t.cells && i < t.nrows * INGEST_TABLE_MAX_COLS; i++)
-        free(t.cells[i]);
-    free(t.cells);
-    if (cells)
-        doc_add_table(x->out, t.nrows, t.ncols, cells);
+    struct tbl t = {.cur = 0};
+    ingest_xml_walk(n, tbl_enter, tbl_leave, &t);
+    ingest_tb_finish(&t.tb, x->out);
 }
 
 static int body_enter(void *ctx, xmlNode *n)

@@ -88,44 +88,34 @@ static int probe_enter(void *ctx, xmlNode *n)
 
 struct rows {
     xmlNode *root;
-    char **cells;                  /* row-major, INGEST_TABLE_MAX_COLS per row while collecting */
-    size_t cap, nrows, ncols, cur; /* cur: cells in the current row */
-    int too_big;
+    struct ingest_tb tb;
+    size_t cur; /* the next column in the current row */
 };
 
 static int rows_enter(void *ctx, xmlNode *n)
 {
     struct rows *r = ctx;
     if (n->type != XML_ELEMENT_NODE || (n != r->root && ingest_xml_is(n, "table")) ||
-        in_list(n, skip_tags) || r->too_big)
+        in_list(n, skip_tags) || r->tb.too_big)
         return 0;
-    if (ingest_xml_is(n, "tr")) {
-        if ((r->nrows + 1) * INGEST_TABLE_MAX_COLS > INGEST_TABLE_MAX_CELLS) {
-            r->too_big = 1;
-            return 0;
-        }
-        r->cells =
-            xgrow(r->cells, &r->cap, (r->nrows + 1) * INGEST_TABLE_MAX_COLS, sizeof *r->cells);
-        memset(r->cells + r->nrows * INGEST_TABLE_MAX_COLS, 0,
-               INGEST_TABLE_MAX_COLS * sizeof *r->cells);
-        r->nrows++;
-        r->cur = 0;
-        return 1;
-    }
-    if ((ingest_xml_is(n, "td") || ingest_xml_is(n, "th")) && r->nrows > 0) {
-        if (r->cur < INGEST_TABLE_MAX_COLS) {
-            struct buf b;
-            buf_init(&b, (size_t)1 << 20);
-            node_text(n, &b);
-            size_t len;
-            r->cells[(r->nrows - 1) * INGEST_TABLE_MAX_COLS + r->cur] = buf_detach(&b, &len);
-            r->cur++;
-            if (r->cur > r->ncols)
-                r->ncols = r->cur;
-        }
+    if (ingest_xml_is(n, "td") || ingest_xml_is(n, "th")) {
+        struct buf b;
+        buf_init(&b, (size_t)1 << 20);
+        node_text(n, &b);
+        size_t len;
+        ingest_tb_cell(&r->tb, r->cur++, buf_detach(&b, &len));
         return 0;
     }
     return 1;
+}
+
+static void rows_leave(void *ctx, xmlNode *n)
+{
+    struct rows *r = ctx;
+    if (ingest_xml_is(n, "tr")) {
+        ingest_tb_end_row(&r->tb);
+        r->cur = 0;
+    }
 }
 
 /* Adds the table at n; returns 0 when it is a layout table to walk as blocks. */
@@ -136,30 +126,8 @@ static int add_table(struct doc *out, xmlNode *n)
     if (pr.layout)
         return 0;
     struct rows r = {.root = n};
-    ingest_xml_walk(n, rows_enter, NULL, &r);
-    size_t nrows = 0;
-    char **cells = NULL;
-    if (r.ncols > 0) {
-        cells = xmalloc(r.nrows * r.ncols * sizeof *cells);
-        for (size_t i = 0; i < r.nrows; i++) {
-            char **row = r.cells + i * INGEST_TABLE_MAX_COLS;
-            int any = 0;
-            for (size_t j = 0; j < r.ncols; j++)
-                any |= row[j] != NULL;
-            if (!any)
-                continue; /* rows with no cells at all (empty <tr>) */
-            for (size_t j = 0; j < r.ncols; j++) {
-                cells[nrows * r.ncols + j] = row[j] ? row[j] : xstrdup("");
-                row[j] = NULL;
-            }
-            nrows++;
-        }
-    }
-    for (size_t i = 0; i < r.nrows * INGEST_TABLE_MAX_COLS && r.cells; i++)
-        free(r.cells[i]);
-    free(r.cells);
-    if (cells)
-        doc_add_table(out, nrows, r.ncols, cells);
+    ingest_xml_walk(n, rows_enter, rows_leave, &r);
+    ingest_tb_finish(&r.tb, out);
     return 1;
 }
 

@@ -115,13 +115,7 @@ static long col_of(const char *ref)
 
 struct sheet {
     const struct strs *ss;
-    char *row[INGEST_TABLE_MAX_COLS];
-    size_t row_cols; /* 1 + highest column set in row */
-    /* kept rows, compact: row i is flat[off[i] .. off[i] + len[i]) */
-    char **flat;
-    size_t nflat, flat_cap, *off, *len, rows_cap, nrows, ncols;
-    size_t *total; /* cells kept across the workbook */
-    int too_big;
+    struct ingest_tb tb;
     /* the cell being read */
     long col, next_col;
     char type[16];
@@ -130,34 +124,7 @@ struct sheet {
 
 static void end_row(struct sheet *s)
 {
-    size_t wide = s->row_cols > s->ncols ? s->row_cols : s->ncols;
-    if (s->row_cols == 0)
-        goto out;
-    if ((s->nrows + 1) * wide > INGEST_TABLE_MAX_CELLS ||
-        *s->total + s->row_cols > INGEST_TABLE_MAX_CELLS) {
-        s->too_big = 1;
-        goto out;
-    }
-    s->flat = xgrow(s->flat, &s->flat_cap, s->nflat + s->row_cols, sizeof *s->flat);
-    size_t rc = s->rows_cap;
-    s->off = xgrow(s->off, &rc, s->nrows + 1, sizeof *s->off);
-    rc = s->rows_cap;
-    s->len = xgrow(s->len, &rc, s->nrows + 1, sizeof *s->len);
-    s->rows_cap = rc;
-    memcpy(s->flat + s->nflat, s->row, s->row_cols * sizeof *s->row);
-    memset(s->row, 0, s->row_cols * sizeof *s->row);
-    s->off[s->nrows] = s->nflat;
-    s->len[s->nrows] = s->row_cols;
-    s->nflat += s->row_cols;
-    *s->total += s->row_cols;
-    s->nrows++;
-    s->ncols = wide;
-out:
-    for (size_t i = 0; i < s->row_cols; i++) {
-        free(s->row[i]);
-        s->row[i] = NULL;
-    }
-    s->row_cols = 0;
+    ingest_tb_end_row(&s->tb);
     s->next_col = 0;
 }
 
@@ -184,12 +151,8 @@ static void end_cell(struct sheet *s)
                 v = num;
         }
     }
-    if (col >= 0 && col < INGEST_TABLE_MAX_COLS && v[0]) {
-        free(s->row[col]);
-        s->row[col] = xstrdup(v);
-        if ((size_t)col + 1 > s->row_cols)
-            s->row_cols = (size_t)col + 1;
-    }
+    if (col >= 0 && v[0])
+        ingest_tb_cell(&s->tb, (size_t)col, xstrdup(v));
     buf_reset(&s->val);
 }
 
@@ -201,7 +164,7 @@ static int read_sheet(const struct buf *part, struct sheet *s)
         rc = RC_PARSE;
         goto out;
     }
-    while (!s->too_big && (ret = xmlTextReaderRead(r)) == 1) {
+    while (!s->tb.too_big && (ret = xmlTextReaderRead(r)) == 1) {
         int type = xmlTextReaderNodeType(r);
         int empty = xmlTextReaderIsEmptyElement(r);
         if (type == XML_READER_TYPE_ELEMENT) {
@@ -242,7 +205,7 @@ static int read_sheet(const struct buf *part, struct sheet *s)
             }
         }
     }
-    if (!s->too_big && ret < 0)
+    if (!s->tb.too_big && ret < 0)
         rc = RC_PARSE;
     end_row(s);
 out:
@@ -273,34 +236,6 @@ static char *rel_target(xmlDoc *rels, const char *rid)
         return buf_detach(&b, &len);
     }
     return NULL;
-}
-
-static void add_sheet(struct doc *out, const char *name, struct sheet *s)
-{
-    if (s->nrows == 0 || s->ncols == 0)
-        return;
-    char **cells = xmalloc(s->nrows * s->ncols * sizeof *cells);
-    for (size_t i = 0; i < s->nrows; i++)
-        for (size_t j = 0; j < s->ncols; j++) {
-            char **c = j < s->len[i] ? &s->flat[s->off[i] + j] : NULL;
-            cells[i * s->ncols + j] = c && *c ? *c : xstrdup("");
-            if (c)
-                *c = NULL;
-        }
-    doc_add_heading(out, 1, name, strlen(name));
-    doc_add_table(out, s->nrows, s->ncols, cells);
-}
-
-static void sheet_release(struct sheet *s)
-{
-    for (size_t i = 0; i < s->nflat; i++)
-        free(s->flat[i]);
-    free(s->flat);
-    free(s->off);
-    free(s->len);
-    for (size_t i = 0; i < INGEST_TABLE_MAX_COLS; i++)
-        free(s->row[i]);
-    buf_release(&s->val);
 }
 
 int ingest_parse_xlsx(const char *name, const char *p, size_t n, struct doc *out, struct buf *err)
@@ -378,20 +313,23 @@ int ingest_parse_xlsx(const char *name, const char *p, size_t n, struct doc *out
         }
         if (rc)
             goto out;
-        struct sheet s = {.ss = &ss, .total = &total};
+        struct sheet s = {.ss = &ss};
+        s.tb.total = &total;
         buf_init(&s.val, (size_t)1 << 20);
         rc = read_sheet(&part, &s);
-        if (s.too_big) {
+        if (s.tb.too_big) {
             ingest_errf(err, "XLSX 表格过大（单元格过多）/ XLSX sheet too large (too many cells)");
             rc = RC_TOO_BIG;
         } else if (rc) {
             ingest_errf(err,
                         "XLSX 文件已损坏 / broken XLSX file: sheet \"%.100s\" is not valid XML",
                         refs[i].name);
-        } else {
-            add_sheet(out, refs[i].name, &s);
+        } else if (s.tb.nrows) {
+            doc_add_heading(out, 1, refs[i].name, strlen(refs[i].name));
+            ingest_tb_finish(&s.tb, out);
         }
-        sheet_release(&s);
+        ingest_tb_release(&s.tb);
+        buf_release(&s.val);
         if (rc)
             goto out;
     }

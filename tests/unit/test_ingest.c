@@ -389,6 +389,26 @@ TEST(ingest_html_blocks_and_tables)
     buf_release(&err);
 }
 
+TEST(ingest_html_large_table)
+{
+    struct buf h = BUF_INIT, err = BUF_INIT;
+    CHECK_INT(buf_adds(&h, "<table><tr><th>编号</th><th>网点</th></tr>"), RC_OK);
+    for (int i = 0; i < 20000; i++)
+        CHECK_INT(buf_addf(&h, "<tr><td>%d</td><td>支行%d</td></tr>\n", i, i), RC_OK);
+    CHECK_INT(buf_adds(&h, "</table>"), RC_OK);
+    struct doc d;
+    doc_init(&d);
+    CHECK_INT(parse_auto("big.html", h.p, h.len, &d, &err), RC_OK);
+    CHECK_INT(d.nblocks, 1);
+    if (d.nblocks == 1) {
+        CHECK_INT(d.blocks[0].table.nrows, 20001);
+        CHECK_STR(cell(&d.blocks[0], 20000, 1), "支行19999");
+    }
+    doc_release(&d);
+    buf_release(&h);
+    buf_release(&err);
+}
+
 /* --- docx ----------------------------------------------------------------- */
 
 TEST(ingest_docx_paragraphs_headings_tables)
@@ -426,6 +446,37 @@ TEST(ingest_docx_paragraphs_headings_tables)
     doc_init(&d);
     CHECK_INT(parse_auto("x.docx", z.p, z.len, &d, &err), RC_OK);
     CHECK_STR(d.title, "第一章 总则");
+    doc_release(&d);
+    buf_release(&z);
+    buf_release(&err);
+}
+
+TEST(ingest_docx_text_box_once)
+{
+    const char *body =
+        "<w:document " W_NS " xmlns:mc=\"urn:mc\"><w:body><w:p><w:r><w:t>正文</w:t></w:r>"
+        "<w:r><mc:AlternateContent><mc:Choice><w:drawing><w:txbxContent><w:p><w:r><w:t>文本框"
+        "</w:t></w:r></w:p></w:txbxContent></w:drawing></mc:Choice><mc:Fallback><w:pict>"
+        "<w:txbxContent><w:p><w:r><w:t>文本框</w:t></w:r></w:p></w:txbxContent></w:pict>"
+        "</mc:Fallback></mc:AlternateContent></w:r></w:p>"
+        "<w:p><w:pPr><w:outlineLvl w:val=\"2\"/></w:pPr><w:r><w:t>大纲三级</w:t></w:r></w:p>"
+        "<w:p><w:r><w:instrText>PAGE</w:instrText><w:t>&amp;</w:t></w:r></w:p>"
+        "</w:body></w:document>";
+    struct entry e[] = {{"word/document.xml", body, 0}};
+    struct buf z = BUF_INIT, err = BUF_INIT;
+    make_zip("tb.docx", e, 1, &z);
+    struct doc d;
+    doc_init(&d);
+    CHECK_INT(parse_auto("框.docx", z.p, z.len, &d, &err), RC_OK);
+    CHECK_INT(d.nblocks, 4);
+    if (d.nblocks == 4) {
+        CHECK_STR(d.blocks[0].text, "正文");
+        CHECK_STR(d.blocks[1].text, "文本框");
+        CHECK_INT(d.blocks[2].kind, DOC_HEADING);
+        CHECK_INT(d.blocks[2].level, 3);
+        CHECK_STR(d.blocks[3].text, "&");
+    }
+    CHECK_STR(d.title, "大纲三级");
     doc_release(&d);
     buf_release(&z);
     buf_release(&err);
