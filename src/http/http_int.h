@@ -148,7 +148,6 @@ struct http_req {
     struct http_upload_file *files;
     size_t nfiles, capfiles;
     size_t upload_total;
-    char *raw_name; /* ?filename= for application/octet-stream bodies */
     /* streams (stream.c) */
     struct http_stream *stream;
 };

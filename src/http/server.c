@@ -276,6 +276,10 @@ static enum MHD_Result req_begin(struct http_req *r, const char *url, const char
     const char *kb_seg = NULL, *arg_seg = NULL;
     r->method = parse_method(method);
     copy_log_path(r, url);
+    /* Until the route says otherwise, a body (even one that is dropped after
+     * an error) may be as large as a JSON body. */
+    r->body_limit = s->cfg->body_max;
+    buf_init(&r->body, s->cfg->body_max);
 
     size_t ulen = strlen(url);
     if (!utf8_valid(url, ulen)) {
@@ -309,9 +313,8 @@ static enum MHD_Result req_begin(struct http_req *r, const char *url, const char
     /* The body: what kind, how much, and reject oversized ones now. */
     if (r->method == HM_POST)
         r->body_kind = r->route == HR_DOCS ? HB_MULTIPART : HB_JSON;
-    r->body_limit =
-        r->body_kind == HB_MULTIPART ? s->cfg->upload_max + UPLOAD_SLACK : s->cfg->body_max;
-    buf_init(&r->body, s->cfg->body_max);
+    if (r->body_kind == HB_MULTIPART)
+        r->body_limit = s->cfg->upload_max + UPLOAD_SLACK;
     const char *cl =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     int64_t len = 0;
@@ -396,7 +399,6 @@ static void req_free(struct http_req *r)
         kb_info_release(&r->kb);
     buf_release(&r->body);
     free(r->err_msg);
-    free(r->raw_name);
     free(r);
 }
 

@@ -188,6 +188,9 @@ TEST(http_server_routes_errors_and_keep_alive)
 
     const char *cases[][2] = {
         {"GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "HTTP/1.1 404"},
+        {"POST /nope HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\nConnection: close\r\n\r\n"
+         "{\"a\":\"b\"}",
+         "HTTP/1.1 404"},
         {"PUT /api/v1/kbs HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "HTTP/1.1 405"},
         {"GET /api/v1/kbs/nokb/documents HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
          "HTTP/1.1 404"},
