@@ -40,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                      TOK_DEFAULT,
                                      TOK_BIGRAMS | TOK_UNIGRAMS,
                                      TOK_BIGRAMS | TOK_WORDS | TOK_UNIGRAMS,
-                                     TOK_WORDS | TOK_UNIGRAMS};
+                                     TOK_WORDS | TOK_UNIGRAMS,
+                                     TOK_DEFAULT | TOK_EDGES};
     struct buf b;
     uint32_t cp;
 

@@ -89,10 +89,13 @@ static inline uint8_t cls_of(uint32_t c)
     return c < 0x10000 ? g_cls[c] : classify(c);
 }
 
+/* Thread-exit destructor (runs on the exiting thread). */
 static void brk_free(void *p)
 {
     if (p)
         ubrk_close((UBreakIterator *)p);
+    if (t_brk == p)
+        t_brk = NULL; /* a later tok_run on this thread reopens it */
 }
 
 static void init_once(void)

@@ -184,6 +184,38 @@ TEST(fts_tokenizer_arguments)
     sqlite3_close(bad);
 }
 
+/* Number of rows of the table's vocabulary that equal term. */
+static int vocab_has(sqlite3 *db, const char *term)
+{
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+    CHECK_INT(sqlite3_exec(db, "CREATE VIRTUAL TABLE IF NOT EXISTS v USING fts5vocab(t, 'row')",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    CHECK_INT(sqlite3_prepare_v2(db, "SELECT count(*) FROM v WHERE term = ?1", -1, &st, NULL),
+              SQLITE_OK);
+    CHECK_INT(sqlite3_bind_text(st, 1, term, -1, SQLITE_STATIC), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    CHECK_INT(sqlite3_finalize(st), SQLITE_OK);
+    return n;
+}
+
+TEST(fts_default_indexes_bigrams_and_edges_not_words)
+{
+    sqlite3 *db = open_db("atrium");
+    CHECK_INT(vocab_has(db, "信用"), 1);
+    CHECK_INT(vocab_has(db, "信"), 1);     /* run edge */
+    CHECK_INT(vocab_has(db, "信用卡"), 0); /* no ICU words: see fts.c */
+    CHECK_MATCH(db, "信用卡", "2");
+    sqlite3_close(db);
+    db = open_db("atrium default");
+    CHECK_INT(vocab_has(db, "信用卡"), 1);
+    CHECK_MATCH(db, "信用卡", "2");
+    CHECK_MATCH(db, "账户", "1,4");
+    sqlite3_close(db);
+}
+
 TEST(fts_hostile_text_is_harmless)
 {
     sqlite3 *db = open_db("atrium");
