@@ -759,6 +759,43 @@ def restart_keeps_data(ctx):
     check_eq(body["hits"][0]["label"], "第四条", "top label after restart")
 
 
+@test(quick=True)
+def stop_during_streams(ctx):
+    # SIGTERM while streams are running (one waiting on a stalled model, one
+    # slow): the server ends them, exits 0 and in time. Runs last.
+    srv = ctx.model
+    ctx.fake.control(mode="slow", delay_ms=200, tokens=40)
+    results = []
+
+    def run_stream():
+        try:
+            c, r = open_stream(srv, ctx.kb, "一般员工出差住宿每晚不超过多少钱？")
+            try:
+                results.append([e for e, _ in read_sse(r)])
+            finally:
+                c.close()
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            results.append(["client error: %s" % e])
+
+    threads = [threading.Thread(target=run_stream) for _ in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(0.6)
+        t0 = time.time()
+        code = srv.stop()
+        took = time.time() - t0
+    finally:
+        for t in threads:
+            t.join(30)
+        ctx.fake.control(mode="ok", delay_ms=0, tokens=0)
+    ctx.retired.append(srv)
+    ctx.model = None
+    check_eq(code, 0, "exit code")
+    check(took < 10, "stop took %.1f s" % took)
+    check_eq(len(results), 2, "both clients returned")
+
+
 def start_all(ctx, atrium, workdir, quick):
     ctx.atrium = atrium
     ctx.workdir = workdir
