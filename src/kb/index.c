@@ -16,6 +16,9 @@ const struct idx_params idx_default_params = {
     .k1 = 1.2f,
     .b = {0.3f, 0.5f, 0.75f},
     .w = {1.5f, 1.5f, 1.0f},
+    .doc_weight = 0.0f,
+    .cue_boost = 0.2f,
+    .coverage_power = 1.0f,
 };
 
 struct posting {
@@ -44,10 +47,20 @@ struct kb_index {
     struct posting *post;
     size_t npost;
     int64_t *chunk_ids;
+    uint32_t *group; /* doc -> dense group (document) number */
+    uint8_t *cues;   /* doc -> answer-type cues */
+    size_t ngroups;
     uint16_t (*lens)[IDX_NFIELDS];
+    float (*wnorm)[IDX_NFIELDS]; /* w_f / length normalisation, for the default params */
     size_t ndocs;
     float avg[IDX_NFIELDS];
 };
+
+/* The BM25F weight of one term frequency in field f of a document. */
+static inline float field_weight(const struct idx_params *pp, unsigned f, float len, float avg)
+{
+    return pp->w[f] / (1.0f - pp->b[f] + pp->b[f] * len / avg);
+}
 
 struct idx_builder {
     struct dict dict;
@@ -55,6 +68,10 @@ struct idx_builder {
     struct triple *tr;
     size_t ntr, captr;
     int64_t *chunk_ids;
+    uint32_t *group;
+    uint8_t *cues;
+    int64_t last_group;
+    size_t ngroups;
     uint16_t (*lens)[IDX_NFIELDS];
     size_t ndocs, capdocs;
     /* per-chunk scratch: term<<2 | field */
@@ -167,16 +184,25 @@ static int cmp_u64(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-void idx_builder_add(struct idx_builder *b, int64_t chunk_id, const char *const fields[IDX_NFIELDS])
+void idx_builder_add(struct idx_builder *b, int64_t chunk_id, int64_t group, unsigned cues,
+                     const char *const fields[IDX_NFIELDS])
 {
     uint32_t doc = (uint32_t)b->ndocs;
     if (b->ndocs >= b->capdocs) {
         size_t cap = b->capdocs;
         b->chunk_ids = xgrow(b->chunk_ids, &cap, b->ndocs + 1, sizeof *b->chunk_ids);
         b->lens = xrealloc(b->lens, cap * sizeof *b->lens);
+        b->group = xrealloc(b->group, cap * sizeof *b->group);
+        b->cues = xrealloc(b->cues, cap * sizeof *b->cues);
         b->capdocs = cap;
     }
     b->chunk_ids[doc] = chunk_id;
+    /* Chunks arrive grouped by document; a new group starts when it changes. */
+    if (doc == 0 || group != b->last_group)
+        b->ngroups++;
+    b->last_group = group;
+    b->group[doc] = (uint32_t)(b->ngroups - 1);
+    b->cues[doc] = (uint8_t)cues;
     b->nscratch = 0;
     for (unsigned f = 0; f < IDX_NFIELDS; f++) {
         struct add_ctx a = {b, f, 0};
@@ -220,6 +246,9 @@ struct kb_index *idx_builder_finish(struct idx_builder *b)
     free(fill);
     ix->npost = b->ntr;
     ix->chunk_ids = b->chunk_ids;
+    ix->group = b->group;
+    ix->cues = b->cues;
+    ix->ngroups = b->ngroups;
     ix->lens = b->lens;
     ix->ndocs = b->ndocs;
     for (unsigned f = 0; f < IDX_NFIELDS; f++) {
@@ -228,6 +257,10 @@ struct kb_index *idx_builder_finish(struct idx_builder *b)
             sum += ix->lens[d][f];
         ix->avg[f] = ix->ndocs && sum > 0 ? (float)(sum / (double)ix->ndocs) : 1.0f;
     }
+    ix->wnorm = xmalloc((ix->ndocs ? ix->ndocs : 1) * sizeof *ix->wnorm);
+    for (size_t d = 0; d < ix->ndocs; d++)
+        for (unsigned f = 0; f < IDX_NFIELDS; f++)
+            ix->wnorm[d][f] = field_weight(&idx_default_params, f, ix->lens[d][f], ix->avg[f]);
     free(b->tr);
     free(b->scratch);
     free(b);
@@ -242,7 +275,10 @@ void kb_index_free(struct kb_index *ix)
     free(ix->start);
     free(ix->post);
     free(ix->chunk_ids);
+    free(ix->group);
+    free(ix->cues);
     free(ix->lens);
+    free(ix->wnorm);
     free(ix);
 }
 
@@ -277,12 +313,17 @@ float kb_index_idf(const struct kb_index *ix, int32_t term)
 }
 
 /* Per-thread accumulators, grown to the largest index searched. */
-static _Thread_local float *acc_score, *acc_cov;
+static _Thread_local float *acc_score, *acc_cov, *acc_group;
 static _Thread_local uint32_t *acc_touched;
-static _Thread_local size_t acc_cap;
+static _Thread_local size_t acc_cap, acc_gcap;
 
-static void acc_reserve(size_t n)
+static void acc_reserve(size_t n, size_t ngroups)
 {
+    if (ngroups > acc_gcap) {
+        free(acc_group);
+        acc_group = xcalloc(ngroups, sizeof *acc_group);
+        acc_gcap = ngroups;
+    }
     if (n <= acc_cap)
         return;
     free(acc_score);
@@ -338,22 +379,23 @@ static int cmp_hit_desc(const void *x, const void *y)
     return hit_better(a, b) ? -1 : hit_better(b, a) ? 1 : 0;
 }
 
-size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, size_t nq, size_t k,
-                       const struct idx_params *params, struct idx_hit *out)
+size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, size_t nq,
+                       unsigned qcues, size_t k, const struct idx_params *params,
+                       struct idx_hit *out)
 {
     const struct idx_params *pp = params ? params : &idx_default_params;
     if (!ix->ndocs || !k)
         return 0;
-    acc_reserve(ix->ndocs);
+    acc_reserve(ix->ndocs, ix->ngroups);
     size_t ntouched = 0;
     double total_mass = 0;
     for (size_t i = 0; i < nq; i++)
         if (q[i].original && q[i].term >= 0)
             total_mass += q[i].weight * kb_index_idf(ix, q[i].term);
 
-    float inv_avg[IDX_NFIELDS];
-    for (unsigned f = 0; f < IDX_NFIELDS; f++)
-        inv_avg[f] = 1.0f / ix->avg[f];
+    /* The precomputed field weights hold for the default parameters only. */
+    int fast = memcmp(pp->b, idx_default_params.b, sizeof pp->b) == 0 &&
+               memcmp(pp->w, idx_default_params.w, sizeof pp->w) == 0;
     for (size_t i = 0; i < nq; i++) {
         int32_t t = q[i].term;
         if (t < 0)
@@ -363,12 +405,14 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
         float mass = q[i].original ? q[i].weight * idf : 0;
         for (uint32_t j = ix->start[t]; j < ix->start[t + 1]; j++) {
             const struct posting *p = &ix->post[j];
-            const uint16_t *len = ix->lens[p->doc];
             float tf = 0;
-            for (unsigned f = 0; f < IDX_NFIELDS; f++)
-                if (p->tf[f])
-                    tf += pp->w[f] * p->tf[f] /
-                          (1.0f - pp->b[f] + pp->b[f] * (float)len[f] * inv_avg[f]);
+            if (fast) {
+                const float *wn = ix->wnorm[p->doc];
+                tf = wn[0] * p->tf[0] + wn[1] * p->tf[1] + wn[2] * p->tf[2];
+            } else {
+                for (unsigned f = 0; f < IDX_NFIELDS; f++)
+                    tf += p->tf[f] * field_weight(pp, f, ix->lens[p->doc][f], ix->avg[f]);
+            }
             float s = wq * tf * (pp->k1 + 1.0f) / (pp->k1 + tf);
             if (!(s > 0))
                 continue;
@@ -378,11 +422,32 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
             acc_cov[p->doc] += mass;
         }
     }
+    float best = 0, gbest = 0;
+    if (pp->doc_weight > 0) {
+        for (size_t i = 0; i < ntouched; i++) {
+            uint32_t d = acc_touched[i];
+            float *g = &acc_group[ix->group[d]];
+            *g += acc_score[d];
+            if (*g > gbest)
+                gbest = *g;
+            if (acc_score[d] > best)
+                best = acc_score[d];
+        }
+    }
     size_t nh = 0;
     for (size_t i = 0; i < ntouched; i++) {
         uint32_t d = acc_touched[i];
-        struct idx_hit h = {d, acc_score[d],
-                            total_mass > 0 ? (float)(acc_cov[d] / total_mass) : 0.0f};
+        float score = acc_score[d];
+        if (pp->doc_weight > 0 && best > 0 && gbest > 0)
+            score = score / best + pp->doc_weight * acc_group[ix->group[d]] / gbest;
+        if (qcues & ix->cues[d])
+            score *= 1.0f + pp->cue_boost;
+        float cov = total_mass > 0 ? (float)(acc_cov[d] / total_mass) : 0.0f;
+        if (pp->coverage_power == 1.0f)
+            score *= cov > 0.01f ? cov : 0.01f;
+        else if (pp->coverage_power > 0)
+            score *= powf(cov > 0.01f ? cov : 0.01f, pp->coverage_power);
+        struct idx_hit h = {d, score, cov};
         acc_score[d] = 0;
         acc_cov[d] = 0;
         if (nh < k) {
@@ -393,6 +458,9 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
             heap_sift_down(out, nh, 0);
         }
     }
+    if (pp->doc_weight > 0)
+        for (size_t i = 0; i < ntouched; i++)
+            acc_group[ix->group[acc_touched[i]]] = 0;
     qsort(out, nh, sizeof *out, cmp_hit_desc);
     return nh;
 }

@@ -15,7 +15,9 @@ struct kb_index;
 
 struct idx_builder *idx_builder_new(unsigned tok_flags);
 /* Adds one chunk; fields are UTF-8 (title, heading path, body text). */
-void idx_builder_add(struct idx_builder *b, int64_t chunk_id,
+/* Chunks of one document share `group` and must be added consecutively. */
+/* `cues` are the chunk's answer-type cues (kb/cues.h). */
+void idx_builder_add(struct idx_builder *b, int64_t chunk_id, int64_t group, unsigned cues,
                      const char *const fields[IDX_NFIELDS]);
 /* Consumes the builder and returns the finished index (never NULL). */
 struct kb_index *idx_builder_finish(struct idx_builder *b);
@@ -47,13 +49,24 @@ struct idx_params {
     float k1;
     float b[IDX_NFIELDS];
     float w[IDX_NFIELDS];
+    /* Document evidence: a chunk's final score is its own normalised score
+     * plus doc_weight times its document's (sum of its chunks' scores,
+     * normalised). Rewards the document that is about the question. */
+    float doc_weight;
+    /* A chunk whose cues meet the question's is boosted by this factor. */
+    float cue_boost;
+    /* The score is multiplied by coverage^coverage_power: a chunk that
+     * matches more of the question's distinct terms is preferred over one
+     * that repeats a few of them. */
+    float coverage_power;
 };
 extern const struct idx_params idx_default_params;
 
 /* Ranks with BM25F; writes up to k hits, best first, and returns how many.
  * params may be NULL for the defaults. Thread-safe. */
-size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, size_t nq, size_t k,
-                       const struct idx_params *params, struct idx_hit *out);
+size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, size_t nq,
+                       unsigned qcues, size_t k, const struct idx_params *params,
+                       struct idx_hit *out);
 
 /* The idf of a term (0 for -1). */
 float kb_index_idf(const struct kb_index *ix, int32_t term);

@@ -9,6 +9,7 @@
 #include "common/util.h"
 #include "ingest/ingest.h"
 #include "kb/chunk.h"
+#include "kb/cues.h"
 #include "text/tok.h"
 #include "text/norm.h"
 #include "text/utf8.h"
@@ -745,6 +746,8 @@ void kb_snapshot_put(struct kb_snapshot *s)
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     kb_index_free(s->ix);
+    free(s->meta);
+    buf_release(&s->arena);
     for (size_t g = 0; g < s->nsyn; g++) {
         for (char **t = s->syn[g]; *t; t++)
             free(*t);
@@ -802,6 +805,15 @@ static void publish_snap(struct kb_engine *e, struct kb_snapshot *s)
     pthread_mutex_unlock(&e->mu);
 }
 
+/* Appends a NUL-terminated copy of s to the arena; returns its offset. */
+static uint32_t arena_add(struct buf *a, const char *s)
+{
+    uint32_t off = (uint32_t)a->len;
+    if (buf_add(a, s ? s : "", (s ? strlen(s) : 0) + 1))
+        abort(); /* a KB over 4 GB of text: not supported by this index */
+    return off;
+}
+
 static int build_snap(struct kb_conn *c, int64_t kb_id, int64_t gen, struct kb_snapshot **out)
 {
     double t0 = now_ms();
@@ -815,9 +827,14 @@ static int build_snap(struct kb_conn *c, int64_t kb_id, int64_t gen, struct kb_s
     sqlite3_stmt *st =
         rc ? NULL
            : db_stmt(c->cache, "SELECT c.id, c.title, c.heading, c.text, v.dim, v.vec,"
-                               " v.model FROM chunks c LEFT JOIN chunk_vectors v"
-                               " ON v.chunk_id = c.id WHERE c.kb_id = ?1 ORDER BY c.id");
-    size_t capvec = 0, nvec = 0, ndocs = 0;
+                               " v.model, c.doc_id, c.label, d.name FROM chunks c"
+                               " JOIN documents d ON d.id = c.doc_id"
+                               " LEFT JOIN chunk_vectors v ON v.chunk_id = c.id"
+                               " WHERE c.kb_id = ?1 ORDER BY c.doc_id, c.id");
+    size_t capvec = 0, nvec = 0, ndocs = 0, capmeta = 0;
+    int64_t prev_doc = -1;
+    uint32_t doc_name = 0, title = 0;
+    buf_init(&s->arena, (size_t)UINT32_MAX);
     if (st) {
         sqlite3_bind_int64(st, 1, kb_id);
         int r;
@@ -825,7 +842,24 @@ static int build_snap(struct kb_conn *c, int64_t kb_id, int64_t gen, struct kb_s
             const char *f[IDX_NFIELDS] = {(const char *)sqlite3_column_text(st, 1),
                                           (const char *)sqlite3_column_text(st, 2),
                                           (const char *)sqlite3_column_text(st, 3)};
-            idx_builder_add(b, sqlite3_column_int64(st, 0), f);
+            const char *body = f[IDX_BODY] ? f[IDX_BODY] : "";
+            int64_t doc_id = sqlite3_column_int64(st, 7);
+            idx_builder_add(b, sqlite3_column_int64(st, 0), doc_id, cue_chunk(body, strlen(body)),
+                            f);
+            s->meta = xgrow(s->meta, &capmeta, ndocs + 1, sizeof *s->meta);
+            struct kb_chunk_meta *m = &s->meta[ndocs];
+            if (doc_id != prev_doc) { /* document strings are stored once */
+                doc_name = arena_add(&s->arena, (const char *)sqlite3_column_text(st, 9));
+                title = arena_add(&s->arena, f[IDX_TITLE]);
+                prev_doc = doc_id;
+            }
+            *m = (struct kb_chunk_meta){
+                doc_id,
+                doc_name,
+                title,
+                arena_add(&s->arena, f[IDX_HEADING]),
+                arena_add(&s->arena, (const char *)sqlite3_column_text(st, 8)),
+                arena_add(&s->arena, body)};
             size_t dim = (size_t)sqlite3_column_int64(st, 4);
             const void *blob = sqlite3_column_blob(st, 5);
             int bytes = sqlite3_column_bytes(st, 5);
@@ -905,7 +939,11 @@ char *kb_cite_string(const char *title, const char *label, const char *heading)
         buf_addf(&b, "《%s》", title);
     else
         buf_adds(&b, title);
-    if (label && label[0])
+    /* An article label (第X条) identifies itself; a clause label such as （一）
+     * does not, so the whole heading path is shown instead. */
+    size_t n = label ? strlen(label) : 0;
+    int article = n > 6 && strncmp(label, "第", 3) == 0 && strstr(label, "条") != NULL;
+    if (article)
         buf_adds(&b, label);
     else if (heading && heading[0])
         buf_addf(&b, " %s", heading);

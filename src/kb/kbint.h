@@ -11,11 +11,20 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+/* What a hit shows of a chunk, kept in memory so that a search needs no
+ * store round trip. Strings are offsets into the snapshot's arena. */
+struct kb_chunk_meta {
+    int64_t doc_id;
+    uint32_t doc_name, title, heading, label, text;
+};
+
 /* One KB's searchable state at one generation: immutable once published. */
 struct kb_snapshot {
     atomic_int refs;
     int64_t kb_id, generation;
     struct kb_index *ix;
+    struct kb_chunk_meta *meta; /* aligned with the index's docs */
+    struct buf arena;
     /* synonym groups, folded, each a list of terms */
     char ***syn; /* syn[g] = NULL-terminated array of folded terms */
     size_t nsyn;

@@ -7,11 +7,15 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/rc.h"
+#include "kb/cues.h"
 #include "text/norm.h"
 #include "text/tok.h"
 #include "text/utf8.h"
 
 #include <math.h>
+#include <unicode/ubrk.h>
+#include <unicode/ustring.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +25,88 @@
 #define RERANK_DEPTH 20
 #define RRF_K 60.0
 
+/* BM25F parameters. ATRIUM_BM25F="k1,b_title,b_heading,b_body,w_title,w_heading,w_body,
+ * doc_weight,cue_boost,coverage_power"
+ * overrides the defaults; it exists for tuning runs (docs/BENCHMARKS.md). */
+static struct idx_params bm25_params;
+static pthread_once_t bm25_once = PTHREAD_ONCE_INIT;
+
+static void bm25_load(void)
+{
+    bm25_params = idx_default_params;
+    const char *v = getenv("ATRIUM_BM25F");
+    float x[10];
+    if (v && sscanf(v, "%f,%f,%f,%f,%f,%f,%f,%f,%f,%f", &x[0], &x[1], &x[2], &x[3], &x[4], &x[5],
+                    &x[6], &x[7], &x[8], &x[9]) == 10)
+        bm25_params =
+            (struct idx_params){x[0], {x[1], x[2], x[3]}, {x[4], x[5], x[6]}, x[7], x[8], x[9]};
+}
+
 /* ---- query terms ---- */
+
+/* A query bigram that straddles two words of the question ("户说" in
+ * "客户说") is a weaker clue than one inside a word: it keeps this weight. */
+#define CROSS_WORD_WEIGHT 0.6f
+
+/* Byte ranges of the ICU words of the folded query (at most cap). */
+struct wspan {
+    size_t s, e;
+};
+
+static _Thread_local UBreakIterator *query_brk;
+
+static size_t query_words(const char *q, size_t n, struct wspan *out, size_t cap)
+{
+    UErrorCode err = U_ZERO_ERROR;
+    if (!query_brk)
+        query_brk = ubrk_open(UBRK_WORD, "zh", NULL, 0, &err);
+    if (!query_brk || U_FAILURE(err))
+        return 0;
+    UChar u[QUERY_MAX_BYTES];
+    size_t map[QUERY_MAX_BYTES + 1];
+    int32_t ulen = 0;
+    size_t i = 0;
+    while (i < n && ulen < QUERY_MAX_BYTES - 2) {
+        uint32_t cp;
+        size_t l = utf8_decode(q + i, n - i, &cp);
+        map[ulen] = i;
+        if (cp >= 0x10000)
+            map[ulen + 1] = i;
+        U16_APPEND_UNSAFE(u, ulen, cp);
+        i += l;
+    }
+    map[ulen] = i;
+    ubrk_setText(query_brk, u, ulen, &err);
+    if (U_FAILURE(err))
+        return 0;
+    size_t nw = 0;
+    int32_t prev = ubrk_first(query_brk), next;
+    while ((next = ubrk_next(query_brk)) != UBRK_DONE && nw < cap) {
+        out[nw++] = (struct wspan){map[prev], map[next]};
+        prev = next;
+    }
+    return nw;
+}
+
+/* Question words and fillers of colloquial questions ("能不能", "怎么办",
+ * "是不是"): their bigrams say how something is asked, not what about, so
+ * they keep a small weight. Regulations rarely use them. */
+static const char *const question_bigrams[] = {
+    "什么", "怎么", "怎样", "如何", "哪些", "哪个", "哪里", "能不", "不能", "可不",
+    "不可", "可以", "是不", "不是", "是否", "有没", "没有", "多少", "多久", "几天",
+    "几年", "为什", "么办", "么处", "么算", "么样", "要不", "算不", "不算", "么时",
+    "时候", "一下", "请问", "还能", "还要", "需要", "应该", "得多", "能否", "有哪",
+    "要多", "么情", "怎么", "么要", "么条", "吗",   "呢",   "吧",   NULL,
+};
+#define QUESTION_WEIGHT 0.25f
+
+static int is_question_bigram(const char *tok, size_t n)
+{
+    for (const char *const *q = question_bigrams; *q; q++)
+        if (strlen(*q) == n && memcmp(*q, tok, n) == 0)
+            return 1;
+    return 0;
+}
 
 struct qbuild {
     const struct kb_index *ix;
@@ -29,6 +114,8 @@ struct qbuild {
     size_t n, cap;
     float weight;
     int original;
+    const struct wspan *words; /* the question's words, for original terms */
+    size_t nwords;
 };
 
 static int add_qterm(void *ctx, const char *tok, size_t n, size_t start, size_t end)
@@ -43,8 +130,18 @@ static int add_qterm(void *ctx, const char *tok, size_t n, size_t start, size_t 
         }
     if (t < 0 && !qb->original)
         return 0;
+    float w = qb->weight;
+    if (qb->original && is_question_bigram(tok, n))
+        w *= QUESTION_WEIGHT;
+    if (qb->original && qb->nwords) {
+        size_t i;
+        for (i = 0; i < qb->nwords && !(qb->words[i].s <= start && end <= qb->words[i].e); i++)
+            ;
+        if (i == qb->nwords)
+            w *= CROSS_WORD_WEIGHT;
+    }
     qb->q = xgrow(qb->q, &qb->cap, qb->n + 1, sizeof *qb->q);
-    qb->q[qb->n++] = (struct idx_qterm){t, qb->weight, qb->original};
+    qb->q[qb->n++] = (struct idx_qterm){t, w, qb->original};
     return 0;
 }
 
@@ -53,12 +150,25 @@ static void expand_synonyms(const struct kb_snapshot *s, const char *folded, str
 {
     qb->weight = SYN_WEIGHT;
     qb->original = 0;
+    /* A bitmap of the query's first bytes of characters: a term whose first
+     * character's last byte is absent cannot occur, so most strstr calls are
+     * skipped. */
+    uint8_t seen[32] = {0};
+    for (const unsigned char *p = (const unsigned char *)folded; *p; p++)
+        seen[*p >> 3] |= (uint8_t)(1u << (*p & 7));
     for (size_t g = 0; g < s->nsyn; g++) {
         char **terms = s->syn[g];
         int hit = 0;
-        for (char **t = terms; *t && !hit; t++)
-            if (**t && strstr(folded, *t))
+        for (char **t = terms; *t && !hit; t++) {
+            const unsigned char *u = (const unsigned char *)*t;
+            if (!u[0])
+                continue;
+            /* test the byte that varies most: the last byte of the first character */
+            size_t l = u[0] < 0x80 ? 1 : u[0] < 0xe0 ? 2 : u[0] < 0xf0 ? 3 : 4;
+            unsigned char b = u[l - 1];
+            if ((seen[b >> 3] & (1u << (b & 7))) && strstr(folded, *t))
                 hit = 1;
+        }
         if (!hit)
             continue;
         for (char **t = terms; *t; t++)
@@ -165,7 +275,8 @@ static char *highlight(const struct kb_index *ix, const struct idx_qterm *q, siz
 {
     struct hl_ctx h = {ix, q, nq, NULL, 0, 0};
     size_t len = strlen(text);
-    tok_run(text, len, TOK_DEFAULT, hl_token, &h);
+    /* Bigrams cover every dictionary word of the query, and skip ICU's cost. */
+    tok_run(text, len, TOK_BIGRAMS, hl_token, &h);
     struct buf b = BUF_INIT;
     size_t pos = 0;
     for (size_t i = 0; i < h.n; i++) {
@@ -181,6 +292,20 @@ static char *highlight(const struct kb_index *ix, const struct idx_qterm *q, siz
     add_escaped(&b, text + pos, len - pos);
     free(h.ranges);
     return buf_detach(&b, NULL);
+}
+
+/* Fills a hit from the snapshot's in-memory copy of the chunk. */
+static void snap_hit(const struct kb_snapshot *s, uint32_t doc, struct kb_hit *x)
+{
+    const struct kb_chunk_meta *m = &s->meta[doc];
+    const char *a = s->arena.p;
+    x->chunk_id = kb_index_chunk_id(s->ix, doc);
+    x->doc_id = m->doc_id;
+    x->doc_name = xstrdup(a + m->doc_name);
+    x->doc_title = xstrdup(a + m->title);
+    x->heading = xstrdup(a + m->heading);
+    x->label = xstrdup(a + m->label);
+    x->text = xstrdup(a + m->text);
 }
 
 /* Loads the row of one chunk into a hit. RC_NOT_FOUND when it vanished. */
@@ -462,8 +587,20 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
         buf_addf(err, "知识库不存在或存储错误 / knowledge base not found or store error");
         return RC_NOT_FOUND;
     }
-    struct qbuild qb = {s->ix, NULL, 0, 0, 1.0f, 1};
-    tok_run(folded.p, folded.len, TOK_DEFAULT, add_qterm, &qb);
+    struct wspan words[256];
+    struct qbuild qb = {s->ix, NULL, 0, 0, 1.0f, 1, words, 0};
+    qb.nwords = query_words(folded.p, folded.len, words, 256);
+    /* Bigrams from the tokenizer; dictionary words (>= 3 characters, as
+     * TOK_WORDS indexes them) from the segmentation just made, so ICU runs
+     * once per query. */
+    tok_run(folded.p, folded.len, TOK_BIGRAMS, add_qterm, &qb);
+    for (size_t i = 0; i < qb.nwords; i++) {
+        size_t ws = words[i].s, we = words[i].e;
+        uint32_t cp;
+        if (utf8_count(folded.p + ws, we - ws) >= 3 && utf8_decode(folded.p + ws, we - ws, &cp) &&
+            utf8_is_cjk(cp))
+            add_qterm(&qb, folded.p + ws, we - ws, ws, we);
+    }
     if (!(flags & KB_NO_SYNONYMS))
         expand_synonyms(s, folded.p, &qb);
 
@@ -479,7 +616,10 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
     } else {
         hits = xmalloc(cap * sizeof *hits);
         int fuse = s->vecs && !(flags & KB_NO_VECTORS);
-        nh = kb_index_search(s->ix, qb.q, qb.n, fuse ? FUSE_DEPTH : (size_t)k, NULL, hits);
+        pthread_once(&bm25_once, bm25_load);
+        unsigned qcues = cue_question(folded.p, folded.len);
+        nh = kb_index_search(s->ix, qb.q, qb.n, qcues, fuse ? FUSE_DEPTH : (size_t)k, &bm25_params,
+                             hits);
         if (fuse)
             nh = fuse_vectors(c, s, query, hits, nh, cap);
         int want_rerank = !(flags & KB_NO_RERANK) && c->e->cfg->rerank_url[0];
@@ -492,11 +632,14 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
         for (size_t i = 0; i < nh; i++)
             ids[i] = kb_index_chunk_id(s->ix, hits[i].doc);
     }
+    int from_sql = !!(flags & (KB_FTS5 | KB_TRIGRAM));
     out->a = xcalloc(nh ? nh : 1, sizeof *out->a);
     for (size_t i = 0; i < nh; i++) {
         struct kb_hit *x = &out->a[out->n];
-        if (load_hit(c, ids[i], x) != RC_OK)
-            continue; /* deleted since the snapshot was built */
+        if (!from_sql)
+            snap_hit(s, hits[i].doc, x);
+        else if (load_hit(c, ids[i], x) != RC_OK)
+            continue; /* deleted since the FTS query ran */
         x->score = hits[i].score;
         x->coverage = hits[i].coverage;
         out->n++;

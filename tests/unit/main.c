@@ -2,6 +2,8 @@
  * file contains argv[1]) and prints a summary line that CI reads. */
 #include "test.h"
 
+#include "common/log.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,7 @@ const char *test_tmpdir(void)
 int main(int argc, char **argv)
 {
     const char *filter = argc > 1 ? argv[1] : NULL;
+    log_set_level(getenv("ATRIUM_LOG_LEVEL") ? log_parse_level(getenv("ATRIUM_LOG_LEVEL")) : LOG_WARN);
     int passed = 0, failed = 0;
     for (int i = 0; i < ntests; i++) {
         if (filter && !strstr(tests[i].name, filter) && !strstr(tests[i].file, filter))
