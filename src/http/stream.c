@@ -438,7 +438,10 @@ static void run_jobs(struct http_server *s)
 static void *worker_main(void *arg)
 {
     struct http_server *s = arg;
-    int max_ingest = s->nworkers > 1 ? s->nworkers / 2 : 1;
+    /* At most half the workers ingest, so streams always find one free.
+     * (From cfg: nworkers is still being counted while threads start.) */
+    int n = s->cfg->workers > 0 ? s->cfg->workers : 1;
+    int max_ingest = n > 1 ? n / 2 : 1;
     pthread_mutex_lock(&s->mu);
     for (;;) {
         if (s->qhead) {
