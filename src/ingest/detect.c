@@ -50,24 +50,31 @@ out:
  * character); the parser checks the whole text anyway. */
 static int looks_binary(const char *p, size_t n)
 {
+    size_t full = n;
     if (n > SAMPLE) {
         size_t cut = SAMPLE;
         while (cut > SAMPLE / 2 && p[cut - 1] != '\n')
             cut--;
-        if (p[cut - 1] == '\n')
-            n = cut;
+        if (p[cut - 1] != '\n') /* one long line: cut before a UTF-8 lead byte */
+            for (cut = SAMPLE; cut > SAMPLE - 4 && ((unsigned char)p[cut] & 0xC0) == 0x80;)
+                cut--;
+        n = cut;
     }
     size_t ctrl = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
         if (c == 0)
             return 1;
-        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v' && c != 0x1B)
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v' &&
+            c != 0x1B)
             ctrl++;
     }
     if (ctrl > 8 && ctrl > n / 64)
         return 1;
-    return !utf8_valid(p, n) && !ingest_is_gb18030(p, n);
+    if (utf8_valid(p, n) || ingest_is_gb18030(p, n))
+        return 0;
+    /* a GB18030 sample may have been cut inside a character */
+    return n == full || !ingest_is_gb18030(p, full);
 }
 
 /* JSON lines: the first few non-blank lines all start with '{' and at least

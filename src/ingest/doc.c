@@ -116,7 +116,7 @@ static char *normalize(const char *p, size_t n, size_t *len)
     }
     out[o] = '\0';
     *len = o;
-    return out;
+    return o * 2 + 16 < n * 3 ? xrealloc(out, o + 1) : out; /* give back the worst-case room */
 }
 
 void doc_set_title(struct doc *d, const char *p, size_t n)

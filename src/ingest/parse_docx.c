@@ -13,7 +13,7 @@
 #include "common/alloc.h"
 #include "common/rc.h"
 
-#define MAX_STYLES 4096
+#define MAX_STYLES 256 /* heading styles kept; a linear lookup per paragraph */
 #define MAX_TXBX_DEPTH 3
 
 struct style {

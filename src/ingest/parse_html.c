@@ -224,7 +224,14 @@ int ingest_parse_html(const char *name, const char *p, size_t n, struct doc *out
     buf_init(&h.title, 4096);
     buf_init(&h.h1, 4096);
     char cs[48];
-    int rc = ingest_to_utf8(p, n, meta_charset(p, n, cs, sizeof cs) ? cs : NULL, &u, &len, err);
+    struct buf scratch = BUF_INIT;
+    int rc = RC_PARSE;
+    /* The declared charset first; pages that lie about it are usually GBK. */
+    if (meta_charset(p, n, cs, sizeof cs))
+        rc = ingest_to_utf8(p, n, cs, &u, &len, &scratch);
+    buf_release(&scratch);
+    if (rc)
+        rc = ingest_to_utf8(p, n, NULL, &u, &len, err);
     if (rc)
         goto out;
     if (len > INT_MAX) {

@@ -385,6 +385,16 @@ TEST(ingest_html_blocks_and_tables)
     if (d.nblocks == 2)
         CHECK_STR(d.blocks[1].text, "风险等级：中低。");
     doc_release(&d);
+
+    /* declared UTF-8, really GB18030: decoded anyway */
+    encode("gb18030", "<meta charset=\"utf-8\"><p>个人存款</p>", &gb);
+    doc_init(&d);
+    CHECK_INT(parse_auto("c.html", gb.p, gb.len, &d, &err), RC_OK);
+    CHECK_INT(d.nblocks, 1);
+    if (d.nblocks == 1)
+        CHECK_STR(d.blocks[0].text, "个人存款");
+    CHECK_STR(d.title, "c");
+    doc_release(&d);
     buf_release(&gb);
     buf_release(&err);
 }
