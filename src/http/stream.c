@@ -16,6 +16,7 @@
 
 #define STREAM_OUT_MAX (8u << 20) /* buffered, unsent event bytes */
 #define JOB_POLL_S 2
+#define STREAMS_MAX 256 /* answers queued or running; more get 429 */
 
 struct http_stream {
     struct http_stream *next; /* the work queue (guarded by srv->mu) */
@@ -313,13 +314,15 @@ static struct http_stream *stream_new(struct http_req *r, struct http_query_body
     return st;
 }
 
-/* Hands st to the workers. Fails (RC_BUSY) when the server is stopping. */
+/* Hands st to the workers. Fails with RC_INTERNAL when the server is
+ * stopping, RC_BUSY when too many answers are waiting already. */
 static int stream_enqueue(struct http_server *s, struct http_stream *st)
 {
     pthread_mutex_lock(&s->mu);
-    if (s->stopping) {
+    if (s->stopping || s->nstreams >= STREAMS_MAX) {
+        int rc = s->stopping ? RC_INTERNAL : RC_BUSY;
         pthread_mutex_unlock(&s->mu);
-        return RC_BUSY;
+        return rc;
     }
     if (s->qtail)
         s->qtail->next = st;
@@ -332,6 +335,13 @@ static int stream_enqueue(struct http_server *s, struct http_stream *st)
     return RC_OK;
 }
 
+static enum MHD_Result busy_error(struct http_req *r, int rc)
+{
+    if (rc == RC_BUSY)
+        return http_send_rc(r, RC_BUSY, "回答排队已满，请稍后重试 / too many answers in progress");
+    return http_send_error(r, 503, "unavailable", "服务正在停止 / the server is shutting down");
+}
+
 enum MHD_Result http_ask_deferred(struct http_req *r, struct http_query_body *q)
 {
     struct http_stream *st = stream_new(r, q, 2); /* worker, request */
@@ -340,11 +350,12 @@ enum MHD_Result http_ask_deferred(struct http_req *r, struct http_query_body *q)
      * connection, and a suspended connection cannot be closed under it. */
     st->suspended = 1;
     MHD_suspend_connection(r->conn);
-    if (stream_enqueue(r->srv, st) != RC_OK) {
+    int rc = stream_enqueue(r->srv, st);
+    if (rc != RC_OK) {
         MHD_resume_connection(r->conn);
         st->refs = 1;
         stream_unref(st);
-        return http_send_error(r, 503, "unavailable", "服务正在停止 / the server is shutting down");
+        return busy_error(r, rc);
     }
     r->stream = st;
     return MHD_YES;
@@ -377,11 +388,12 @@ enum MHD_Result http_ask_stream(struct http_req *r, struct http_query_body *q)
         stream_unref(st);
         return MHD_NO;
     }
-    if (stream_enqueue(s, st) != RC_OK) {
+    int rc = stream_enqueue(s, st);
+    if (rc != RC_OK) {
         MHD_destroy_response(resp); /* drops the response's reference */
         st->refs = 1;
         stream_unref(st);
-        return http_send_error(r, 503, "unavailable", "服务正在停止 / the server is shutting down");
+        return busy_error(r, rc);
     }
     r->stream = st;
     if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,

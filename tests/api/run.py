@@ -730,6 +730,50 @@ def client_disconnect_mid_stream(ctx):
 
 
 @test()
+def many_streams_random_disconnects(ctx):
+    # Streams and JSON asks at once, clients vanishing at random points:
+    # every surviving request completes, the server keeps answering.
+    ctx.fake.control(mode="slow", delay_ms=20, tokens=20)
+    rnd = random.Random(11)
+    plan = [rnd.choice(["full", "drop0", "drop1", "drop3", "json"]) for _ in range(16)]
+    outcome = [None] * len(plan)
+
+    def run(i, how):
+        try:
+            if how == "json":
+                st, ans = ctx.model.json("POST", "/api/v1/kbs/%s/ask" % q(ctx.kb),
+                                         {"question": "住宿标准是多少"})
+                outcome[i] = "ok" if st == 200 and ans.get("answer") else "bad %d" % st
+                return
+            c, r = open_stream(ctx.model, ctx.kb, "一般员工出差住宿每晚不超过多少钱？")
+            if how == "full":
+                names = [e for e, _ in read_sse(r)]
+                outcome[i] = "ok" if names and names[-1] == "done" else "bad %r" % names
+            else:
+                for _ in range(int(how[-1])):
+                    r.fp.readline()
+                c.sock.shutdown(socket.SHUT_RDWR)
+                outcome[i] = "ok"
+            c.close()
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            outcome[i] = "error %s" % e
+
+    threads = [threading.Thread(target=run, args=(i, h)) for i, h in enumerate(plan)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        ctx.fake.control(mode="ok", delay_ms=0, tokens=0)
+    bad = [(h, o) for h, o in zip(plan, outcome) if o != "ok"]
+    check(not bad, "failed: %r" % bad)
+    (st, _, _), ms = timed(lambda: ctx.model.request("GET", "/healthz"))
+    check_eq(st, 200, "healthz")
+    check(ms < 200, "healthz took %.0f ms" % ms)
+
+
+@test()
 def access_log_has_no_query_text(ctx):
     secret = "机密查询词" + uuid.uuid4().hex[:6]
     st, _ = ctx.plain.json("POST", "/api/v1/kbs/%s/search" % q(ctx.kb), {"query": secret})
