@@ -59,7 +59,7 @@ static xmlTextReaderPtr reader(const struct buf *part)
 /* sst/si: the text of t elements, skipping phonetic runs (rPh). */
 static int load_shared(const struct buf *part, struct strs *ss)
 {
-    int rc = RC_OK, ret, rph = 0;
+    int rc = RC_OK, ret = 0, rph = 0;
     struct buf cur;
     buf_init(&cur, (size_t)1 << 20);
     int in_si = 0;
@@ -158,7 +158,7 @@ static void end_cell(struct sheet *s)
 
 static int read_sheet(const struct buf *part, struct sheet *s)
 {
-    int rc = RC_OK, ret, in_c = 0, in_is = 0, rph = 0;
+    int rc = RC_OK, ret = 0, in_c = 0, in_is = 0, rph = 0;
     xmlTextReaderPtr r = reader(part);
     if (!r) {
         rc = RC_PARSE;
