@@ -1,7 +1,9 @@
 /* Text normalisation for search: NFKC (full-width → half-width, compatibility
  * forms), traditional → simplified (OpenCC t2s plus bank characters it misses,
- * e.g. 帳→账), lower-case ASCII. Folding is per code point, so a folded token
- * can always be mapped back to a byte range of the original text. */
+ * e.g. 帳→账), lower-casing (ASCII, plus ICU's simple mappings for other
+ * scripts); controls, format characters (ZWSP, BOM, soft hyphen) and variation
+ * selectors are dropped. Folding is per code point, so a folded token can
+ * always be mapped back to a byte range of the original text. */
 #ifndef ATRIUM_NORM_H
 #define ATRIUM_NORM_H
 
@@ -11,9 +13,11 @@
 #include "common/buf.h"
 
 /* Loads the folding tables (ICU, OpenCC). Safe to call many times and from
- * many threads; the first call does the work (tens of ms). RC_OK, or an
- * error when ICU or OpenCC cannot be opened (folding then degrades to
- * NFKC-less ASCII lower-casing, never crashes). */
+ * many threads; the first call does the work (~30-40 ms of CPU, most of it
+ * OpenCC). RC_OK, or RC_UNSUPPORTED when ICU or OpenCC cannot be opened:
+ * folding then degrades (without ICU: ASCII lower-casing and full-width
+ * ASCII only; without OpenCC: no t2s beyond the bank table), never crashes.
+ * Every other norm_ function calls it itself. */
 int norm_init(void);
 
 /* Milliseconds the first norm_init took to build the tables (calls

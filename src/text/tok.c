@@ -1,7 +1,8 @@
 /* The Chinese search tokenizer: folds the input one code point at a time
  * (norm.h) while remembering each folded code point's original byte range,
  * then cuts words, numbers, CJK bigrams and (optionally) ICU dictionary words.
- * No allocation per call; ICU is used only for TOK_WORDS on CJK runs. */
+ * Nothing is allocated per call (ICU may allocate inside); ICU runs only for
+ * TOK_WORDS, on CJK runs of three or more characters. */
 #include "text/tok.h"
 
 #include "common/log.h"

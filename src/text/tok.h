@@ -3,7 +3,8 @@
  * emits: lower-cased ASCII words and numbers; for each run of CJK characters
  * its character bigrams (a lone character is emitted as a unigram); and,
  * with TOK_WORDS, ICU dictionary words of three or more characters, which
- * bigrams alone cannot express. */
+ * bigrams alone cannot express. "CJK" here means ideographs (utf8_is_cjk),
+ * 々, 〇, kana and Hangul syllables. */
 #ifndef ATRIUM_TOK_H
 #define ATRIUM_TOK_H
 
@@ -50,9 +51,10 @@ typedef int (*tok_cb_ex)(void *ctx, const char *tok, size_t n, size_t start, siz
 /* tok_run, also telling the callback which tokens are colocated. Position
  * layout of a CJK run c0..ck-1 (k >= 2) with bigrams: bigram i (ci ci+1) is
  * at position i; unigram i (TOK_UNIGRAMS, or an edge with TOK_EDGES) is
- * colocated with bigram min(i, k-2); a word
- * starting at ci is colocated with bigram i. Without bigrams the unigrams
- * take the positions; with words only, words do. */
+ * colocated with bigram min(i, k-2); a word starting at ci is colocated with
+ * bigram i. Without bigrams the unigrams take the positions; with words
+ * only, words do. Runs longer than 256 characters are processed in chunks
+ * with the same layout (a word crossing a chunk border may be missed). */
 int tok_run_ex(const char *text, size_t n, unsigned flags, tok_cb_ex cb, void *ctx);
 
 #endif
