@@ -8,6 +8,7 @@
 #include "common/util.h"
 #include "ingest/doc.h"
 #include "ingest/ingest.h"
+#include "text/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -658,37 +659,75 @@ TEST(ingest_xlsx_sheets)
 
 /* --- pdf ------------------------------------------------------------------ */
 
-/* Writes a minimal PDF (Helvetica, one text line per entry, "" skips a
- * line, NULL starts a new page) with a correct xref table into out. */
-static void make_pdf(const char *title, const char *const *lines, size_t n, struct buf *out)
+/* Writes a minimal PDF with a correct xref table into out: one text line
+ * per entry ("" skips a line, NULL starts a new page). Latin text uses
+ * Helvetica; with `cjk` the font is a Type0/Identity-H font whose glyph ids
+ * are the code points, mapped back by a ToUnicode CMap: text extraction
+ * needs no installed CJK font. */
+static void make_pdf(const char *title, int cjk, const char *const *lines, size_t n,
+                     struct buf *out)
 {
-    size_t off[64], nobj = 0, npages = 1;
+    size_t off[64], nobj = 0, npages = 1, first = cjk ? 7 : 5;
+    static const char cmap[] =
+        "/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /U def "
+        "/CMapType 2 def 1 begincodespacerange <0000> <FFFF> endcodespacerange 1 beginbfrange "
+        "<0000> <FFFF> <0000> endbfrange endcmap CMapName currentdict /CMap defineresource pop "
+        "end end";
     for (size_t i = 0; i < n; i++)
         npages += lines[i] == NULL;
     buf_reset(out);
     CHECK_INT(buf_adds(out, "%PDF-1.4\n"), RC_OK);
-    /* 1 catalog, 2 pages, 3 font, 4 info, then page/content pairs */
+    /* 1 catalog, 2 pages, 3 font, 4 info, [5 CID font, 6 ToUnicode], pages */
     off[++nobj] = out->len;
     CHECK_INT(buf_adds(out, "1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"), RC_OK);
     off[++nobj] = out->len;
     CHECK_INT(buf_addf(out, "2 0 obj << /Type /Pages /Count %zu /Kids [", npages), RC_OK);
     for (size_t p = 0; p < npages; p++)
-        CHECK_INT(buf_addf(out, " %zu 0 R", 5 + 2 * p), RC_OK);
+        CHECK_INT(buf_addf(out, " %zu 0 R", first + 2 * p), RC_OK);
     CHECK_INT(buf_adds(out, " ] >> endobj\n"), RC_OK);
     off[++nobj] = out->len;
-    CHECK_INT(buf_adds(out, "3 0 obj << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> "
-                            "endobj\n"),
-              RC_OK);
+    if (cjk)
+        CHECK_INT(buf_adds(out, "3 0 obj << /Type /Font /Subtype /Type0 /BaseFont /SimSun "
+                                "/Encoding /Identity-H /DescendantFonts [ 5 0 R ] /ToUnicode 6 0 "
+                                "R >> endobj\n"),
+                  RC_OK);
+    else
+        CHECK_INT(buf_adds(out, "3 0 obj << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> "
+                                "endobj\n"),
+                  RC_OK);
     off[++nobj] = out->len;
     CHECK_INT(buf_addf(out, "4 0 obj << /Title (%s) >> endobj\n", title), RC_OK);
+    if (cjk) {
+        off[++nobj] = out->len;
+        CHECK_INT(buf_adds(out, "5 0 obj << /Type /Font /Subtype /CIDFontType2 /BaseFont /SimSun "
+                                "/CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) "
+                                "/Supplement 0 >> /DW 1000 /W [ 32 [ 250 ] ] >> endobj\n"),
+                  RC_OK);
+        off[++nobj] = out->len;
+        CHECK_INT(buf_addf(out, "6 0 obj << /Length %zu >> stream\n%s\nendstream endobj\n",
+                           strlen(cmap), cmap),
+                  RC_OK);
+    }
     size_t i = 0;
     for (size_t p = 0; p < npages; p++) {
         struct buf content = BUF_INIT;
         double y = 780;
-        for (; i < n && lines[i]; i++, y -= 16)
-            if (lines[i][0])
-                CHECK_INT(buf_addf(&content, "BT /F1 11 Tf 50 %.0f Td (%s) Tj ET\n", y, lines[i]),
-                          RC_OK);
+        for (; i < n && lines[i]; i++, y -= 16) {
+            if (!lines[i][0])
+                continue;
+            CHECK_INT(buf_addf(&content, "BT /F1 11 Tf 50 %.0f Td ", y), RC_OK);
+            if (cjk) {
+                CHECK_INT(buf_adds(&content, "<"), RC_OK);
+                for (size_t k = 0, len = strlen(lines[i]); k < len;) {
+                    uint32_t cp;
+                    k += utf8_decode(lines[i] + k, len - k, &cp);
+                    CHECK_INT(buf_addf(&content, "%04X", (unsigned)cp), RC_OK);
+                }
+                CHECK_INT(buf_adds(&content, "> Tj ET\n"), RC_OK);
+            } else {
+                CHECK_INT(buf_addf(&content, "(%s) Tj ET\n", lines[i]), RC_OK);
+            }
+        }
         i++; /* the NULL page break */
         off[++nobj] = out->len;
         CHECK_INT(buf_addf(out,
@@ -712,6 +751,40 @@ static void make_pdf(const char *title, const char *const *lines, size_t n, stru
               RC_OK);
 }
 
+TEST(ingest_pdf_chinese_paragraphs)
+{
+    /* Wrapped lines join without a space; 第X条 starts a paragraph; the
+     * page number line goes; the second page continues the paragraph. */
+    const char *lines[] = {"第一章 总则",
+                           "",
+                           "第一条 为了规范个人存款账户的开立和使用，保护存款人的合法权益，根据",
+                           "有关法律制定本规定。",
+                           "第二条 本规定适用于境内开立的个人存款账户，存款人应当出示本人身份",
+                           "- 1 -",
+                           NULL,
+                           "证件。",
+                           "一、个人身份证件是指居民身份证。"};
+    struct buf pdf = BUF_INIT, err = BUF_INIT;
+    make_pdf("", 1, lines, sizeof lines / sizeof *lines, &pdf);
+    struct doc d;
+    doc_init(&d);
+    CHECK_INT(parse_auto("实名制规定.pdf", pdf.p, pdf.len, &d, &err), RC_OK);
+    CHECK_STR(d.title, "实名制规定");
+    CHECK_INT(d.nblocks, 4);
+    if (d.nblocks == 4) {
+        CHECK_STR(d.blocks[0].text, "第一章 总则");
+        CHECK_STR(d.blocks[1].text,
+                  "第一条 为了规范个人存款账户的开立和使用，保护存款人的合法权益，根据有关法律"
+                  "制定本规定。");
+        CHECK_STR(d.blocks[2].text,
+                  "第二条 本规定适用于境内开立的个人存款账户，存款人应当出示本人身份证件。");
+        CHECK_STR(d.blocks[3].text, "一、个人身份证件是指居民身份证。");
+    }
+    doc_release(&d);
+    buf_release(&pdf);
+    buf_release(&err);
+}
+
 TEST(ingest_pdf_text_and_paragraphs)
 {
     /* No CJK font is guaranteed on build machines: the PDF text is ASCII. */
@@ -725,7 +798,7 @@ TEST(ingest_pdf_text_and_paragraphs)
                            "3",
                            NULL,
                            "Article 3 Second page."};
-    make_pdf("Microsoft Word - Deposit Rules.doc", lines, sizeof lines / sizeof *lines, &pdf);
+    make_pdf("Microsoft Word - Deposit Rules.doc", 0, lines, sizeof lines / sizeof *lines, &pdf);
 
     struct doc d;
     doc_init(&d);
