@@ -249,6 +249,9 @@ TEST(tok_mixed_ascii_numbers)
     CHECK_TOKS("3. 下一条", TOK_BIGRAMS, 0, "3 下一 一条");
     CHECK_TOKS("e-mail: Foo_Bar", TOK_BIGRAMS, 0, "e mail foo bar");
     CHECK_TOKS("Crème brûlée", TOK_BIGRAMS, 0, "crème brûlée");
+    CHECK_TOKS("カード 번호😀abc 二〇二四年", TOK_BIGRAMS, 0,
+               "カー ード 번호 abc 二〇 〇二 二四 四年");
+    CHECK_TOKS("Ⅻ条№5 ㍻", TOK_BIGRAMS, 1, "xii@Ⅻ 条@条 no5@№5 平成@㍻");
 }
 
 TEST(tok_offsets_point_at_original_bytes)
