@@ -1,6 +1,6 @@
 /* XLSX (SpreadsheetML) from memory: each sheet becomes a level-1 heading
  * (its name) and a DOC_TABLE whose first row is the header. Shared and
- * inline strings, numbers, booleans; cell references place values in the
+ * inline strings, numbers, booleans, dates (by cell style); cell references place values in the
  * right column; empty rows are dropped. Sheets and shared strings are read
  * with libxml2's streaming reader, so big sheets do not build a DOM. */
 #include "ingest/ingest_int.h"
@@ -113,8 +113,118 @@ static long col_of(const char *ref)
     return i ? c - 1 : -1;
 }
 
+/* Which cell styles (xl/styles.xml cellXfs, by index) show dates. */
+struct dates {
+    unsigned char *is_date;
+    size_t n;
+    int epoch1904;
+};
+
+static int builtin_date_fmt(long id)
+{
+    return (id >= 14 && id <= 22) || (id >= 27 && id <= 36) || (id >= 45 && id <= 47) ||
+           (id >= 50 && id <= 58);
+}
+
+/* A custom format shows a date or time when it has y/m/d/h/s outside
+ * quotes, brackets ([Red], [$-804]) and escapes. */
+static int custom_date_fmt(const char *code)
+{
+    for (size_t i = 0; code && code[i]; i++) {
+        char c = code[i];
+        if (c == '"') {
+            while (code[i + 1] && code[i + 1] != '"')
+                i++;
+            if (code[i + 1])
+                i++;
+        } else if (c == '[') {
+            while (code[i + 1] && code[i + 1] != ']')
+                i++;
+        } else if (c == '\\' && code[i + 1]) {
+            i++;
+        } else if (strchr("yYmMdDhHsS", c)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+#define MAX_FMTS 1024
+
+static void load_dates(const struct buf *part, struct dates *dt)
+{
+    long custom[MAX_FMTS];
+    size_t ncustom = 0, cap = 0;
+    xmlDoc *xd = ingest_xml_read(part->p, part->len);
+    xmlNode *root = xd ? xmlDocGetRootElement(xd) : NULL;
+    for (xmlNode *c = root ? root->children : NULL; c; c = c->next) {
+        if (ingest_xml_is(c, "numFmts")) {
+            for (xmlNode *f = c->children; f && ncustom < MAX_FMTS; f = f->next) {
+                int64_t id;
+                const char *sid = ingest_xml_attr(f, "numFmtId");
+                if (ingest_xml_is(f, "numFmt") && sid && parse_i64(sid, 0, 100000, &id) == RC_OK &&
+                    custom_date_fmt(ingest_xml_attr(f, "formatCode")))
+                    custom[ncustom++] = (long)id;
+            }
+        } else if (ingest_xml_is(c, "cellXfs")) {
+            for (xmlNode *x = c->children; x && dt->n < 65536; x = x->next) {
+                if (!ingest_xml_is(x, "xf"))
+                    continue;
+                int64_t id = -1;
+                const char *sid = ingest_xml_attr(x, "numFmtId");
+                if (sid && parse_i64(sid, 0, 100000, &id) != RC_OK)
+                    id = -1;
+                int date = builtin_date_fmt((long)id);
+                for (size_t k = 0; k < ncustom && !date; k++)
+                    date = custom[k] == (long)id;
+                dt->is_date = xgrow(dt->is_date, &cap, dt->n + 1, 1);
+                dt->is_date[dt->n++] = (unsigned char)date;
+            }
+        }
+    }
+    if (xd)
+        xmlFreeDoc(xd);
+}
+
+/* Excel serial day number -> "2024-01-01", "2024-01-01 12:30" or
+ * "08:15:00"; 0 when out of range (then the number is shown). */
+static int format_date(double v, int epoch1904, char *out, size_t cap)
+{
+    if (!(v >= 0 && v < 2958466))
+        return 0;
+    long days = (long)v;
+    long secs = (long)((v - (double)days) * 86400 + 0.5);
+    if (secs >= 86400)
+        days++, secs = 0;
+    int k;
+    if (days == 0 && !epoch1904) {
+        k = snprintf(out, cap, "%02ld:%02ld:%02ld", secs / 3600, secs / 60 % 60, secs % 60);
+        return k > 0 && (size_t)k < cap;
+    }
+    /* days since 1970-01-01, then civil_from_days (H. Hinnant's algorithm) */
+    long z = days + (epoch1904 ? -24107 : -25569) + 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = z - era * 146097;
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long mp = (5 * doy + 2) / 153;
+    long d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+    long y = yoe + era * 400 + (m <= 2);
+    if (secs == 0)
+        k = snprintf(out, cap, "%04ld-%02ld-%02ld", y, m, d);
+    else if (secs % 60 == 0)
+        k = snprintf(out, cap, "%04ld-%02ld-%02ld %02ld:%02ld", y, m, d, secs / 3600,
+                     secs / 60 % 60);
+    else
+        k = snprintf(out, cap, "%04ld-%02ld-%02ld %02ld:%02ld:%02ld", y, m, d, secs / 3600,
+                     secs / 60 % 60, secs % 60);
+    return k > 0 && (size_t)k < cap;
+}
+
 struct sheet {
     const struct strs *ss;
+    const struct dates *dates;
+    long style; /* the cell's s attribute, -1 when absent */
     struct ingest_tb tb;
     /* the cell being read */
     long col, next_col;
@@ -145,10 +255,16 @@ static void end_cell(struct sheet *s)
     } else if (s->type[0] == '\0' || strcmp(s->type, "n") == 0) {
         double d;
         if (v[0] && parse_double(v, &d) == RC_OK) {
-            /* 15 significant digits undo binary noise like 0.30000000000000004 */
-            int k = snprintf(num, sizeof num, "%.15g", d);
-            if (k > 0 && (size_t)k < sizeof num)
+            int date =
+                s->style >= 0 && (size_t)s->style < s->dates->n && s->dates->is_date[s->style];
+            if (date && format_date(d, s->dates->epoch1904, num, sizeof num)) {
                 v = num;
+            } else {
+                /* 15 significant digits undo binary noise like 0.30000000000000004 */
+                int k = snprintf(num, sizeof num, "%.15g", d);
+                if (k > 0 && (size_t)k < sizeof num)
+                    v = num;
+            }
         }
     }
     if (col >= 0 && v[0])
@@ -175,6 +291,12 @@ static int read_sheet(const struct buf *part, struct sheet *s)
             } else if (name_is(r, "c")) {
                 xmlChar *ref = xmlTextReaderGetAttribute(r, (const xmlChar *)"r");
                 xmlChar *t = xmlTextReaderGetAttribute(r, (const xmlChar *)"t");
+                xmlChar *st = xmlTextReaderGetAttribute(r, (const xmlChar *)"s");
+                int64_t style;
+                s->style = st && parse_i64((const char *)st, 0, 1 << 20, &style) == RC_OK
+                               ? (long)style
+                               : -1;
+                xmlFree(st);
                 s->col = col_of((const char *)ref);
                 (void)snprintf(s->type, sizeof s->type, "%s", t ? (const char *)t : "");
                 xmlFree(ref);
@@ -242,6 +364,7 @@ int ingest_parse_xlsx(const char *name, const char *p, size_t n, struct doc *out
 {
     int rc = RC_OK;
     struct strs ss = {0};
+    struct dates dates = {0};
     struct buf part = BUF_INIT;
     xmlDoc *wb = NULL, *rels = NULL;
     struct sheet_ref *refs = NULL;
@@ -271,6 +394,10 @@ int ingest_parse_xlsx(const char *name, const char *p, size_t n, struct doc *out
     }
     xmlNode *root = xmlDocGetRootElement(wb);
     for (xmlNode *c = root ? root->children : NULL; c; c = c->next) {
+        if (ingest_xml_is(c, "workbookPr")) {
+            const char *e = ingest_xml_attr(c, "date1904");
+            dates.epoch1904 = e && (strcmp(e, "1") == 0 || strcmp(e, "true") == 0);
+        }
         if (!ingest_xml_is(c, "sheets"))
             continue;
         for (xmlNode *sh = c->children; sh && nrefs < MAX_SHEETS; sh = sh->next) {
@@ -288,6 +415,11 @@ int ingest_parse_xlsx(const char *name, const char *p, size_t n, struct doc *out
         rels = ingest_xml_read(part.p, part.len);
     else if (rc != RC_NOT_FOUND)
         goto out;
+    /* Styles only tell which numbers are dates: optional, failures ignored. */
+    struct buf scratch = BUF_INIT;
+    if (ingest_zip_read(za, "xl/styles.xml", &budget, "XLSX", &part, &scratch) == RC_OK)
+        load_dates(&part, &dates);
+    buf_release(&scratch);
     rc = ingest_zip_read(za, "xl/sharedStrings.xml", &budget, "XLSX", &part, err);
     if (rc == RC_OK && load_shared(&part, &ss) != RC_OK) {
         ingest_errf(err, "XLSX 文件已损坏 / broken XLSX file: xl/sharedStrings.xml");
@@ -313,7 +445,7 @@ int ingest_parse_xlsx(const char *name, const char *p, size_t n, struct doc *out
         }
         if (rc)
             goto out;
-        struct sheet s = {.ss = &ss};
+        struct sheet s = {.ss = &ss, .dates = &dates};
         s.tb.total = &total;
         buf_init(&s.val, (size_t)1 << 20);
         rc = read_sheet(&part, &s);
@@ -343,6 +475,7 @@ out:
     }
     free(refs);
     strs_free(&ss);
+    free(dates.is_date);
     if (wb)
         xmlFreeDoc(wb);
     if (rels)

@@ -601,11 +601,19 @@ TEST(ingest_xlsx_sheets)
          "<row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\" t=\"s\"><v>1</v></c>"
          "<c r=\"C1\" t=\"inlineStr\"><is><t>备注</t></is></c></row>"
          "<row r=\"2\"><c r=\"A2\" t=\"s\"><v>2</v></c><c r=\"B2\"><v>1.4999999999999999E-2</v>"
-         "</c><c r=\"C2\" t=\"b\"><v>1</v></c></row>"
+         "</c><c r=\"C2\" t=\"b\"><v>1</v></c><c r=\"D2\" s=\"1\"><v>45292</v></c></row>"
          "<row r=\"3\"/>"
          "<row r=\"5\"><c r=\"A5\" t=\"inlineStr\"><is><t>活期</t></is></c>"
-         "<c r=\"C5\"><v>42</v></c><c r=\"ZZZZ5\"><v>9</v></c><c r=\"B5\" t=\"s\"><v>99</v></c>"
+         "<c r=\"C5\"><v>42</v></c><c r=\"D5\" s=\"2\"><v>45292.5</v></c><c "
+         "r=\"ZZZZ5\"><v>9</v></c><c r=\"B5\" t=\"s\"><v>99</v></c>"
          "</row></sheetData></worksheet>",
+         0},
+        {"xl/styles.xml",
+         "<?xml version=\"1.0\"?><styleSheet xmlns=\"http://schemas.openxmlformats.org/"
+         "spreadsheetml/2006/main\"><numFmts count=\"1\"><numFmt numFmtId=\"164\" "
+         "formatCode=\"yyyy&quot;年&quot;m&quot;月&quot;d&quot;日&quot;\"/></numFmts>"
+         "<cellXfs count=\"3\"><xf numFmtId=\"0\"/><xf numFmtId=\"14\"/><xf numFmtId=\"164\"/>"
+         "</cellXfs></styleSheet>",
          0},
         {"xl/worksheets/empty.xml", "<worksheet><sheetData/></worksheet>", 0},
         {"xl/worksheets/sheet3.xml",
@@ -627,7 +635,10 @@ TEST(ingest_xlsx_sheets)
         const struct doc_block *t = &d.blocks[1];
         CHECK_INT(t->kind, DOC_TABLE);
         CHECK_INT(t->table.nrows, 3);
-        CHECK_INT(t->table.ncols, 3);
+        CHECK_INT(t->table.ncols, 4);
+        CHECK_STR(cell(t, 0, 3), "");
+        CHECK_STR(cell(t, 1, 3), "2024-01-01");
+        CHECK_STR(cell(t, 2, 3), "2024-01-01 12:00");
         CHECK_STR(cell(t, 0, 0), "期限");
         CHECK_STR(cell(t, 0, 1), "年利率");
         CHECK_STR(cell(t, 0, 2), "备注");
