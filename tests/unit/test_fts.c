@@ -216,6 +216,20 @@ TEST(fts_default_indexes_bigrams_and_edges_not_words)
     CHECK_INT(vocab_has(db, "信用卡"), 1);
     CHECK_MATCH(db, "信用卡", "2");
     CHECK_MATCH(db, "账户", "1,4");
+    /* colocated words leave positions alone: highlight and snippet agree */
+    CHECK_HL(db, "信用卡", "[信用卡]年费的收取标准请咨询网点。");
+    CHECK_HL(db, "收取标准", "信用卡年费的[收取标准]请咨询网点。");
+    {
+        sqlite3_stmt *st = NULL;
+        CHECK_INT(sqlite3_prepare_v2(db,
+                                     "SELECT snippet(t, 0, '[', ']', '…', 4) FROM t "
+                                     "WHERE t MATCH '设有分行'",
+                                     -1, &st, NULL),
+                  SQLITE_OK);
+        CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+        CHECK_CONTAINS((const char *)sqlite3_column_text(st, 0), "[設有分行]");
+        CHECK_INT(sqlite3_finalize(st), SQLITE_OK);
+    }
     CHECK_INT(sqlite3_close(db), SQLITE_OK);
 }
 
