@@ -1,7 +1,25 @@
 /* The knowledge-base routes under /api/v1/kbs: thin handlers that validate
  * the request, call kb/ with this thread's connection and turn the result
  * (or the result code) into JSON. Uploads live in upload.c, streams in
- * stream.c. */
+ * stream.c. {kb} is a numeric id or a name (resolved in server.c).
+ *
+ *   GET    /healthz                          {"status":"ok"}
+ *   GET    /api/v1/kbs                       {"kbs":[kb...]}
+ *   POST   /api/v1/kbs {"name"}              201 kb (409 when taken)
+ *   GET    /api/v1/kbs/{kb}                  kb
+ *   POST   /api/v1/kbs/{kb}/documents        202 {"jobs":[{"id","filename","status"}]}
+ *          multipart "file" parts, or application/octet-stream + ?filename=
+ *   GET    /api/v1/kbs/{kb}/documents        {"documents":[...]}
+ *   DELETE /api/v1/kbs/{kb}/documents/{id}   204
+ *   GET    /api/v1/kbs/{kb}/jobs/{id}        job (status, result)
+ *   POST   /api/v1/kbs/{kb}/search {"query","k"}             {"hits":[...]}
+ *   POST   /api/v1/kbs/{kb}/ask {"question","k","stream"}    answer, or SSE:
+ *          event: delta {"text"} ... event: citations [...] event: done
+ *          {"mode","notice",...}; event: error {"code","message"}
+ *   GET    /api/v1/kbs/{kb}/synonyms         {"synonyms":[...]}
+ *   POST   /api/v1/kbs/{kb}/synonyms {"terms":[...]}         201 {"id","terms"}
+ *   DELETE /api/v1/kbs/{kb}/synonyms/{id}    204
+ * Errors: {"error":{"code","message"}} with rc_code()/rc_http_status(). */
 #include <string.h>
 
 #include "common/alloc.h"
