@@ -30,13 +30,27 @@ void ingest_global_init(void);
 
 /* Decides the type by content first (PDF magic, zip with word/ or xl/
  * entries, HTML tags, JSON lines), using the file name's extension only to
- * choose between text kinds (md vs txt). Binary junk is INGEST_UNKNOWN. */
+ * choose between text kinds (md vs txt) and to name a zip too broken to
+ * open (x.docx -> INGEST_DOCX, so the parser reports it broken). Binary
+ * junk (NUL bytes, neither UTF-8 nor GB18030) and zips that are neither
+ * docx nor xlsx are INGEST_UNKNOWN; an empty input is INGEST_TXT (or MD by
+ * extension) and ingest_parse then reports it empty. name may be NULL. */
 enum ingest_type ingest_detect(const char *name, const void *data, size_t n);
 
 /* "txt", "md", "html", "docx", "xlsx", "pdf", "jsonl" or "unknown". */
 const char *ingest_type_name(enum ingest_type t);
 
-/* Parses one file into *out (which the caller has doc_init'ed). The title is
+/* Parses one file into *out (which the caller has doc_init'ed). What each
+ * type yields: txt: a paragraph per non-empty line; md: # headings, pipe
+ * tables, paragraphs (wrapped lines joined, no space between CJK), inline
+ * markup and HTML comments stripped; html: h1-h6, block elements and <br>
+ * as paragraph breaks, data tables (layout tables are read as blocks),
+ * script/style/nav skipped; docx: heading styles (ids, styles.xml names,
+ * outline levels), paragraphs (w:br splits), tables, text boxes; xlsx: per
+ * sheet a level-1 heading (its name) and a table whose first row is the
+ * header (numbers, booleans, dates as text); pdf: page text cut into
+ * paragraphs heuristically (blank lines, 第X条/一、/（一） starts, short or
+ * sentence-ending lines), page-number lines dropped. The title is
  * the document's own title (first heading, <title>, docx core title) or else
  * the file name without extension. Text that is not UTF-8 is converted from
  * GB18030 when that decodes cleanly. On failure returns RC_PARSE (broken
