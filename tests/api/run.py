@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -787,17 +788,36 @@ def access_log_has_no_query_text(ctx):
 
 @test()
 def restart_keeps_data(ctx):
-    # The last test: the plain server is stopped and started again on the
-    # same data folder; the KB, its documents and search are still there.
+    # The plain server is stopped and started again on the same data folder:
+    # the KB, its documents and search are still there, and a job that was
+    # queued while it was down (as after a crash) is picked up at start.
     old = ctx.plain
+    st, kb = old.json("GET", "/api/v1/kbs/%s" % q(ctx.kb))
+    check_eq(st, 200, "kb")
     code = old.stop()
     check_eq(code, 0, "exit code")
+    ctx.retired.append(old)
+    path = os.path.join(old.data, "uploads", "restart-test.upload")
+    with open(path, "wb") as f:
+        f.write("# 重启通知\n\n第一条 服务重启后排队的导入任务继续执行。\n".encode("utf-8"))
+    db = sqlite3.connect(os.path.join(old.data, "atrium.db"))
+    try:
+        now = int(time.time())
+        cur = db.execute("INSERT INTO jobs(kb_id, filename, path, status, created_at, updated_at)"
+                         " VALUES (?, ?, ?, 'queued', ?, ?)",
+                         (kb["id"], "重启通知.md", path, now, now))
+        job_id = cur.lastrowid
+        db.commit()
+    finally:
+        db.close()
     new = Server(ctx.atrium, ctx.workdir, "plain2", {}, 20, data=old.data)
     ctx.plain = new
-    ctx.retired.append(old)
+    job = wait_job(new, ctx.kb, job_id)
+    check_eq(job["status"], "done", "queued job after restart: %r" % job)
     st, docs = new.json("GET", "/api/v1/kbs/%s/documents" % q(ctx.kb))
     check_eq(st, 200, "documents after restart")
-    check(any(d["title"] == "星河银行员工差旅管理办法" for d in docs["documents"]), "document kept")
+    titles = [d["title"] for d in docs["documents"]]
+    check("星河银行员工差旅管理办法" in titles and "重启通知" in titles, "documents: %r" % titles)
     st, body = new.json("POST", "/api/v1/kbs/%s/search" % q(ctx.kb), {"query": "二等座"})
     check_eq(st, 200, "search after restart")
     check_eq(body["hits"][0]["label"], "第四条", "top label after restart")
