@@ -14,21 +14,28 @@
 
 const struct idx_params idx_default_params = {
     .k1 = 1.2f,
-    .b = {0.3f, 0.5f, 0.75f},
+    .b = {0.3f, 0.5f, 0.5f},
     .w = {1.5f, 1.5f, 1.0f},
     .doc_weight = 0.0f,
     .cue_boost = 0.2f,
     .coverage_power = 1.0f,
 };
 
+/* Terms in more than this share of the chunks are skipped at query time. */
+#define MAX_DF_SHARE 0.5f
+
+/* A term's entry for one chunk: the BM25F saturation of its field-weighted
+ * frequency, tf*(k1+1)/(k1+tf), computed once at build time. */
 struct posting {
     uint32_t doc;
-    uint16_t tf[IDX_NFIELDS];
+    float impact;
 };
 
+/* Collected while building: frequencies per field, before normalisation. */
 struct triple {
     uint32_t term;
-    struct posting p;
+    uint32_t doc;
+    uint16_t tf[IDX_NFIELDS];
 };
 
 /* Term dictionary shared by builder and index. */
@@ -51,9 +58,9 @@ struct kb_index {
     uint8_t *cues;   /* doc -> answer-type cues */
     size_t ngroups;
     uint16_t (*lens)[IDX_NFIELDS];
-    float (*wnorm)[IDX_NFIELDS]; /* w_f / length normalisation, for the default params */
     size_t ndocs;
     float avg[IDX_NFIELDS];
+    struct idx_params params; /* what the impacts were computed with */
 };
 
 /* The BM25F weight of one term frequency in field f of a document. */
@@ -214,11 +221,11 @@ void idx_builder_add(struct idx_builder *b, int64_t chunk_id, int64_t group, uns
     qsort(b->scratch, b->nscratch, sizeof *b->scratch, cmp_u64);
     for (size_t i = 0; i < b->nscratch;) {
         uint32_t term = (uint32_t)(b->scratch[i] >> 2);
-        struct triple tr = {term, {doc, {0, 0, 0}}};
+        struct triple tr = {term, doc, {0, 0, 0}};
         while (i < b->nscratch && (uint32_t)(b->scratch[i] >> 2) == term) {
             unsigned f = (unsigned)(b->scratch[i] & 3);
-            if (tr.p.tf[f] < 65535)
-                tr.p.tf[f]++;
+            if (tr.tf[f] < 65535)
+                tr.tf[f]++;
             i++;
         }
         b->tr = xgrow(b->tr, &b->captr, b->ntr + 1, sizeof *b->tr);
@@ -226,25 +233,12 @@ void idx_builder_add(struct idx_builder *b, int64_t chunk_id, int64_t group, uns
     }
 }
 
-struct kb_index *idx_builder_finish(struct idx_builder *b)
+struct kb_index *idx_builder_finish(struct idx_builder *b, const struct idx_params *params)
 {
     struct kb_index *ix = xcalloc(1, sizeof *ix);
+    ix->params = params ? *params : idx_default_params;
+    const struct idx_params *pp = &ix->params;
     ix->dict = b->dict;
-    size_t nterms = ix->dict.nterms;
-    ix->start = xcalloc(nterms + 1, sizeof *ix->start);
-    for (size_t i = 0; i < b->ntr; i++)
-        ix->start[b->tr[i].term + 1]++;
-    for (size_t t = 0; t < nterms; t++)
-        ix->start[t + 1] += ix->start[t];
-    ix->post = xmalloc((b->ntr ? b->ntr : 1) * sizeof *ix->post);
-    uint32_t *fill = xmalloc((nterms ? nterms : 1) * sizeof *fill);
-    if (nterms)
-        memcpy(fill, ix->start, nterms * sizeof *fill);
-    /* Triples were appended in doc order, so each term's postings stay sorted by doc. */
-    for (size_t i = 0; i < b->ntr; i++)
-        ix->post[fill[b->tr[i].term]++] = b->tr[i].p;
-    free(fill);
-    ix->npost = b->ntr;
     ix->chunk_ids = b->chunk_ids;
     ix->group = b->group;
     ix->cues = b->cues;
@@ -257,10 +251,28 @@ struct kb_index *idx_builder_finish(struct idx_builder *b)
             sum += ix->lens[d][f];
         ix->avg[f] = ix->ndocs && sum > 0 ? (float)(sum / (double)ix->ndocs) : 1.0f;
     }
-    ix->wnorm = xmalloc((ix->ndocs ? ix->ndocs : 1) * sizeof *ix->wnorm);
-    for (size_t d = 0; d < ix->ndocs; d++)
+    size_t nterms = ix->dict.nterms;
+    ix->start = xcalloc(nterms + 1, sizeof *ix->start);
+    for (size_t i = 0; i < b->ntr; i++)
+        ix->start[b->tr[i].term + 1]++;
+    for (size_t t = 0; t < nterms; t++)
+        ix->start[t + 1] += ix->start[t];
+    ix->post = xmalloc((b->ntr ? b->ntr : 1) * sizeof *ix->post);
+    uint32_t *fill = xmalloc((nterms ? nterms : 1) * sizeof *fill);
+    if (nterms)
+        memcpy(fill, ix->start, nterms * sizeof *fill);
+    /* Triples were appended in doc order, so each term's postings stay sorted by doc. */
+    for (size_t i = 0; i < b->ntr; i++) {
+        const struct triple *tr = &b->tr[i];
+        float tf = 0;
         for (unsigned f = 0; f < IDX_NFIELDS; f++)
-            ix->wnorm[d][f] = field_weight(&idx_default_params, f, ix->lens[d][f], ix->avg[f]);
+            if (tr->tf[f])
+                tf += tr->tf[f] * field_weight(pp, f, ix->lens[tr->doc][f], ix->avg[f]);
+        ix->post[fill[tr->term]++] =
+            (struct posting){tr->doc, tf * (pp->k1 + 1.0f) / (pp->k1 + tf)};
+    }
+    free(fill);
+    ix->npost = b->ntr;
     free(b->tr);
     free(b->scratch);
     free(b);
@@ -278,7 +290,6 @@ void kb_index_free(struct kb_index *ix)
     free(ix->group);
     free(ix->cues);
     free(ix->lens);
-    free(ix->wnorm);
     free(ix);
 }
 
@@ -380,10 +391,9 @@ static int cmp_hit_desc(const void *x, const void *y)
 }
 
 size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, size_t nq,
-                       unsigned qcues, size_t k, const struct idx_params *params,
-                       struct idx_hit *out)
+                       unsigned qcues, size_t k, struct idx_hit *out)
 {
-    const struct idx_params *pp = params ? params : &idx_default_params;
+    const struct idx_params *pp = &ix->params;
     if (!ix->ndocs || !k)
         return 0;
     acc_reserve(ix->ndocs, ix->ngroups);
@@ -391,29 +401,22 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
     double total_mass = 0;
     for (size_t i = 0; i < nq; i++)
         if (q[i].original && q[i].term >= 0)
-            total_mass += q[i].weight * kb_index_idf(ix, q[i].term);
+            total_mass += q[i].cover * kb_index_idf(ix, q[i].term);
 
-    /* The precomputed field weights hold for the default parameters only. */
-    int fast = memcmp(pp->b, idx_default_params.b, sizeof pp->b) == 0 &&
-               memcmp(pp->w, idx_default_params.w, sizeof pp->w) == 0;
     for (size_t i = 0; i < nq; i++) {
         int32_t t = q[i].term;
         if (t < 0)
             continue;
         float idf = kb_index_idf(ix, t);
+        /* A term in most chunks (的, 银行 in a bank's KB) adds almost nothing
+         * but costs a long postings walk. */
+        if ((float)(ix->start[t + 1] - ix->start[t]) > MAX_DF_SHARE * (float)ix->ndocs)
+            continue;
         float wq = q[i].weight * idf;
-        float mass = q[i].original ? q[i].weight * idf : 0;
+        float mass = q[i].cover * idf;
         for (uint32_t j = ix->start[t]; j < ix->start[t + 1]; j++) {
             const struct posting *p = &ix->post[j];
-            float tf = 0;
-            if (fast) {
-                const float *wn = ix->wnorm[p->doc];
-                tf = wn[0] * p->tf[0] + wn[1] * p->tf[1] + wn[2] * p->tf[2];
-            } else {
-                for (unsigned f = 0; f < IDX_NFIELDS; f++)
-                    tf += p->tf[f] * field_weight(pp, f, ix->lens[p->doc][f], ix->avg[f]);
-            }
-            float s = wq * tf * (pp->k1 + 1.0f) / (pp->k1 + tf);
+            float s = wq * p->impact;
             if (!(s > 0))
                 continue;
             if (acc_score[p->doc] == 0)
@@ -443,6 +446,8 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
         if (qcues & ix->cues[d])
             score *= 1.0f + pp->cue_boost;
         float cov = total_mass > 0 ? (float)(acc_cov[d] / total_mass) : 0.0f;
+        if (cov > 1.0f) /* synonyms of the same words can over-cover */
+            cov = 1.0f;
         if (pp->coverage_power == 1.0f)
             score *= cov > 0.01f ? cov : 0.01f;
         else if (pp->coverage_power > 0)

@@ -12,6 +12,7 @@ enum { IDX_TITLE = 0, IDX_HEADING, IDX_BODY, IDX_NFIELDS };
 
 struct idx_builder;
 struct kb_index;
+struct idx_params;
 
 struct idx_builder *idx_builder_new(unsigned tok_flags);
 /* Adds one chunk; fields are UTF-8 (title, heading path, body text). */
@@ -19,8 +20,9 @@ struct idx_builder *idx_builder_new(unsigned tok_flags);
 /* `cues` are the chunk's answer-type cues (kb/cues.h). */
 void idx_builder_add(struct idx_builder *b, int64_t chunk_id, int64_t group, unsigned cues,
                      const char *const fields[IDX_NFIELDS]);
-/* Consumes the builder and returns the finished index (never NULL). */
-struct kb_index *idx_builder_finish(struct idx_builder *b);
+/* Consumes the builder and returns the finished index (never NULL), with
+ * each posting's BM25F impact computed for `params` (NULL: the defaults). */
+struct kb_index *idx_builder_finish(struct idx_builder *b, const struct idx_params *params);
 void kb_index_free(struct kb_index *ix);
 
 size_t kb_index_docs(const struct kb_index *ix);
@@ -28,11 +30,15 @@ int64_t kb_index_chunk_id(const struct kb_index *ix, uint32_t doc);
 /* Approximate bytes held, for reporting. */
 size_t kb_index_bytes(const struct kb_index *ix);
 
-/* A query term: its term id (from kb_index_term) and weight. Expansion
- * terms (synonyms) have weight < 1 and do not count towards coverage. */
+/* A query term: its term id (from kb_index_term), its weight in the score,
+ * and its share of the question for coverage. Original terms (from the
+ * question itself) make up coverage's denominator; an expansion term
+ * (a synonym) covers the original words it stands for: cover * idf is the
+ * coverage mass it adds when matched. */
 struct idx_qterm {
     int32_t term; /* -1 when the term is not in the index */
     float weight;
+    float cover;
     int original;
 };
 
@@ -62,11 +68,12 @@ struct idx_params {
 };
 extern const struct idx_params idx_default_params;
 
-/* Ranks with BM25F; writes up to k hits, best first, and returns how many.
- * params may be NULL for the defaults. Thread-safe. */
+/* Ranks with BM25F (the parameters the index was built with); `qcues` are
+ * the question's answer-type cues. Writes up to k hits, best first, and
+ * returns how many. Terms found in more than half of the chunks are
+ * skipped: they cost a long walk and carry almost no weight. Thread-safe. */
 size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, size_t nq,
-                       unsigned qcues, size_t k, const struct idx_params *params,
-                       struct idx_hit *out);
+                       unsigned qcues, size_t k, struct idx_hit *out);
 
 /* The idf of a term (0 for -1). */
 float kb_index_idf(const struct kb_index *ix, int32_t term);

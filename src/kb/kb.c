@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -522,7 +523,7 @@ static int store_doc(struct kb_conn *c, int64_t kb_id, const char *name, const c
     if (rc != RC_OK && rc != RC_NOT_FOUND)
         goto fail;
     int64_t now = now_unix();
-    int64_t doc_id;
+    int64_t doc_id = 0;
     sqlite3_stmt *st;
     if (rc == RC_OK) {
         if (delete_chunks(c, old_id))
@@ -805,6 +806,23 @@ static void publish_snap(struct kb_engine *e, struct kb_snapshot *s)
     pthread_mutex_unlock(&e->mu);
 }
 
+/* BM25F parameters. ATRIUM_BM25F="k1,b_title,b_heading,b_body,w_title,w_heading,w_body,
+ * doc_weight,cue_boost,coverage_power" overrides the defaults; it exists
+ * for tuning runs (docs/BENCHMARKS.md), not for operators. */
+static struct idx_params bm25_params;
+static pthread_once_t bm25_once = PTHREAD_ONCE_INIT;
+
+static void bm25_load(void)
+{
+    bm25_params = idx_default_params;
+    const char *v = getenv("ATRIUM_BM25F");
+    float x[10];
+    if (v && sscanf(v, "%f,%f,%f,%f,%f,%f,%f,%f,%f,%f", &x[0], &x[1], &x[2], &x[3], &x[4], &x[5],
+                    &x[6], &x[7], &x[8], &x[9]) == 10)
+        bm25_params =
+            (struct idx_params){x[0], {x[1], x[2], x[3]}, {x[4], x[5], x[6]}, x[7], x[8], x[9]};
+}
+
 /* Appends a NUL-terminated copy of s to the arena; returns its offset. */
 static uint32_t arena_add(struct buf *a, const char *s)
 {
@@ -821,7 +839,7 @@ static int build_snap(struct kb_conn *c, int64_t kb_id, int64_t gen, struct kb_s
     atomic_init(&s->refs, 1);
     s->kb_id = kb_id;
     s->generation = gen;
-    struct idx_builder *b = idx_builder_new(TOK_DEFAULT);
+    struct idx_builder *b = idx_builder_new(KB_INDEX_TOKENS);
     /* Read in one snapshot of the store (a read transaction). */
     int rc = db_exec(c->db, "BEGIN");
     sqlite3_stmt *st =
@@ -887,7 +905,8 @@ static int build_snap(struct kb_conn *c, int64_t kb_id, int64_t gen, struct kb_s
     if (!rc)
         rc = kb_synonyms_load(c, s);
     db_exec(c->db, "COMMIT");
-    s->ix = idx_builder_finish(b);
+    pthread_once(&bm25_once, bm25_load);
+    s->ix = idx_builder_finish(b, &bm25_params);
     if (s->vecs && nvec < ndocs) {
         s->vecs = xgrow(s->vecs, &capvec, ndocs * s->dim, sizeof(float));
         memset(s->vecs + nvec * s->dim, 0, (ndocs - nvec) * s->dim * sizeof(float));

@@ -25,23 +25,6 @@
 #define RERANK_DEPTH 20
 #define RRF_K 60.0
 
-/* BM25F parameters. ATRIUM_BM25F="k1,b_title,b_heading,b_body,w_title,w_heading,w_body,
- * doc_weight,cue_boost,coverage_power"
- * overrides the defaults; it exists for tuning runs (docs/BENCHMARKS.md). */
-static struct idx_params bm25_params;
-static pthread_once_t bm25_once = PTHREAD_ONCE_INIT;
-
-static void bm25_load(void)
-{
-    bm25_params = idx_default_params;
-    const char *v = getenv("ATRIUM_BM25F");
-    float x[10];
-    if (v && sscanf(v, "%f,%f,%f,%f,%f,%f,%f,%f,%f,%f", &x[0], &x[1], &x[2], &x[3], &x[4], &x[5],
-                    &x[6], &x[7], &x[8], &x[9]) == 10)
-        bm25_params =
-            (struct idx_params){x[0], {x[1], x[2], x[3]}, {x[4], x[5], x[6]}, x[7], x[8], x[9]};
-}
-
 /* ---- query terms ---- */
 
 /* A query bigram that straddles two words of the question ("户说" in
@@ -113,6 +96,7 @@ struct qbuild {
     struct idx_qterm *q;
     size_t n, cap;
     float weight;
+    float cover; /* for expansion terms: coverage share per unit of idf */
     int original;
     const struct wspan *words; /* the question's words, for original terms */
     size_t nwords;
@@ -141,11 +125,33 @@ static int add_qterm(void *ctx, const char *tok, size_t n, size_t start, size_t 
             w *= CROSS_WORD_WEIGHT;
     }
     qb->q = xgrow(qb->q, &qb->cap, qb->n + 1, sizeof *qb->q);
-    qb->q[qb->n++] = (struct idx_qterm){t, w, qb->original};
+    qb->q[qb->n++] = (struct idx_qterm){t, w, qb->original ? w : qb->cover, qb->original};
     return 0;
 }
 
-/* Adds the tokens of every synonym of a group member found in the query. */
+struct idf_sum {
+    const struct kb_index *ix;
+    double sum;
+};
+
+static int add_idf(void *ctx, const char *tok, size_t n, size_t start, size_t end)
+{
+    struct idf_sum *is = ctx;
+    is->sum += kb_index_idf(is->ix, kb_index_term(is->ix, tok, n));
+    return 0;
+}
+
+/* The idf mass of a term's tokens in this index. */
+static double term_mass(const struct kb_index *ix, const char *t, unsigned flags)
+{
+    struct idf_sum is = {ix, 0};
+    tok_run(t, strlen(t), flags, add_idf, &is);
+    return is.sum;
+}
+
+/* Adds the tokens of every synonym of a group member found in the query.
+ * A synonym that matches fully covers as much of the question as the
+ * member it stands for. */
 static void expand_synonyms(const struct kb_snapshot *s, const char *folded, struct qbuild *qb)
 {
     qb->weight = SYN_WEIGHT;
@@ -158,7 +164,7 @@ static void expand_synonyms(const struct kb_snapshot *s, const char *folded, str
         seen[*p >> 3] |= (uint8_t)(1u << (*p & 7));
     for (size_t g = 0; g < s->nsyn; g++) {
         char **terms = s->syn[g];
-        int hit = 0;
+        const char *hit = NULL;
         for (char **t = terms; *t && !hit; t++) {
             const unsigned char *u = (const unsigned char *)*t;
             if (!u[0])
@@ -167,13 +173,18 @@ static void expand_synonyms(const struct kb_snapshot *s, const char *folded, str
             size_t l = u[0] < 0x80 ? 1 : u[0] < 0xe0 ? 2 : u[0] < 0xf0 ? 3 : 4;
             unsigned char b = u[l - 1];
             if ((seen[b >> 3] & (1u << (b & 7))) && strstr(folded, *t))
-                hit = 1;
+                hit = *t;
         }
         if (!hit)
             continue;
-        for (char **t = terms; *t; t++)
-            if (!strstr(folded, *t))
-                tok_run(*t, strlen(*t), TOK_DEFAULT, add_qterm, qb);
+        double covered = term_mass(s->ix, hit, KB_INDEX_TOKENS & ~TOK_WORDS);
+        for (char **t = terms; *t; t++) {
+            if (strstr(folded, *t))
+                continue;
+            double mass = term_mass(s->ix, *t, KB_INDEX_TOKENS);
+            qb->cover = mass > 0 ? (float)(covered / mass) : 0;
+            tok_run(*t, strlen(*t), KB_INDEX_TOKENS, add_qterm, qb);
+        }
     }
 }
 
@@ -588,12 +599,12 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
         return RC_NOT_FOUND;
     }
     struct wspan words[256];
-    struct qbuild qb = {s->ix, NULL, 0, 0, 1.0f, 1, words, 0};
+    struct qbuild qb = {s->ix, NULL, 0, 0, 1.0f, 0, 1, words, 0};
     qb.nwords = query_words(folded.p, folded.len, words, 256);
     /* Bigrams from the tokenizer; dictionary words (>= 3 characters, as
      * TOK_WORDS indexes them) from the segmentation just made, so ICU runs
      * once per query. */
-    tok_run(folded.p, folded.len, TOK_BIGRAMS, add_qterm, &qb);
+    tok_run(folded.p, folded.len, KB_INDEX_TOKENS & ~TOK_WORDS, add_qterm, &qb);
     for (size_t i = 0; i < qb.nwords; i++) {
         size_t ws = words[i].s, we = words[i].e;
         uint32_t cp;
@@ -616,10 +627,8 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
     } else {
         hits = xmalloc(cap * sizeof *hits);
         int fuse = s->vecs && !(flags & KB_NO_VECTORS);
-        pthread_once(&bm25_once, bm25_load);
         unsigned qcues = cue_question(folded.p, folded.len);
-        nh = kb_index_search(s->ix, qb.q, qb.n, qcues, fuse ? FUSE_DEPTH : (size_t)k, &bm25_params,
-                             hits);
+        nh = kb_index_search(s->ix, qb.q, qb.n, qcues, fuse ? FUSE_DEPTH : (size_t)k, hits);
         if (fuse)
             nh = fuse_vectors(c, s, query, hits, nh, cap);
         int want_rerank = !(flags & KB_NO_RERANK) && c->e->cfg->rerank_url[0];

@@ -195,22 +195,22 @@ TEST(kb_synonyms_expand_queries)
     struct kb_hits hits = {0};
     struct buf err = BUF_INIT;
     struct kb_search_opts so = {3, KB_NO_SYNONYMS};
-    /* "回执" appears nowhere; without synonyms nothing matches. */
-    CHECK_INT(kb_search(f.c, f.kb.id, "回执", &so, &hits, &err), RC_OK);
+    /* "收据" appears nowhere; without synonyms nothing matches. */
+    CHECK_INT(kb_search(f.c, f.kb.id, "收据", &so, &hits, &err), RC_OK);
     CHECK_INT(hits.n, 0);
     kb_hits_release(&hits);
-    const char *terms[] = {"回执", "回单"};
+    const char *terms[] = {"收据", "回单"};
     int64_t gid = 0;
     CHECK_INT(kb_synonym_add(f.c, f.kb.id, terms, 2, &gid, &err), RC_OK);
     so.flags = 0;
-    CHECK_INT(kb_search(f.c, f.kb.id, "回执", &so, &hits, &err), RC_OK);
+    CHECK_INT(kb_search(f.c, f.kb.id, "收据", &so, &hits, &err), RC_OK);
     CHECK(hits.n >= 1 && strcmp(hits.a[0].label, "第四条") == 0);
     kb_hits_release(&hits);
     const char *bad[] = {"回 执", "x"};
     CHECK_INT(kb_synonym_add(f.c, f.kb.id, bad, 2, &gid, &err), RC_INVALID);
     CHECK_INT(kb_synonym_delete(f.c, f.kb.id, gid), RC_OK);
     CHECK_INT(kb_synonym_delete(f.c, f.kb.id, gid), RC_NOT_FOUND);
-    CHECK_INT(kb_search(f.c, f.kb.id, "回执", &so, &hits, &err), RC_OK);
+    CHECK_INT(kb_search(f.c, f.kb.id, "收据", &so, &hits, &err), RC_OK);
     CHECK_INT(hits.n, 0);
     kb_hits_release(&hits);
     json_t *j = NULL;
@@ -305,20 +305,24 @@ TEST(kb_index_bm25_matches_hand_computation)
     idx_builder_add(b, 10, 1, 0, d0);
     idx_builder_add(b, 11, 1, 0, d1);
     idx_builder_add(b, 12, 2, 0, d2);
-    struct kb_index *ix = idx_builder_finish(b);
-    CHECK_INT(kb_index_docs(ix), 3);
+    const char *d3[IDX_NFIELDS] = {"", "", "利息"};
+    const char *d4[IDX_NFIELDS] = {"", "", "转账"};
+    idx_builder_add(b, 13, 3, 0, d3);
+    idx_builder_add(b, 14, 4, 0, d4);
+    struct kb_index *ix = idx_builder_finish(b, NULL);
+    CHECK_INT(kb_index_docs(ix), 5);
     int32_t t = kb_index_term(ix, "账户", strlen("账户"));
     CHECK(t >= 0);
     CHECK_INT(kb_index_term(ix, "没有", strlen("没有")), -1);
-    struct idx_qterm q = {t, 1.0f, 1};
+    struct idx_qterm q = {t, 1.0f, 1.0f, 1};
     struct idx_hit hits[3];
-    size_t n = kb_index_search(ix, &q, 1, 0, 3, NULL, hits);
+    size_t n = kb_index_search(ix, &q, 1, 0, 3, hits);
     CHECK_INT(n, 2);
-    /* Hand-computed BM25 (body field only, weight 1, b = .75, k1 = 1.2):
-     * lengths 2, 3, 1 tokens (avg 2); df = 2 of N = 3. */
-    double idf = log(1.0 + (3 - 2 + 0.5) / (2 + 0.5));
-    double tf1 = 2.0 / (1 - 0.75 + 0.75 * 3 / 2.0);
-    double tf0 = 1.0 / (1 - 0.75 + 0.75 * 2 / 2.0);
+    /* Hand-computed BM25 (body field only, weight 1, b = .5, k1 = 1.2):
+     * lengths 2, 3, 1, 1, 1 tokens (avg 1.6); df = 2 of N = 5. */
+    double idf = log(1.0 + (5 - 2 + 0.5) / (2 + 0.5));
+    double tf1 = 2.0 / (1 - 0.5 + 0.5 * 3 / 1.6);
+    double tf0 = 1.0 / (1 - 0.5 + 0.5 * 2 / 1.6);
     double s1 = idf * tf1 * 2.2 / (1.2 + tf1), s0 = idf * tf0 * 2.2 / (1.2 + tf0);
     if (n == 2) {
         CHECK_INT(kb_index_chunk_id(ix, hits[0].doc), 11);
