@@ -118,6 +118,7 @@ struct http_upload_file {
     size_t size;
     char head[4096]; /* the first bytes, for ingest_detect */
     size_t headlen;
+    int checked; /* the type was checked on a full head */
 };
 
 struct http_req {

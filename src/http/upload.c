@@ -73,6 +73,31 @@ static struct http_upload_file *file_open(struct http_req *r, char *name)
     return f;
 }
 
+/* True for content that ingest may still recognise from more than its
+ * first bytes (zip containers, PDF): those get a job, never a quick 415. */
+static int container_magic(const struct http_upload_file *f)
+{
+    return (f->headlen >= 4 && memcmp(f->head, "PK\x03\x04", 4) == 0) ||
+           (f->headlen >= 5 && memcmp(f->head, "%PDF-", 5) == 0);
+}
+
+/* RC_UNSUPPORTED (recorded, files removed) when the first bytes are
+ * obviously not a document; RC_OK otherwise. */
+static int check_type(struct http_req *r, struct http_upload_file *f)
+{
+    f->checked = 1;
+    /* The head may end inside a character: do not let that look binary. */
+    size_t n = f->headlen;
+    if (f->headlen == sizeof f->head)
+        n = http_utf8_whole_prefix(f->head, n);
+    if (ingest_detect(f->name, f->head, n) != INGEST_UNKNOWN || container_magic(f))
+        return RC_OK;
+    char msg[512];
+    snprintf(msg, sizeof msg, "不支持的文件类型 / unsupported file type: %s", f->name);
+    fail(r, RC_UNSUPPORTED, msg);
+    return RC_UNSUPPORTED;
+}
+
 static void file_write(struct http_req *r, struct http_upload_file *f, const char *data, size_t n)
 {
     if (n > r->srv->cfg->upload_max - r->upload_total) {
@@ -85,6 +110,10 @@ static void file_write(struct http_req *r, struct http_upload_file *f, const cha
         size_t take = sizeof f->head - f->headlen < n ? sizeof f->head - f->headlen : n;
         memcpy(f->head + f->headlen, data, take);
         f->headlen += take;
+        /* Junk is refused as soon as its head is known, before it fills
+         * the disk (the rest of the body is then only drained). */
+        if (f->headlen == sizeof f->head && check_type(r, f) != RC_OK)
+            return;
     }
     while (n) {
         ssize_t w = write(f->fd, data, n);
@@ -170,14 +199,6 @@ void http_upload_feed(struct http_req *r, const char *data, size_t n)
         file_write(r, &r->files[0], data, n);
 }
 
-/* True for content that ingest may still recognise from more than its
- * first bytes (zip containers, PDF): those get a job, never a quick 415. */
-static int container_magic(const struct http_upload_file *f)
-{
-    return (f->headlen >= 4 && memcmp(f->head, "PK\x03\x04", 4) == 0) ||
-           (f->headlen >= 5 && memcmp(f->head, "%PDF-", 5) == 0);
-}
-
 enum MHD_Result http_upload_finish(struct http_req *r)
 {
     struct buf msg = BUF_INIT;
@@ -202,10 +223,8 @@ enum MHD_Result http_upload_finish(struct http_req *r)
         if (f->size == 0) {
             (void)buf_addf(&msg, "文件为空 / empty file: %s", f->name);
             fail(r, RC_INVALID, buf_str(&msg));
-        } else if (ingest_detect(f->name, f->head, f->headlen) == INGEST_UNKNOWN &&
-                   !container_magic(f)) {
-            (void)buf_addf(&msg, "不支持的文件类型 / unsupported file type: %s", f->name);
-            fail(r, RC_UNSUPPORTED, buf_str(&msg));
+        } else if (!f->checked) {
+            (void)check_type(r, f);
         }
     }
     if (r->err_status) {

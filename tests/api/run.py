@@ -597,6 +597,12 @@ def error_unsupported_upload(ctx):
         check_eq(st, 415, "status")
         check_eq(body["error"]["code"], "unsupported_media_type", "code")
     check_eq(os.listdir(os.path.join(ctx.plain.data, "uploads")), [], "uploads/ left over")
+    # Larger junk is refused from its first bytes, also as a raw body.
+    junk = bytes(rnd.randrange(256) for _ in range(300 * 1024))
+    st, body = ctx.plain.json("POST", "/api/v1/kbs/%s/documents?filename=x.bin" % q(ctx.kb),
+                              junk, {"Content-Type": "application/octet-stream"})
+    check_eq(st, 415, "large junk status")
+    check_eq(os.listdir(os.path.join(ctx.plain.data, "uploads")), [], "uploads/ left over")
     st, body = ctx.plain.json("POST", "/api/v1/kbs/%s/documents" % q(ctx.kb), "x",
                               {"Content-Type": "text/plain"})
     check_eq(st, 415, "text/plain body status")
@@ -653,9 +659,13 @@ def upload_raw_and_delete(ctx):
 def upload_multiple_files(ctx):
     a = "# 甲规定\n\n第一条 甲规定的内容用于测试多文件上传。\n".encode()
     b = "# 乙规定\n\n第一条 乙规定的内容同样用于测试。\n".encode()
-    st, body = upload(ctx.plain, ctx.kb, [("甲.md", a), ("乙.md", b)])
+    # 丙 is larger than the head used for type checks: it must not be cut
+    # inside a character and then taken for binary.
+    c = "# 丙规定\n\n" + "".join("第%d条 丙规定第%d条的内容，用于测试较大的上传文件。\n\n" % (i, i)
+                              for i in range(1, 400))
+    st, body = upload(ctx.plain, ctx.kb, [("甲.md", a), ("乙.md", b), ("丙.md", c.encode())])
     check_eq(st, 202, "status")
-    check_eq([j["filename"] for j in body["jobs"]], ["甲.md", "乙.md"], "filenames")
+    check_eq([j["filename"] for j in body["jobs"]], ["甲.md", "乙.md", "丙.md"], "filenames")
     for j in body["jobs"]:
         check_eq(wait_job(ctx.plain, ctx.kb, j["id"])["status"], "done", "job")
 
