@@ -65,14 +65,18 @@ static int looks_binary(const char *p, size_t n)
         unsigned char c = (unsigned char)p[i];
         if (c == 0)
             return 1;
-        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v' &&
-            c != 0x1B)
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v' && c != 0x1B)
             ctrl++;
     }
     if (ctrl > 8 && ctrl > n / 64)
         return 1;
-    if (utf8_valid(p, n) || ingest_is_gb18030(p, n))
+    if (utf8_valid(p, n))
         return 0;
+    /* Callers may pass only the head of a file (upload checks): a GB18030
+     * character cut at the end must not make the text look binary. */
+    for (size_t cut = 0; cut < 4 && cut < n; cut++)
+        if (ingest_is_gb18030(p, n - cut))
+            return 0;
     /* a GB18030 sample may have been cut inside a character */
     return n == full || !ingest_is_gb18030(p, full);
 }

@@ -196,6 +196,7 @@ TEST(ingest_detect_by_content)
     struct buf gb = BUF_INIT;
     encode("gb18030", "第一条 存款人应当出示身份证件。", &gb);
     CHECK_INT(ingest_detect("gb.txt", gb.p, gb.len), INGEST_TXT);
+    CHECK_INT(ingest_detect("gb.txt", gb.p, gb.len - 3), INGEST_TXT); /* a head cut mid-char */
     unsigned char junk[4096];
     unsigned x = 12345;
     for (size_t i = 0; i < sizeof junk; i++) {
