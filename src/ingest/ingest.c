@@ -20,6 +20,14 @@
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
+/* libxml2 reports some errors (encoding failures) on stderr even with
+ * XML_PARSE_NOERROR; we report them through return values instead. */
+static void xml_silent(void *ctx, const char *msg, ...)
+{
+    (void)ctx;
+    (void)msg;
+}
+
 static void init_libs(void)
 {
     xmlInitParser();
@@ -75,6 +83,7 @@ int ingest_parse(enum ingest_type t, const char *name, const void *data, size_t 
     if (!name)
         name = "";
     ingest_global_init();
+    xmlSetGenericErrorFunc(NULL, xml_silent); /* this thread's handler only */
     if (n > INGEST_MAX_INPUT) {
         ingest_errf(err, "文件过大（上限 %zu MB）/ file too large (limit %zu MB)",
                     (size_t)INGEST_MAX_INPUT >> 20, (size_t)INGEST_MAX_INPUT >> 20);

@@ -58,7 +58,9 @@ const char *ingest_type_name(enum ingest_type t);
  * with a zh-CN / English message appended to err; *out may hold partial
  * content and must still be released. An empty input, or one that yields
  * no text at all (e.g. a scanned PDF), is RC_PARSE. Inputs larger than
- * INGEST_MAX_INPUT are RC_TOO_BIG. Thread-safe (see ingest_global_init). */
+ * INGEST_MAX_INPUT are RC_TOO_BIG. Thread-safe (see ingest_global_init).
+ * Side effect: the calling thread's libxml2 generic error handler is set
+ * to a silent one (libxml2 would otherwise print to stderr). */
 int ingest_parse(enum ingest_type t, const char *name, const void *data, size_t n, struct doc *out,
                  struct buf *err);
 
