@@ -129,6 +129,9 @@ class FakeModel:
 
 
 class Server:
+    threads = 2  # --threads / --workers
+    workers = 4
+
     def __init__(self, atrium, workdir, name, env_extra, start_timeout, data=None):
         self.name = name
         self.data = data or os.path.join(workdir, name + "-data")
@@ -137,7 +140,8 @@ class Server:
         self.log = open(self.log_path, "wb")
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("ATRIUM_")}
-        env.update({"ATRIUM_LOG_LEVEL": "info", "ATRIUM_THREADS": "2", "ATRIUM_WORKERS": "4"})
+        env.update({"ATRIUM_LOG_LEVEL": "info", "ATRIUM_THREADS": str(Server.threads),
+                    "ATRIUM_WORKERS": str(Server.workers)})
         env.update(env_extra)
         self.proc = subprocess.Popen(
             [atrium, "--data", self.data, "serve", "--port", str(self.port)],
@@ -890,7 +894,10 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--filter", default="")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--threads", type=int, default=2, help="HTTP pool threads per server")
+    ap.add_argument("--workers", type=int, default=4, help="worker threads per server")
     args = ap.parse_args()
+    Server.threads, Server.workers = args.threads, args.workers
     atrium = os.path.abspath(args.atrium)
     workdir = tempfile.mkdtemp(prefix="atrium-api-")
     passed = failed = 0
