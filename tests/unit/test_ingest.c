@@ -10,6 +10,7 @@
 #include "ingest/ingest.h"
 #include "text/utf8.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -837,6 +838,55 @@ TEST(ingest_pdf_text_and_paragraphs)
     doc_release(&d);
     buf_release(&pdf);
     buf_release(&err);
+}
+
+/* --- threads ------------------------------------------------------------- */
+
+struct job {
+    const struct buf *docx;
+    int ok;
+};
+
+static void *parse_many(void *arg)
+{
+    struct job *j = arg;
+    static const char *h = "<html><head><title>标题</title></head><body><p>段落</p></body></html>";
+    j->ok = 1;
+    for (int i = 0; i < 25; i++) {
+        struct doc d;
+        struct buf err = BUF_INIT;
+        doc_init(&d);
+        if (ingest_parse(INGEST_DOCX, "x.docx", j->docx->p, j->docx->len, &d, &err) != RC_OK ||
+            d.nblocks != 6 || strcmp(d.title, "个人存款管理办法") != 0)
+            j->ok = 0;
+        doc_release(&d);
+        doc_init(&d);
+        if (ingest_parse(INGEST_HTML, "x.html", h, strlen(h), &d, &err) != RC_OK ||
+            d.nblocks != 1 || strcmp(d.title, "标题") != 0)
+            j->ok = 0;
+        doc_release(&d);
+        buf_release(&err);
+    }
+    return NULL;
+}
+
+TEST(ingest_parallel_threads)
+{
+    struct buf z = BUF_INIT;
+    make_docx(&z, 1);
+    ingest_global_init();
+    pthread_t th[4];
+    struct job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i].docx = &z;
+        jobs[i].ok = 0;
+        CHECK_INT(pthread_create(&th[i], NULL, parse_many, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(pthread_join(th[i], NULL), 0);
+        CHECK(jobs[i].ok);
+    }
+    buf_release(&z);
 }
 
 /* --- hostile and unknown inputs ------------------------------------------- */
