@@ -2,7 +2,10 @@
  * whole .docx file and (2) as the XML inside a well-formed zip, so the XML
  * walks are reached without the fuzzer having to fix zip CRCs: as
  * word/document.xml of a docx, or as the sheet of a minimal xlsx (chosen by
- * the first byte). Not built by the Makefile; see the ingest notes. */
+ * the first byte). Not built by the Makefile: compile with clang
+ * -fsanitize=fuzzer,address,undefined, the pkg-config flags of libxml-2.0
+ * libzip poppler-glib jansson icu-uc icu-i18n libsodium, and every .c in
+ * src/ingest and src/common plus src/text/utf8.c and src/text/cnum.c. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,10 +84,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t zlen = 0;
     void *z;
     if (data[0] & 1) {
-        const char *names[] = {"word/document.xml", "word/styles.xml"};
-        const void *datas[] = {data + 1, data + 1};
-        const size_t lens[] = {size - 1, size - 1};
-        z = zip_mem(names, datas, lens, 2, &zlen);
+        const char *names[] = {"word/document.xml", "word/styles.xml", "word/numbering.xml"};
+        const void *datas[] = {data + 1, data + 1, data + 1};
+        const size_t lens[] = {size - 1, size - 1, size - 1};
+        z = zip_mem(names, datas, lens, 3, &zlen);
         if (z)
             parse(INGEST_DOCX, z, zlen);
     } else {

@@ -1,5 +1,6 @@
 /* libFuzzer driver: arbitrary bytes through ingest_detect and the HTML
- * parser (plus the text and Markdown parsers, which share the decoding). */
+ * parser (plus the text and Markdown parsers, which share the decoding).
+ * Not built by the Makefile; build like fuzz_docx.c (see its header). */
 #include <stddef.h>
 #include <stdint.h>
 

@@ -107,6 +107,16 @@ int ingest_xml_is(const xmlNode *node, const char *local);
  * the document is freed. */
 const char *ingest_xml_attr(const xmlNode *node, const char *local);
 
+/* DOCX automatic numbering (docx_num.c). ingest_num_load parses
+ * word/numbering.xml (NULL when broken); ingest_num_label advances the
+ * counters of list num_id at level ilvl (0-based) and appends the rendered
+ * label ("第三条 ", "（二）", "1.2 ") to out; unknown lists and bullets
+ * append nothing. */
+struct ingest_numbering;
+struct ingest_numbering *ingest_num_load(const char *p, size_t n);
+void ingest_num_free(struct ingest_numbering *nb);
+void ingest_num_label(struct ingest_numbering *nb, long num_id, int ilvl, struct buf *out);
+
 /* Appends the direct text children of n (entity references are not
  * expanded: no amplification). */
 void ingest_xml_text(const xmlNode *n, struct buf *out);

@@ -1,7 +1,8 @@
 /* DOCX (WordprocessingML) from memory: libzip with size caps, libxml2
  * without entity expansion. w:p -> paragraphs (w:br splits them), heading
  * styles (by style id or resolved through word/styles.xml) -> headings,
- * w:tbl -> tables, text boxes after their paragraph. */
+ * w:tbl -> tables, text boxes after their paragraph; automatic numbering
+ * labels (第一条, （一）) are rendered in front of the text (docx_num.c). */
 #include "ingest/ingest_int.h"
 
 #include <stdlib.h>
@@ -12,17 +13,21 @@
 
 #include "common/alloc.h"
 #include "common/rc.h"
+#include "common/util.h"
 
 #define MAX_STYLES 256 /* heading styles kept; a linear lookup per paragraph */
 #define MAX_TXBX_DEPTH 3
 
 struct style {
     char *id;
-    int level;
+    int level;   /* heading level, 0 for none */
+    long num_id; /* style-linked numbering (w:numPr), 0 for none */
+    int ilvl;
 };
 
 struct docx {
     struct doc *out;
+    struct ingest_numbering *numbering;
     struct style *styles;
     size_t nstyles, cap;
     int txbx_depth;
@@ -51,12 +56,18 @@ static int level_from_name(const char *s)
     return 0;
 }
 
+static const struct style *find_style(const struct docx *x, const char *id)
+{
+    for (size_t i = 0; id && i < x->nstyles; i++)
+        if (strcmp(x->styles[i].id, id) == 0)
+            return &x->styles[i];
+    return NULL;
+}
+
 static int style_level(const struct docx *x, const char *id)
 {
-    for (size_t i = 0; i < x->nstyles; i++)
-        if (strcmp(x->styles[i].id, id) == 0)
-            return x->styles[i].level;
-    return level_from_name(id);
+    const struct style *s = find_style(x, id);
+    return s ? s->level : level_from_name(id);
 }
 
 static xmlNode *child(xmlNode *n, const char *local)
@@ -75,6 +86,21 @@ static int outline_level(xmlNode *ppr)
     return 0;
 }
 
+/* w:numPr: sets *num_id (0 switches numbering off) and *ilvl when present;
+ * returns 1 when the element names a list. */
+static int num_pr(const xmlNode *np, long *num_id, int *ilvl)
+{
+    const char *id = ingest_xml_attr(child((xmlNode *)np, "numId"), "val");
+    const char *lv = ingest_xml_attr(child((xmlNode *)np, "ilvl"), "val");
+    int64_t v;
+    if (lv && parse_i64(lv, 0, 8, &v) == RC_OK)
+        *ilvl = (int)v;
+    if (!id || parse_i64(id, 0, 1L << 30, &v) != RC_OK)
+        return 0;
+    *num_id = (long)v;
+    return 1;
+}
+
 static void load_styles(struct docx *x, const char *p, size_t n)
 {
     xmlDoc *xd = ingest_xml_read(p, n);
@@ -90,11 +116,16 @@ static void load_styles(struct docx *x, const char *p, size_t n)
         int level = level_from_name(ingest_xml_attr(child(s, "name"), "val"));
         if (!level)
             level = outline_level(child(s, "pPr"));
-        if (!level)
+        long num_id = 0;
+        int ilvl = 0;
+        num_pr(child(child(s, "pPr"), "numPr"), &num_id, &ilvl);
+        if (!level && !num_id)
             continue;
         x->styles = xgrow(x->styles, &x->cap, x->nstyles + 1, sizeof *x->styles);
         x->styles[x->nstyles].id = xstrdup(id);
         x->styles[x->nstyles].level = level;
+        x->styles[x->nstyles].num_id = num_id;
+        x->styles[x->nstyles].ilvl = ilvl;
         x->nstyles++;
     }
     xmlFreeDoc(xd);
@@ -176,6 +207,14 @@ static void paragraph(struct docx *x, xmlNode *p)
         level = style_level(x, sid);
     if (!level)
         level = outline_level(ppr);
+    if (x->numbering) { /* the paragraph's own numPr wins over its style's */
+        const struct style *st = find_style(x, sid);
+        long num_id = st ? st->num_id : 0;
+        int ilvl = st ? st->ilvl : 0;
+        num_pr(child(ppr, "numPr"), &num_id, &ilvl);
+        if (num_id > 0)
+            ingest_num_label(x->numbering, num_id, ilvl, &b);
+    }
     struct runs r = {.b = &b};
     for (xmlNode *c = p->children; c; c = c->next)
         ingest_xml_walk(c, runs_enter, runs_leave, &r);
@@ -292,6 +331,8 @@ int ingest_parse_docx(const char *name, const char *p, size_t n, struct doc *out
     struct buf aux = BUF_INIT, scratch = BUF_INIT;
     if (ingest_zip_read(za, "word/styles.xml", &budget, "DOCX", &aux, &scratch) == RC_OK)
         load_styles(&x, aux.p, aux.len);
+    if (ingest_zip_read(za, "word/numbering.xml", &budget, "DOCX", &aux, &scratch) == RC_OK)
+        x.numbering = ingest_num_load(aux.p, aux.len);
     ingest_core_title(za, &budget, out);
     buf_release(&aux);
     buf_release(&scratch);
@@ -309,6 +350,7 @@ int ingest_parse_docx(const char *name, const char *p, size_t n, struct doc *out
     if (out->title[0] == '\0')
         ingest_title_from_name(out, name);
 out:
+    ingest_num_free(x.numbering);
     for (size_t i = 0; i < x.nstyles; i++)
         free(x.styles[i].id);
     free(x.styles);

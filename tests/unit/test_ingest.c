@@ -495,6 +495,58 @@ TEST(ingest_docx_text_box_once)
     buf_release(&err);
 }
 
+TEST(ingest_docx_numbering_labels)
+{
+    /* Word-generated article numbers: 第%1条 / （%2） in Chinese counting,
+     * a style-linked 第%1章 for headings, bullets without labels. */
+    const char *numbering =
+        "<w:numbering " W_NS ">"
+        "<w:abstractNum w:abstractNumId=\"0\">"
+        "<w:lvl w:ilvl=\"0\"><w:start w:val=\"1\"/><w:numFmt w:val=\"chineseCounting\"/>"
+        "<w:lvlText w:val=\"第%1条\"/><w:suff w:val=\"space\"/></w:lvl>"
+        "<w:lvl w:ilvl=\"1\"><w:start w:val=\"1\"/><w:numFmt w:val=\"chineseCounting\"/>"
+        "<w:lvlText w:val=\"（%2）\"/><w:suff w:val=\"nothing\"/></w:lvl></w:abstractNum>"
+        "<w:abstractNum w:abstractNumId=\"1\"><w:lvl w:ilvl=\"0\"><w:start w:val=\"9\"/>"
+        "<w:numFmt w:val=\"chineseCountingThousand\"/><w:lvlText w:val=\"第%1章\"/></w:lvl>"
+        "</w:abstractNum>"
+        "<w:abstractNum w:abstractNumId=\"2\"><w:lvl w:ilvl=\"0\"><w:numFmt w:val=\"bullet\"/>"
+        "<w:lvlText w:val=\"\xEF\x82\xB7\"/></w:lvl><w:lvl w:ilvl=\"1\">"
+        "<w:numFmt w:val=\"decimal\"/><w:lvlText w:val=\"%1.%2\"/></w:lvl></w:abstractNum>"
+        "<w:num w:numId=\"1\"><w:abstractNumId w:val=\"0\"/></w:num>"
+        "<w:num w:numId=\"2\"><w:abstractNumId w:val=\"1\"/></w:num>"
+        "<w:num w:numId=\"3\"><w:abstractNumId w:val=\"2\"/></w:num></w:numbering>";
+    const char *styles =
+        "<w:styles " W_NS "><w:style w:styleId=\"Chap\"><w:name w:val=\"heading 1\"/>"
+        "<w:pPr><w:numPr><w:numId w:val=\"2\"/></w:numPr></w:pPr></w:style></w:styles>";
+#define NP(id, lvl, text)                                                                          \
+    "<w:p><w:pPr><w:numPr><w:ilvl w:val=\"" lvl "\"/><w:numId w:val=\"" id "\"/></w:numPr>"        \
+    "</w:pPr><w:r><w:t>" text "</w:t></w:r></w:p>"
+    const char *body = "<w:document " W_NS "><w:body>"
+                       "<w:p><w:pPr><w:pStyle w:val=\"Chap\"/></w:pPr><w:r><w:t>附则</w:t></w:r>"
+                       "</w:p>" NP("1", "0", "甲") NP("1", "1", "乙") NP("1", "1", "丙")
+                           NP("1", "0", "丁") NP("1", "1", "戊") NP("3", "0", "要点")
+                               NP("3", "1", "细项") NP("0", "0", "无编号") "</w:body></w:document>";
+#undef NP
+    struct entry e[] = {{"word/document.xml", body, 0},
+                        {"word/styles.xml", styles, 0},
+                        {"word/numbering.xml", numbering, 0}};
+    struct buf z = BUF_INIT, err = BUF_INIT;
+    make_zip("num.docx", e, 3, &z);
+    struct doc d;
+    doc_init(&d);
+    CHECK_INT(parse_auto("num.docx", z.p, z.len, &d, &err), RC_OK);
+    static const char *want[] = {"第九章 附则", "第一条 甲", "（一）乙", "（二）丙", "第二条 丁",
+                                 "（一）戊",    "要点",      "1.1 细项", "无编号"};
+    CHECK_INT(d.nblocks, 9);
+    for (size_t i = 0; i < d.nblocks && i < 9; i++)
+        CHECK_STR(d.blocks[i].text, want[i]);
+    if (d.nblocks == 9)
+        CHECK_INT(d.blocks[0].kind, DOC_HEADING);
+    doc_release(&d);
+    buf_release(&z);
+    buf_release(&err);
+}
+
 TEST(ingest_docx_broken_inputs)
 {
     struct buf z = BUF_INIT, err = BUF_INIT;
