@@ -1,7 +1,8 @@
 /* Markdown: ATX and setext headings, paragraphs (wrapped lines joined,
  * without a space between CJK characters), list items, fenced code, pipe
  * tables; simple inline markup is stripped and HTML comments dropped. The
- * first level-1 heading is the title. Not a full CommonMark parser. */
+ * first level-1 heading is the title (or front matter's title:). Not a
+ * full CommonMark parser. */
 #include "ingest/ingest_int.h"
 
 #include <stdlib.h>
@@ -290,6 +291,41 @@ static int all_of(const char *s, size_t n, char c, size_t min)
     return k >= min;
 }
 
+/* YAML front matter ("---" ... "---" at the very top, as static site
+ * generators write it): skipped, its title: taken as the document title.
+ * Returns where the Markdown body starts. */
+static size_t front_matter(struct md *m, const char *u, size_t len)
+{
+    size_t pos = 0;
+    struct line l = line_at(u, len, &pos);
+    if (l.n != 3 || memcmp(l.p, "---", 3) != 0)
+        return 0;
+    for (int i = 0; i < 100 && pos < len; i++) {
+        l = line_at(u, len, &pos);
+        if ((l.n == 3 && (memcmp(l.p, "---", 3) == 0 || memcmp(l.p, "...", 3) == 0))) {
+            size_t scan = 0;
+            (void)line_at(u, len, &scan); /* the opening --- */
+            while (scan < pos) {
+                struct line t = line_at(u, len, &scan);
+                if (t.n > 6 && memcmp(t.p, "title:", 6) == 0 && !m->have_title) {
+                    const char *v = t.p + 6;
+                    size_t vn = t.n - 6;
+                    while (vn && (*v == ' ' || *v == '\t'))
+                        v++, vn--;
+                    while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
+                        vn--;
+                    if (vn >= 2 && (v[0] == '"' || v[0] == '\'') && v[vn - 1] == v[0])
+                        v++, vn -= 2;
+                    doc_set_title(m->out, v, vn);
+                    m->have_title = m->out->title[0] != '\0';
+                }
+            }
+            return pos;
+        }
+    }
+    return 0; /* no closing line: an ordinary thematic break */
+}
+
 int ingest_parse_md(const char *name, const char *p, size_t n, struct doc *out, struct buf *err)
 {
     char *u = NULL;
@@ -299,7 +335,7 @@ int ingest_parse_md(const char *name, const char *p, size_t n, struct doc *out, 
     int rc = ingest_to_utf8(p, n, NULL, &u, &len, err);
     if (rc)
         goto out;
-    size_t pos = 0;
+    size_t pos = front_matter(&m, u, len);
     char fence = 0;
     size_t fence_len = 0;
     while (pos < len && !m.rc) {

@@ -311,6 +311,29 @@ TEST(ingest_markdown_structure)
     buf_release(&err);
 }
 
+TEST(ingest_markdown_front_matter)
+{
+    const char *md = "---\ntitle: \"存款保险条例\"\ndate: 2015-02-17\n---\n# 第一章\n\n正文\n";
+    struct doc d;
+    struct buf err = BUF_INIT;
+    doc_init(&d);
+    CHECK_INT(parse_auto("fm.md", md, strlen(md), &d, &err), RC_OK);
+    CHECK_STR(d.title, "存款保险条例");
+    CHECK_INT(d.nblocks, 2);
+    if (d.nblocks == 2) {
+        CHECK_STR(d.blocks[0].text, "第一章");
+        CHECK_STR(d.blocks[1].text, "正文");
+    }
+    doc_release(&d);
+    /* a leading thematic break without a closing one is not front matter */
+    doc_init(&d);
+    CHECK_INT(parse_auto("hr.md", "---\n正文\n", 11, &d, &err), RC_OK);
+    CHECK_INT(d.nblocks, 1);
+    CHECK_STR(d.title, "hr");
+    doc_release(&d);
+    buf_release(&err);
+}
+
 /* A real law from the bench corpus, when the shared folder is present. */
 TEST(ingest_markdown_bench_doc)
 {
