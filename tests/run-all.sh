@@ -40,13 +40,10 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 run_suite unit "$BUILD/unit_tests"
 run_suite unit-asan "$ASAN/unit_tests"
-if [ -f tests/api/run.py ]; then
-    run_suite api python3 tests/api/run.py --atrium "$BUILD/atrium"
-    run_suite api-asan python3 tests/api/run.py --atrium "$ASAN/atrium" --quick
-fi
-if [ -x tests/fuzz-smoke.sh ]; then
-    run_suite fuzz tests/fuzz-smoke.sh
-fi
+run_suite cli python3 tests/cli/run.py --atrium "$BUILD/atrium"
+run_suite api python3 tests/api/run.py --atrium "$BUILD/atrium"
+run_suite api-asan python3 tests/api/run.py --atrium "$ASAN/atrium" --quick
+run_suite fuzz tests/fuzz-smoke.sh "${FUZZ_SECONDS:-8}"
 
 echo
 echo "${total_pass} passed, ${total_fail} failed"

@@ -145,7 +145,7 @@ int config_load(struct config *cfg, const char *path, struct buf *err)
     cfg->log_level = xstrdup("info");
     cfg->upload_max = 50u * 1024 * 1024;
     cfg->body_max = 1024 * 1024;
-    cfg->min_score = 0.0;
+    cfg->min_score = 0.1;
     cfg->connect_timeout_ms = 2000;
     cfg->first_token_timeout_ms = 15000;
     cfg->total_timeout_ms = 60000;

@@ -37,10 +37,10 @@ static int is_numeral(uint32_t cp)
 {
     if (cp >= '0' && cp <= '9')
         return 1;
-    static const uint32_t cn[] = {0x4e00, 0x4e8c, 0x4e09, 0x56db, 0x4e94, 0x516d,
-                                  0x4e03, 0x516b, 0x4e5d, 0x5341, 0x767e, 0x5343,
-                                  0x4e07, 0x4e24, 0x534a, 0x96f6, 0x3007}; /* 一二三四五六七八九十百千万两半零〇
-                                                                            */
+    static const uint32_t cn[] = {
+        0x4e00, 0x4e8c, 0x4e09, 0x56db, 0x4e94, 0x516d, 0x4e03, 0x516b, 0x4e5d,
+        0x5341, 0x767e, 0x5343, 0x4e07, 0x4e24, 0x534a, 0x96f6, 0x3007}; /* 一二三四五六七八九十百千万两半零〇
+                                                                          */
     for (size_t i = 0; i < sizeof cn / sizeof cn[0]; i++)
         if (cp == cn[i])
             return 1;

@@ -9,6 +9,7 @@
 #include "text/tok.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -323,27 +324,60 @@ float kb_index_idf(const struct kb_index *ix, int32_t term)
     return (float)log(1.0 + (n - df + 0.5) / (df + 0.5));
 }
 
-/* Per-thread accumulators, grown to the largest index searched. */
-static _Thread_local float *acc_score, *acc_cov, *acc_group;
-static _Thread_local uint32_t *acc_touched;
-static _Thread_local size_t acc_cap, acc_gcap;
+/* Per-thread accumulators, grown to the largest index searched, freed when
+ * the thread exits (server pool threads come and go). */
+struct scratch {
+    float *score, *cov, *key, *group;
+    uint32_t *touched;
+    size_t cap, gcap;
+};
 
-static void acc_reserve(size_t n, size_t ngroups)
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
 {
-    if (ngroups > acc_gcap) {
-        free(acc_group);
-        acc_group = xcalloc(ngroups, sizeof *acc_group);
-        acc_gcap = ngroups;
+    struct scratch *sc = p;
+    free(sc->score);
+    free(sc->cov);
+    free(sc->key);
+    free(sc->group);
+    free(sc->touched);
+    free(sc);
+}
+
+static void scratch_key_init(void)
+{
+    if (pthread_key_create(&scratch_key, scratch_free) != 0)
+        abort();
+}
+
+static struct scratch *scratch_get(size_t n, size_t ngroups)
+{
+    pthread_once(&scratch_once, scratch_key_init);
+    struct scratch *sc = pthread_getspecific(scratch_key);
+    if (!sc) {
+        sc = xcalloc(1, sizeof *sc);
+        if (pthread_setspecific(scratch_key, sc) != 0)
+            abort();
     }
-    if (n <= acc_cap)
-        return;
-    free(acc_score);
-    free(acc_cov);
-    free(acc_touched);
-    acc_score = xcalloc(n, sizeof *acc_score);
-    acc_cov = xcalloc(n, sizeof *acc_cov);
-    acc_touched = xmalloc(n * sizeof *acc_touched);
-    acc_cap = n;
+    if (ngroups > sc->gcap) {
+        free(sc->group);
+        sc->group = xcalloc(ngroups, sizeof *sc->group);
+        sc->gcap = ngroups;
+    }
+    if (n > sc->cap) {
+        free(sc->score);
+        free(sc->cov);
+        free(sc->key);
+        free(sc->touched);
+        sc->score = xcalloc(n, sizeof *sc->score);
+        sc->cov = xcalloc(n, sizeof *sc->cov);
+        sc->key = xcalloc(n, sizeof *sc->key);
+        sc->touched = xmalloc(n * sizeof *sc->touched);
+        sc->cap = n;
+    }
+    return sc;
 }
 
 static int hit_better(const struct idx_hit *a, const struct idx_hit *b)
@@ -396,12 +430,21 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
     const struct idx_params *pp = &ix->params;
     if (!ix->ndocs || !k)
         return 0;
-    acc_reserve(ix->ndocs, ix->ngroups);
+    struct scratch *sc = scratch_get(ix->ndocs, ix->ngroups);
+    float *acc_score = sc->score, *acc_cov = sc->cov, *acc_key = sc->key, *acc_group = sc->group;
+    uint32_t *acc_touched = sc->touched;
     size_t ntouched = 0;
-    double total_mass = 0;
+    /* A question term the KB has never seen counts fully against coverage:
+     * it names something the KB does not talk about. */
+    double unseen_idf = log(1.0 + ((double)ix->ndocs + 0.5) / 0.5);
+    double total_mass = 0, key_mass = 0;
     for (size_t i = 0; i < nq; i++)
-        if (q[i].original && q[i].term >= 0)
-            total_mass += q[i].cover * kb_index_idf(ix, q[i].term);
+        if (q[i].original) {
+            double m = q[i].cover * (q[i].term >= 0 ? kb_index_idf(ix, q[i].term) : unseen_idf);
+            total_mass += m;
+            if (q[i].key)
+                key_mass += m;
+        }
 
     for (size_t i = 0; i < nq; i++) {
         int32_t t = q[i].term;
@@ -414,6 +457,7 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
             continue;
         float wq = q[i].weight * idf;
         float mass = q[i].cover * idf;
+        float kmass = q[i].key ? mass : 0;
         for (uint32_t j = ix->start[t]; j < ix->start[t + 1]; j++) {
             const struct posting *p = &ix->post[j];
             float s = wq * p->impact;
@@ -423,6 +467,7 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
                 acc_touched[ntouched++] = p->doc;
             acc_score[p->doc] += s;
             acc_cov[p->doc] += mass;
+            acc_key[p->doc] += kmass;
         }
     }
     float best = 0, gbest = 0;
@@ -446,15 +491,19 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
         if (qcues & ix->cues[d])
             score *= 1.0f + pp->cue_boost;
         float cov = total_mass > 0 ? (float)(acc_cov[d] / total_mass) : 0.0f;
+        float kcov = key_mass > 0 ? (float)(acc_key[d] / key_mass) : 0.0f;
         if (cov > 1.0f) /* synonyms of the same words can over-cover */
             cov = 1.0f;
+        if (kcov > 1.0f)
+            kcov = 1.0f;
         if (pp->coverage_power == 1.0f)
             score *= cov > 0.01f ? cov : 0.01f;
         else if (pp->coverage_power > 0)
             score *= powf(cov > 0.01f ? cov : 0.01f, pp->coverage_power);
-        struct idx_hit h = {d, score, cov};
+        struct idx_hit h = {d, score, kcov};
         acc_score[d] = 0;
         acc_cov[d] = 0;
+        acc_key[d] = 0;
         if (nh < k) {
             out[nh] = h;
             heap_sift_up(out, nh++);

@@ -40,6 +40,7 @@ struct idx_qterm {
     float weight;
     float cover;
     int original;
+    int key; /* counts towards the reported coverage (not a lone character) */
 };
 
 /* Looks a folded token up; -1 when unknown. */
@@ -48,7 +49,7 @@ int32_t kb_index_term(const struct kb_index *ix, const char *tok, size_t n);
 struct idx_hit {
     uint32_t doc;
     float score;
-    float coverage; /* share of the query's idf mass this chunk matches, 0..1 */
+    float coverage; /* share of the query's key idf mass this chunk matches, 0..1 */
 };
 
 struct idx_params {

@@ -131,6 +131,10 @@ int kb_job_run(struct kb_conn *c, const struct kb_job *job)
         log_error("could not record job %lld", (long long)job->id);
     free(s);
     log_info("job %lld finished: %s", (long long)job->id, rc ? rc_code(rc) : "ok");
+    /* Rebuild the KB's search snapshot here, on the worker, so that the next
+     * search does not pay for it (searches meanwhile use the old one). */
+    struct kb_snapshot *snap = kb_snapshot_get(c, job->kb_id);
+    kb_snapshot_put(snap);
 out:
     if (unlink(job->path) != 0)
         log_warn("could not remove upload of job %lld", (long long)job->id);

@@ -45,6 +45,9 @@ int kb_engine_open(const struct config *cfg, struct kb_engine **out, struct buf 
         kb_engine_close(e);
         return rc;
     }
+    /* Jobs left running by a process that died are queued again. */
+    if (db_exec(db, "UPDATE jobs SET status = 'queued' WHERE status = 'running'"))
+        log_warn("could not requeue interrupted ingest jobs");
     db_close(db);
     *out = e;
     return RC_OK;
@@ -294,21 +297,25 @@ json_t *kb_doc_json(const struct kb_doc_info *d)
                      "updated_at", (json_int_t)d->updated_at);
 }
 
-/* Removes a document's chunks from the full-text indexes and the store. */
-static int delete_chunks(struct kb_conn *c, int64_t doc_id)
+static const char *const fts_delete_sql[] = {
+    "INSERT INTO chunks_fts(chunks_fts, rowid, title, heading, text)"
+    " SELECT 'delete', id, title, heading, text FROM chunks WHERE doc_id = ?1",
+    "INSERT INTO chunks_tri(chunks_tri, rowid, title, heading, text)"
+    " SELECT 'delete', id, title, heading, text FROM chunks WHERE doc_id = ?1",
+};
+static const char *const fts_insert_sql[] = {
+    "INSERT INTO chunks_fts(rowid, title, heading, text) VALUES (?1, ?2, ?3, ?4)",
+    "INSERT INTO chunks_tri(rowid, title, heading, text) VALUES (?1, ?2, ?3, ?4)",
+};
+
+/* Removes a document's chunks from the full-text indexes present and the store. */
+static int delete_chunks(struct kb_conn *c, int64_t doc_id, unsigned fts)
 {
-    sqlite3_stmt *st = db_stmt(
-        c->cache, "INSERT INTO chunks_fts(chunks_fts, rowid, title, heading, text)"
-                  " SELECT 'delete', id, title, heading, text FROM chunks WHERE doc_id = ?1");
-    if (!st)
-        return RC_DB;
-    sqlite3_bind_int64(st, 1, doc_id);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        return RC_DB;
-    if (c->e->trigram_ready) {
-        st = db_stmt(c->cache,
-                     "INSERT INTO chunks_tri(chunks_tri, rowid, title, heading, text)"
-                     " SELECT 'delete', id, title, heading, text FROM chunks WHERE doc_id = ?1");
+    sqlite3_stmt *st;
+    for (unsigned i = 0; i < 2; i++) {
+        if (!(fts & (1u << i)))
+            continue;
+        st = db_stmt(c->cache, fts_delete_sql[i]);
         if (!st)
             return RC_DB;
         sqlite3_bind_int64(st, 1, doc_id);
@@ -337,7 +344,7 @@ int kb_doc_delete(struct kb_conn *c, int64_t kb_id, int64_t doc_id)
         db_rollback(c->db);
         return RC_NOT_FOUND;
     }
-    if (s != SQLITE_ROW || delete_chunks(c, doc_id))
+    if (s != SQLITE_ROW || delete_chunks(c, doc_id, kb_fts_present(c)))
         goto fail;
     st = db_stmt(c->cache, "DELETE FROM documents WHERE id = ?1");
     if (!st)
@@ -512,11 +519,12 @@ static int store_doc(struct kb_conn *c, int64_t kb_id, const char *name, const c
     int64_t old_id = 0;
     char old_sha[65];
     int version = 0;
-    if (db_begin(c->db))
+    struct db_tx tx;
+    if (db_tx_begin(c->db, &tx))
         return RC_DB;
     int rc = find_doc(c, kb_id, name, &old_id, old_sha, &version);
     if (rc == RC_OK && strcmp(old_sha, sha) == 0) {
-        db_rollback(c->db);
+        db_tx_end(c->db, &tx, 0);
         *outcome = KB_UNCHANGED;
         return RC_OK;
     }
@@ -525,8 +533,9 @@ static int store_doc(struct kb_conn *c, int64_t kb_id, const char *name, const c
     int64_t now = now_unix();
     int64_t doc_id = 0;
     sqlite3_stmt *st;
+    unsigned fts = kb_fts_present(c); /* read inside the transaction: another process may add one */
     if (rc == RC_OK) {
-        if (delete_chunks(c, old_id))
+        if (delete_chunks(c, old_id, fts))
             goto fail;
         st =
             db_stmt(c->cache, "UPDATE documents SET title = ?2, type = ?3, sha256 = ?4,"
@@ -576,19 +585,10 @@ static int store_doc(struct kb_conn *c, int64_t kb_id, const char *name, const c
         if (sqlite3_step(st) != SQLITE_DONE)
             goto fail;
         int64_t chunk_id = sqlite3_last_insert_rowid(c->db);
-        st = db_stmt(c->cache,
-                     "INSERT INTO chunks_fts(rowid, title, heading, text) VALUES (?1, ?2, ?3, ?4)");
-        if (!st)
-            goto fail;
-        sqlite3_bind_int64(st, 1, chunk_id);
-        sqlite3_bind_text(st, 2, d->title, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, ch->heading, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, ch->text, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            goto fail;
-        if (c->e->trigram_ready) {
-            st = db_stmt(c->cache, "INSERT INTO chunks_tri(rowid, title, heading, text)"
-                                   " VALUES (?1, ?2, ?3, ?4)");
+        for (unsigned f = 0; f < 2; f++) {
+            if (!(fts & (1u << f)))
+                continue;
+            st = db_stmt(c->cache, fts_insert_sql[f]);
             if (!st)
                 goto fail;
             sqlite3_bind_int64(st, 1, chunk_id);
@@ -612,12 +612,12 @@ static int store_doc(struct kb_conn *c, int64_t kb_id, const char *name, const c
                 goto fail;
         }
     }
-    if (kb_bump_generation(c, kb_id) || db_commit(c->db))
+    if (kb_bump_generation(c, kb_id) || db_tx_end(c->db, &tx, 1))
         goto fail;
     return RC_OK;
 fail:
     log_error("storing document failed: %s", sqlite3_errmsg(c->db));
-    db_rollback(c->db);
+    db_tx_end(c->db, &tx, 0);
     return RC_DB;
 }
 
@@ -740,6 +740,19 @@ out:
     return rc;
 }
 
+int kb_batch_begin(struct kb_conn *c)
+{
+    return db_begin(c->db);
+}
+
+int kb_batch_end(struct kb_conn *c, int commit)
+{
+    if (commit)
+        return db_commit(c->db);
+    db_rollback(c->db);
+    return RC_OK;
+}
+
 /* ---- snapshots ---- */
 
 void kb_snapshot_put(struct kb_snapshot *s)
@@ -774,12 +787,14 @@ static int kb_generation(struct kb_conn *c, int64_t kb_id, int64_t *gen)
     return rc;
 }
 
+/* The published snapshot of a KB at generation gen (any generation when gen
+ * is -1), referenced; NULL when there is none. */
 static struct kb_snapshot *find_snap(struct kb_engine *e, int64_t kb_id, int64_t gen)
 {
     struct kb_snapshot *s = NULL;
     pthread_mutex_lock(&e->mu);
     for (size_t i = 0; i < e->nsnaps; i++)
-        if (e->snaps[i]->kb_id == kb_id && e->snaps[i]->generation == gen) {
+        if (e->snaps[i]->kb_id == kb_id && (gen < 0 || e->snaps[i]->generation == gen)) {
             s = e->snaps[i];
             atomic_fetch_add(&s->refs, 1);
             break;
@@ -929,7 +944,14 @@ struct kb_snapshot *kb_snapshot_get(struct kb_conn *c, int64_t kb_id)
     struct kb_snapshot *s = find_snap(c->e, kb_id, gen);
     if (s)
         return s;
-    pthread_mutex_lock(&c->e->build_mu);
+    /* While another thread rebuilds, searches keep using the previous
+     * snapshot of this KB (if any) instead of waiting. */
+    if (pthread_mutex_trylock(&c->e->build_mu) != 0) {
+        s = find_snap(c->e, kb_id, -1);
+        if (s)
+            return s;
+        pthread_mutex_lock(&c->e->build_mu);
+    }
     s = find_snap(c->e, kb_id, gen); /* another thread may have built it meanwhile */
     if (!s && build_snap(c, kb_id, gen, &s) == RC_OK)
         publish_snap(c->e, s);

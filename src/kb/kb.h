@@ -79,6 +79,13 @@ struct kb_ingest_report {
 int kb_ingest_bytes(struct kb_conn *c, int64_t kb_id, const char *name, const void *data, size_t n,
                     struct kb_ingest_report *rep);
 void kb_ingest_report_release(struct kb_ingest_report *rep);
+/* Groups many kb_ingest_bytes calls into one store transaction, which is
+ * several times faster for corpora of many small documents (the full-text
+ * index is flushed once). Each document stays atomic inside the batch (a
+ * savepoint); if the process dies before kb_batch_end, the whole batch is
+ * as if never started. kb_batch_end(c, 1) commits, (c, 0) rolls back. */
+int kb_batch_begin(struct kb_conn *c);
+int kb_batch_end(struct kb_conn *c, int commit);
 json_t *kb_ingest_report_json(const struct kb_ingest_report *rep);
 const char *kb_outcome_name(enum kb_outcome o);
 

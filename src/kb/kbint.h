@@ -47,7 +47,6 @@ struct kb_engine {
     pthread_mutex_t build_mu; /* one snapshot build at a time */
     struct kb_snapshot **snaps;
     size_t nsnaps, capsnaps;
-    atomic_int trigram_ready; /* the trigram baseline index exists */
 };
 
 struct kb_conn {
@@ -72,8 +71,15 @@ int kb_synonyms_load(struct kb_conn *c, struct kb_snapshot *s);
 /* Model endpoints from the config; NULL when not configured. */
 int kb_embed_endpoint(const struct kb_engine *e, struct llm_endpoint *ep);
 
-/* Makes sure the FTS5 trigram baseline table exists and is filled. */
-int kb_trigram_ensure(struct kb_conn *c);
+/* The optional SQLite FTS5 indexes over chunks (external content). The
+ * in-memory index is what search uses; these exist for comparison and as
+ * baselines, are built by kb_fts_ensure on first use, and from then on are
+ * kept in step by every ingest and delete. */
+enum kb_fts { KB_FTS_ATRIUM = 1, KB_FTS_TRIGRAM = 2 };
+/* Which of them exist now (a bit set of enum kb_fts); 0 on error. */
+unsigned kb_fts_present(struct kb_conn *c);
+/* Creates and fills one of them if missing. RC_OK or RC_DB. */
+int kb_fts_ensure(struct kb_conn *c, enum kb_fts which);
 
 /* Formats a citation: 《title》第X条 (or 《title》 heading when no label). */
 char *kb_cite_string(const char *title, const char *label, const char *heading);

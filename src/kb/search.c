@@ -36,15 +36,35 @@ struct wspan {
     size_t s, e;
 };
 
-static _Thread_local UBreakIterator *query_brk;
+/* Each thread's word break iterator, closed when the thread exits. */
+static pthread_key_t brk_key;
+static pthread_once_t brk_once = PTHREAD_ONCE_INIT;
+
+static void brk_close(void *p)
+{
+    ubrk_close(p);
+}
+
+static void brk_key_init(void)
+{
+    if (pthread_key_create(&brk_key, brk_close) != 0)
+        abort();
+}
 
 static size_t query_words(const char *q, size_t n, struct wspan *out, size_t cap)
 {
     UErrorCode err = U_ZERO_ERROR;
-    if (!query_brk)
+    pthread_once(&brk_once, brk_key_init);
+    UBreakIterator *query_brk = pthread_getspecific(brk_key);
+    if (!query_brk) {
         query_brk = ubrk_open(UBRK_WORD, "zh", NULL, 0, &err);
-    if (!query_brk || U_FAILURE(err))
-        return 0;
+        if (!query_brk || U_FAILURE(err))
+            return 0;
+        if (pthread_setspecific(brk_key, query_brk) != 0) {
+            ubrk_close(query_brk);
+            return 0;
+        }
+    }
     UChar u[QUERY_MAX_BYTES];
     size_t map[QUERY_MAX_BYTES + 1];
     int32_t ulen = 0;
@@ -115,17 +135,25 @@ static int add_qterm(void *ctx, const char *tok, size_t n, size_t start, size_t 
     if (t < 0 && !qb->original)
         return 0;
     float w = qb->weight;
+    int cross = 0;
     if (qb->original && is_question_bigram(tok, n))
         w *= QUESTION_WEIGHT;
     if (qb->original && qb->nwords) {
         size_t i;
         for (i = 0; i < qb->nwords && !(qb->words[i].s <= start && end <= qb->words[i].e); i++)
             ;
-        if (i == qb->nwords)
+        cross = i == qb->nwords;
+        if (cross)
             w *= CROSS_WORD_WEIGHT;
     }
+    /* Single characters widen recall, and bigrams across two words are
+     * mostly noise: both count towards the ranking's coverage, not the
+     * reported one that decides whether the KB answers the question at all. */
+    uint32_t cp;
+    int single = utf8_decode(tok, n, &cp) == n && utf8_is_cjk(cp);
+    float cover = qb->original ? w : qb->cover;
     qb->q = xgrow(qb->q, &qb->cap, qb->n + 1, sizeof *qb->q);
-    qb->q[qb->n++] = (struct idx_qterm){t, w, qb->original ? w : qb->cover, qb->original};
+    qb->q[qb->n++] = (struct idx_qterm){t, w, cover, qb->original, !single && !cross};
     return 0;
 }
 
@@ -507,24 +535,43 @@ static void trigram_match(const char *folded, struct buf *match)
     }
 }
 
-int kb_trigram_ensure(struct kb_conn *c)
+unsigned kb_fts_present(struct kb_conn *c)
 {
-    if (atomic_load(&c->e->trigram_ready))
-        return RC_OK;
-    sqlite3_stmt *st = db_stmt(
-        c->cache, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'chunks_tri'");
+    sqlite3_stmt *st = db_stmt(c->cache, "SELECT name FROM sqlite_master WHERE type = 'table'"
+                                         " AND name IN ('chunks_fts', 'chunks_tri')");
     if (!st)
-        return RC_DB;
-    int exists = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_reset(st);
-    if (!exists) {
-        log_info("building the FTS5 trigram baseline index");
-        if (db_exec(c->db, "CREATE VIRTUAL TABLE chunks_tri USING fts5(title, heading, text,"
-                           " content='chunks', content_rowid='id', tokenize='trigram');"
-                           "INSERT INTO chunks_tri(chunks_tri) VALUES ('rebuild');"))
-            return RC_DB;
+        return 0;
+    unsigned have = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *n = (const char *)sqlite3_column_text(st, 0);
+        have |= n && strcmp(n, "chunks_fts") == 0 ? KB_FTS_ATRIUM : KB_FTS_TRIGRAM;
     }
-    atomic_store(&c->e->trigram_ready, 1);
+    sqlite3_reset(st);
+    return have;
+}
+
+int kb_fts_ensure(struct kb_conn *c, enum kb_fts which)
+{
+    if (kb_fts_present(c) & which)
+        return RC_OK;
+    log_info("building the FTS5 %s index over all chunks",
+             which == KB_FTS_ATRIUM ? "atrium" : "trigram");
+    if (db_begin(c->db))
+        return RC_DB;
+    /* Another connection may have built it while we waited for the lock. */
+    int rc = RC_OK;
+    if (!(kb_fts_present(c) & which))
+        rc = db_exec(c->db, which == KB_FTS_ATRIUM
+                                ? "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, text,"
+                                  " content='chunks', content_rowid='id', tokenize='atrium');"
+                                  "INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');"
+                                : "CREATE VIRTUAL TABLE chunks_tri USING fts5(title, heading, text,"
+                                  " content='chunks', content_rowid='id', tokenize='trigram');"
+                                  "INSERT INTO chunks_tri(chunks_tri) VALUES ('rebuild');");
+    if (rc || db_commit(c->db)) {
+        db_rollback(c->db);
+        return RC_DB;
+    }
     return RC_OK;
 }
 
@@ -532,9 +579,9 @@ static int search_fts(struct kb_conn *c, int64_t kb_id, const char *folded, int 
                       struct idx_hit **hits, int64_t **ids, size_t *nh)
 {
     struct buf match = BUF_INIT;
+    if (kb_fts_ensure(c, trigram ? KB_FTS_TRIGRAM : KB_FTS_ATRIUM))
+        return RC_DB;
     if (trigram) {
-        if (kb_trigram_ensure(c))
-            return RC_DB;
         trigram_match(folded, &match);
     } else {
         struct fts_q f = {&match, 0};

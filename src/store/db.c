@@ -13,7 +13,9 @@
 /* Migrations in order; migration i brings user_version from i to i+1.
  * Never edit a shipped migration: append a new one. */
 static const char *const migrations[] = {
-    /* 1: knowledge bases, documents, chunks, full-text index, synonyms, jobs */
+    /* 1: knowledge bases, documents, chunks, vectors, synonyms, jobs. The FTS5
+     * tables (chunks_fts, chunks_tri) are optional and made on first use: see
+     * kb/search.c. */
     "CREATE TABLE kbs("
     "  id INTEGER PRIMARY KEY,"
     "  name TEXT NOT NULL UNIQUE,"
@@ -46,8 +48,6 @@ static const char *const migrations[] = {
     "  nparts INTEGER NOT NULL DEFAULT 1);"
     "CREATE INDEX chunks_doc ON chunks(doc_id);"
     "CREATE INDEX chunks_kb ON chunks(kb_id, id);"
-    "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, text,"
-    "  content='chunks', content_rowid='id', tokenize='atrium');"
     "CREATE TABLE chunk_vectors("
     "  chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,"
     "  model TEXT NOT NULL,"
@@ -111,6 +111,26 @@ void db_rollback(sqlite3 *db)
 {
     if (!sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int db_tx_begin(sqlite3 *db, struct db_tx *tx)
+{
+    tx->nested = !sqlite3_get_autocommit(db);
+    return db_exec(db, tx->nested ? "SAVEPOINT unit" : "BEGIN IMMEDIATE");
+}
+
+int db_tx_end(sqlite3 *db, struct db_tx *tx, int ok)
+{
+    if (tx->nested) {
+        if (ok)
+            return db_exec(db, "RELEASE unit");
+        sqlite3_exec(db, "ROLLBACK TO unit; RELEASE unit", NULL, NULL, NULL);
+        return RC_OK;
+    }
+    if (ok)
+        return db_commit(db);
+    db_rollback(db);
+    return RC_OK;
 }
 
 static int migrate(sqlite3 *db, struct buf *err)

@@ -26,6 +26,17 @@ int db_begin(sqlite3 *db);
 int db_commit(sqlite3 *db);
 void db_rollback(sqlite3 *db);
 
+/* A unit of work that nests: outside a transaction it is BEGIN IMMEDIATE …
+ * COMMIT/ROLLBACK; inside one (a caller's batch) it is a savepoint, so its
+ * changes are undone on failure without ending the outer transaction.
+ * Pass the same `tx` to both calls. */
+struct db_tx {
+    int nested;
+};
+int db_tx_begin(sqlite3 *db, struct db_tx *tx);
+/* Commits (ok) or undoes (!ok) the unit. RC_OK, or RC_DB when a commit failed. */
+int db_tx_end(sqlite3 *db, struct db_tx *tx, int ok);
+
 /* A statement cache for a connection: db_stmt returns a reset, cleared
  * prepared statement for sql (prepared once per connection, keyed by the
  * sql pointer, so pass string literals). NULL on a prepare error (logged). */

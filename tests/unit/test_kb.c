@@ -314,7 +314,7 @@ TEST(kb_index_bm25_matches_hand_computation)
     int32_t t = kb_index_term(ix, "账户", strlen("账户"));
     CHECK(t >= 0);
     CHECK_INT(kb_index_term(ix, "没有", strlen("没有")), -1);
-    struct idx_qterm q = {t, 1.0f, 1.0f, 1};
+    struct idx_qterm q = {t, 1.0f, 1.0f, 1, 1};
     struct idx_hit hits[3];
     size_t n = kb_index_search(ix, &q, 1, 0, 3, hits);
     CHECK_INT(n, 2);
