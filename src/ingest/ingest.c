@@ -260,6 +260,26 @@ static int joins_tight(uint32_t cp)
            (cp >= 0x2018 && cp <= 0x201F) || cp == 0x2026 || cp == 0x2014;
 }
 
+/* True when the last few characters of b include a CJK one. */
+static int tail_has_cjk(const struct buf *b)
+{
+    size_t i = b->len > 24 ? b->len - 24 : 0;
+    while (i < b->len && ((unsigned char)b->p[i] & 0xC0) == 0x80)
+        i++; /* start on a character boundary */
+    while (i < b->len) {
+        uint32_t cp;
+        i += utf8_decode(b->p + i, b->len - i, &cp);
+        if (utf8_is_cjk(cp))
+            return 1;
+    }
+    return 0;
+}
+
+static int is_digit_cp(uint32_t cp)
+{
+    return cp >= '0' && cp <= '9';
+}
+
 int ingest_join_line(struct buf *para, const char *line, size_t n)
 {
     int rc = RC_OK;
@@ -272,7 +292,11 @@ int ingest_join_line(struct buf *para, const char *line, size_t n)
         uint32_t a, b;
         utf8_decode(para->p + i, para->len - i, &a);
         utf8_decode(line, n, &b);
-        if (!(joins_tight(a) && joins_tight(b)) && a != ' ' && b != ' ') {
+        /* No space next to CJK, nor inside a number wrapped in Chinese text
+         * (100|0元); Latin words keep theirs. */
+        int tight = joins_tight(a) || joins_tight(b) ||
+                    (is_digit_cp(a) && is_digit_cp(b) && tail_has_cjk(para));
+        if (!tight && a != ' ' && b != ' ') {
             rc = buf_addc(para, ' ');
             if (rc)
                 goto out;

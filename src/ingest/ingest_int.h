@@ -71,8 +71,9 @@ int ingest_is_gb18030(const char *p, size_t n);
 void ingest_title_from_name(struct doc *d, const char *name);
 
 /* Appends a line to a paragraph being built: no separator when the buffer
- * is empty or both sides of the join are CJK (Chinese wraps mid-sentence),
- * one space otherwise. RC_OK or RC_TOO_BIG from the buffer. */
+ * is empty, when either side of the join is CJK (Chinese wraps
+ * mid-sentence), or when a number in Chinese text was wrapped; one space
+ * otherwise. RC_OK or RC_TOO_BIG from the buffer. */
 int ingest_join_line(struct buf *para, const char *line, size_t n);
 
 /* Opens a zip held in memory (data must outlive the archive). NULL when the

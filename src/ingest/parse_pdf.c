@@ -1,14 +1,17 @@
 /* PDF through poppler-glib: the text of each page, cut into paragraphs at
  * blank lines, at clause markers (第X条, 一、, （一）) and after short or
- * sentence-ending lines; wrapped lines are joined without a space between
- * CJK characters. Page-number lines are dropped. */
+ * sentence-ending lines, wider line gaps and indented first lines (from
+ * poppler's character boxes); wrapped lines are joined without a space
+ * between CJK characters. Page-number lines are dropped. */
 #include "ingest/ingest_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <poppler.h>
 
+#include "common/alloc.h"
 #include "common/rc.h"
 #include "text/utf8.h"
 
@@ -119,10 +122,92 @@ static void flush(struct doc *out, struct buf *para)
     buf_reset(para);
 }
 
-static int page_text(struct doc *out, struct buf *para, const char *t)
+/* Where each line of a page's text sits (from poppler's per-character
+ * boxes): its top, its left edge, and the page's typical line step, glyph
+ * height and left margin. Paragraphs show as larger steps or indented
+ * first lines, which the text alone does not reveal. */
+struct geo {
+    double *top, *left; /* per line; top < 0 for blank lines */
+    size_t nlines;
+    double step, charh, minx;
+    int ok;
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    return v[n / 2];
+}
+
+static void geometry(const char *t, const PopplerRectangle *r, guint nr, struct geo *g)
+{
+    size_t n = strlen(t), lines = 1, ci = 0, li = 0, nh = 0, ns = 0;
+    memset(g, 0, sizeof *g);
+    for (size_t i = 0; i < n; i++)
+        lines += t[i] == '\n';
+    g->top = xmalloc(lines * sizeof *g->top);
+    g->left = xmalloc(lines * sizeof *g->left);
+    double *h = xmalloc(lines * sizeof *h), *steps = xmalloc(lines * sizeof *steps);
+    g->nlines = lines;
+    g->minx = 1e9;
+    for (size_t k = 0; k < lines; k++)
+        g->top[k] = -1;
+    for (size_t i = 0; i < n; ci++) {
+        unsigned char c = (unsigned char)t[i];
+        if (ci >= nr)
+            goto out; /* boxes and text disagree: no geometry */
+        if (c == '\n') {
+            li++;
+        } else if (c != ' ' && c != '\t' && c != '\r' && g->top[li] < 0) {
+            g->top[li] = r[ci].y1;
+            g->left[li] = r[ci].x1;
+            h[nh++] = r[ci].y2 - r[ci].y1;
+            if (r[ci].x1 < g->minx)
+                g->minx = r[ci].x1;
+        }
+        uint32_t cp;
+        i += utf8_decode(t + i, n - i, &cp);
+    }
+    if (ci != nr)
+        goto out;
+    for (size_t k = 1, prev = 0; k < lines; k++) {
+        if (g->top[k] < 0)
+            continue;
+        if (g->top[prev] >= 0 && g->top[k] > g->top[prev])
+            steps[ns++] = g->top[k] - g->top[prev];
+        prev = k;
+    }
+    g->charh = median(h, nh);
+    /* The line step inside a paragraph is the smallest regular one; a
+     * median would be a paragraph gap on pages of one-line paragraphs. */
+    g->step = 0;
+    for (size_t k = 0; k < ns; k++)
+        if (steps[k] >= 0.6 * g->charh && (g->step == 0 || steps[k] < g->step))
+            g->step = steps[k];
+    g->ok = g->charh > 0;
+out:
+    free(h);
+    free(steps);
+}
+
+static void geo_release(struct geo *g)
+{
+    free(g->top);
+    free(g->left);
+}
+
+static int page_text(struct doc *out, struct buf *para, const char *t, const struct geo *g)
 {
     int rc = RC_OK;
-    size_t n = strlen(t), maxw = 0, i = 0;
+    size_t n = strlen(t), maxw = 0, i = 0, line = 0, prev = (size_t)-1;
     while (i < n) { /* the page's full line width */
         const char *nl = memchr(t + i, '\n', n - i);
         size_t end = nl ? (size_t)(nl - t) : n, w = width(t + i, end - i);
@@ -131,7 +216,7 @@ static int page_text(struct doc *out, struct buf *para, const char *t)
         i = end + 1;
     }
     i = 0;
-    while (i < n) {
+    for (; i < n; line++) {
         const char *nl = memchr(t + i, '\n', n - i);
         size_t end = nl ? (size_t)(nl - t) : n;
         const char *s = t + i;
@@ -149,6 +234,14 @@ static int page_text(struct doc *out, struct buf *para, const char *t)
         }
         if (page_number_line(s, sn))
             continue;
+        if (g->ok && line < g->nlines && g->top[line] >= 0) {
+            /* a wider gap above, or an indented start, opens a paragraph */
+            if (prev != (size_t)-1 && g->step > 0 && g->top[line] - g->top[prev] > 1.6 * g->step)
+                flush(out, para);
+            if (g->left[line] - g->minx > 0.6 * g->charh)
+                flush(out, para);
+            prev = line;
+        }
         if (clause_start(s, sn) || para->len > ((size_t)1 << 20))
             flush(out, para);
         rc = ingest_join_line(para, s, sn);
@@ -158,6 +251,11 @@ static int page_text(struct doc *out, struct buf *para, const char *t)
         if (w * 10 < maxw * 6 || (ends_sentence(s, sn) && w * 100 < maxw * 90))
             flush(out, para);
     }
+    /* A paragraph may run on to the next page; one that ends a sentence at
+     * the page's end is cut there: two whole sentences are a safer guess
+     * than two paragraphs glued together. */
+    if (para->len && ends_sentence(para->p, para->len))
+        flush(out, para);
 out:
     return rc;
 }
@@ -206,8 +304,17 @@ int ingest_parse_pdf(const char *name, const char *p, size_t n, struct doc *out,
         if (!pg)
             continue;
         char *t = poppler_page_get_text(pg);
-        if (t && utf8_valid(t, strlen(t)))
-            rc = page_text(out, &para, t);
+        if (t && utf8_valid(t, strlen(t))) {
+            PopplerRectangle *rects = NULL;
+            guint nr = 0;
+            struct geo g;
+            if (!poppler_page_get_text_layout(pg, &rects, &nr))
+                nr = 0;
+            geometry(t, rects, nr, &g);
+            rc = page_text(out, &para, t, &g);
+            geo_release(&g);
+            g_free(rects);
+        }
         g_free(t);
         g_object_unref(pg);
         if (rc) {
