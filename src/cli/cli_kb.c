@@ -14,6 +14,8 @@
 #include "common/util.h"
 
 #define INGEST_FILE_MAX ((size_t)200 * 1024 * 1024) /* per file */
+#define INGEST_BATCH_FILES 64                       /* files per store transaction */
+#define INGEST_BATCH_BYTES (32u * 1024 * 1024)      /* or this many bytes */
 #define INGEST_FILES_MAX 100000                     /* files per run */
 #define INGEST_DEPTH_MAX 32                         /* folder nesting */
 
@@ -251,9 +253,21 @@ static int kb_ingest_cmd(struct cli *c, struct cli_args *a)
                  INGEST_FILES_MAX, INGEST_FILES_MAX);
 
     double t0 = now_ms();
-    size_t bytes = 0;
+    size_t bytes = 0, batch_bytes = 0, batch_files = 0;
+    /* Files go in in batches (one store transaction each, every document
+     * still atomic on its own): the full-text work is flushed once per batch. */
+    int in_batch = kb_batch_begin(c->conn) == RC_OK;
     for (size_t i = 0; i < files.n; i++) {
         const char *base = path_base(files.a[i]);
+        if (in_batch && (batch_files >= INGEST_BATCH_FILES || batch_bytes >= INGEST_BATCH_BYTES)) {
+            if (kb_batch_end(c->conn, 1)) {
+                fatal = RC_DB;
+                in_batch = 0;
+                break;
+            }
+            in_batch = kb_batch_begin(c->conn) == RC_OK;
+            batch_files = batch_bytes = 0;
+        }
         cli_progress(c, i, files.n, base);
         buf_reset(&data);
         int rc = read_file(files.a[i], INGEST_FILE_MAX, &data);
@@ -265,6 +279,8 @@ static int kb_ingest_cmd(struct cli *c, struct cli_args *a)
             continue;
         }
         bytes += data.len;
+        batch_bytes += data.len;
+        batch_files++;
         size_t before = rep.n;
         rc = kb_ingest_bytes(c->conn, kb.id, base, data.p ? data.p : "", data.len, &rep);
         for (size_t j = before; j < rep.n; j++)
@@ -275,6 +291,8 @@ static int kb_ingest_cmd(struct cli *c, struct cli_args *a)
             break;
         }
     }
+    if (in_batch && kb_batch_end(c->conn, 1) && !fatal)
+        fatal = RC_DB;
     cli_progress(c, files.n, files.n, "");
     cli_progress_end(c);
     double secs = (now_ms() - t0) / 1000.0;

@@ -660,7 +660,11 @@ struct jsonl_ctx {
     int64_t kb_id;
     struct kb_ingest_report *rep;
     int first_rc;
+    int own_batch;  /* we opened the transaction and commit it every JSONL_BATCH docs */
+    size_t pending; /* documents since the last commit */
 };
+
+#define JSONL_BATCH 256
 
 static void doc_sha(const struct doc *d, char sha[65])
 {
@@ -688,6 +692,13 @@ static int on_jsonl_doc(void *ctx, const char *id, struct doc *d)
     int rc = ingest_doc(j->c, j->kb_id, id, "jsonl", sha, d, j->rep);
     if (rc && !j->first_rc)
         j->first_rc = rc;
+    if (j->own_batch && ++j->pending >= JSONL_BATCH) {
+        j->pending = 0;
+        if (kb_batch_end(j->c, 1) || kb_batch_begin(j->c)) {
+            j->own_batch = 0;
+            return RC_DB;
+        }
+    }
     /* A store failure stops the batch; a bad document does not. */
     return rc == RC_DB ? rc : 0;
 }
@@ -705,8 +716,13 @@ int kb_ingest_bytes(struct kb_conn *c, int64_t kb_id, const char *name, const vo
     struct buf err = BUF_INIT;
     int rc = RC_OK;
     if (t == INGEST_JSONL) {
-        struct jsonl_ctx j = {c, kb_id, rep, RC_OK};
+        /* A corpus of many small documents goes in batches, unless the caller
+         * already holds a transaction (kb_batch_begin). */
+        struct jsonl_ctx j = {c, kb_id, rep, RC_OK, 0, 0};
+        j.own_batch = sqlite3_get_autocommit(c->db) && kb_batch_begin(c) == RC_OK;
         rc = ingest_jsonl(data, n, on_jsonl_doc, &j, &err);
+        if (j.own_batch && kb_batch_end(c, 1) && !rc)
+            rc = RC_DB;
         if (rc == RC_PARSE)
             report_add(rep, base, KB_FAILED, RC_PARSE, buf_str(&err), 0);
         if (!rc)

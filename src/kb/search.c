@@ -111,6 +111,10 @@ static int is_question_bigram(const char *tok, size_t n)
     return 0;
 }
 
+/* Single characters are matched too (a colloquial 取出来 still meets 提取),
+ * at this weight relative to a bigram. */
+#define UNIGRAM_WEIGHT 1.0f
+
 struct qbuild {
     const struct kb_index *ix;
     struct idx_qterm *q;
@@ -120,7 +124,37 @@ struct qbuild {
     int original;
     const struct wspan *words; /* the question's words, for original terms */
     size_t nwords;
+    const char *folded; /* the folded question the words point into */
 };
+
+/* The question's word that starts at or covers byte `at`; NULL if none. */
+static const struct wspan *word_at(const struct qbuild *qb, size_t at)
+{
+    for (size_t i = 0; i < qb->nwords; i++)
+        if (qb->words[i].s <= at && at < qb->words[i].e)
+            return &qb->words[i];
+    return NULL;
+}
+
+/* A bigram [start, end) straddles two words when a word boundary falls
+ * inside it and one of its characters belongs to a longer word. Two lone
+ * characters side by side are usually a name ICU does not know (月代,
+ * 于乐): that bigram is kept whole. */
+static int is_cross_word(const struct qbuild *qb, size_t start, size_t end)
+{
+    const struct wspan *a = word_at(qb, start), *b = word_at(qb, end - 1);
+    if (!a || !b || a == b)
+        return 0;
+    return (a->e - a->s) > (start < end ? (end - start) / 2 : 0) ||
+           (b->e - b->s) > (start < end ? (end - start) / 2 : 0);
+}
+
+/* True when the character at `at` lies in a question word (什么, 怎么 …). */
+static int in_question_word(const struct qbuild *qb, size_t at)
+{
+    const struct wspan *w = word_at(qb, at);
+    return w && w->e - w->s >= 4 && is_question_bigram(qb->folded + w->s, w->e - w->s);
+}
 
 static int add_qterm(void *ctx, const char *tok, size_t n, size_t start, size_t end)
 {
@@ -136,21 +170,19 @@ static int add_qterm(void *ctx, const char *tok, size_t n, size_t start, size_t 
         return 0;
     float w = qb->weight;
     int cross = 0;
-    if (qb->original && is_question_bigram(tok, n))
+    uint32_t cp;
+    int single = utf8_decode(tok, n, &cp) == n && utf8_is_cjk(cp);
+    if (qb->original && (is_question_bigram(tok, n) || (single && in_question_word(qb, start))))
         w *= QUESTION_WEIGHT;
-    if (qb->original && qb->nwords) {
-        size_t i;
-        for (i = 0; i < qb->nwords && !(qb->words[i].s <= start && end <= qb->words[i].e); i++)
-            ;
-        cross = i == qb->nwords;
-        if (cross)
-            w *= CROSS_WORD_WEIGHT;
-    }
+    if (single && qb->original)
+        w *= UNIGRAM_WEIGHT;
+    if (qb->original && qb->nwords && !single)
+        cross = is_cross_word(qb, start, end);
+    if (cross)
+        w *= CROSS_WORD_WEIGHT;
     /* Single characters widen recall, and bigrams across two words are
      * mostly noise: both count towards the ranking's coverage, not the
      * reported one that decides whether the KB answers the question at all. */
-    uint32_t cp;
-    int single = utf8_decode(tok, n, &cp) == n && utf8_is_cjk(cp);
     float cover = qb->original ? w : qb->cover;
     qb->q = xgrow(qb->q, &qb->cap, qb->n + 1, sizeof *qb->q);
     qb->q[qb->n++] = (struct idx_qterm){t, w, cover, qb->original, !single && !cross};
@@ -646,7 +678,7 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
         return RC_NOT_FOUND;
     }
     struct wspan words[256];
-    struct qbuild qb = {s->ix, NULL, 0, 0, 1.0f, 0, 1, words, 0};
+    struct qbuild qb = {s->ix, NULL, 0, 0, 1.0f, 0, 1, words, 0, folded.p};
     qb.nwords = query_words(folded.p, folded.len, words, 256);
     /* Bigrams from the tokenizer; dictionary words (>= 3 characters, as
      * TOK_WORDS indexes them) from the segmentation just made, so ICU runs
