@@ -751,7 +751,7 @@ TEST(ingest_xlsx_sheets)
  * per entry ("" skips a line, NULL starts a new page). Latin text uses
  * Helvetica; with `cjk` the font is a Type0/Identity-H font whose glyph ids
  * are the code points, mapped back by a ToUnicode CMap: text extraction
- * needs no installed CJK font. */
+ * needs no installed CJK font. A line starting with a tab is indented. */
 static void make_pdf(const char *title, int cjk, const char *const *lines, size_t n,
                      struct buf *out)
 {
@@ -803,17 +803,18 @@ static void make_pdf(const char *title, int cjk, const char *const *lines, size_
         for (; i < n && lines[i]; i++, y -= 16) {
             if (!lines[i][0])
                 continue;
-            CHECK_INT(buf_addf(&content, "BT /F1 11 Tf 50 %.0f Td ", y), RC_OK);
+            int indent = lines[i][0] == '\t'; /* a tab: indent the line by two glyphs */
+            CHECK_INT(buf_addf(&content, "BT /F1 11 Tf %d %.0f Td ", indent ? 72 : 50, y), RC_OK);
             if (cjk) {
                 CHECK_INT(buf_adds(&content, "<"), RC_OK);
-                for (size_t k = 0, len = strlen(lines[i]); k < len;) {
+                for (size_t k = (size_t)indent, len = strlen(lines[i]); k < len;) {
                     uint32_t cp;
                     k += utf8_decode(lines[i] + k, len - k, &cp);
                     CHECK_INT(buf_addf(&content, "%04X", (unsigned)cp), RC_OK);
                 }
                 CHECK_INT(buf_adds(&content, "> Tj ET\n"), RC_OK);
             } else {
-                CHECK_INT(buf_addf(&content, "(%s) Tj ET\n", lines[i]), RC_OK);
+                CHECK_INT(buf_addf(&content, "(%s) Tj ET\n", lines[i] + indent), RC_OK);
             }
         }
         i++; /* the NULL page break */
@@ -867,6 +868,30 @@ TEST(ingest_pdf_chinese_paragraphs)
         CHECK_STR(d.blocks[2].text,
                   "第二条 本规定适用于境内开立的个人存款账户，存款人应当出示本人身份证件。");
         CHECK_STR(d.blocks[3].text, "一、个人身份证件是指居民身份证。");
+    }
+    doc_release(&d);
+    buf_release(&pdf);
+    buf_release(&err);
+}
+
+TEST(ingest_pdf_indented_paragraphs)
+{
+    /* Only the first-line indent tells these two paragraphs apart. */
+    const char *lines[] = {"\t甲乙丙丁戊己庚辛壬癸甲乙丙丁戊己庚辛壬癸甲乙丙丁戊己庚辛",
+                           "甲乙丙丁戊己庚辛壬癸甲乙丙丁戊己庚辛壬癸甲乙丙丁戊己庚辛壬癸",
+                           "\t子丑寅卯辰巳午未申酉子丑寅卯辰巳午未申酉子丑寅卯辰巳午未",
+                           "子丑寅卯辰"};
+    struct buf pdf = BUF_INIT, err = BUF_INIT;
+    make_pdf("", 1, lines, sizeof lines / sizeof *lines, &pdf);
+    struct doc d;
+    doc_init(&d);
+    CHECK_INT(parse_auto("i.pdf", pdf.p, pdf.len, &d, &err), RC_OK);
+    CHECK_INT(d.nblocks, 2);
+    if (d.nblocks == 2) {
+        CHECK_STR(d.blocks[0].text, "甲乙丙丁戊己庚辛壬癸甲乙丙丁戊己庚辛壬癸甲乙丙丁戊己庚辛"
+                                    "甲乙丙丁戊己庚辛壬癸甲乙丙丁戊己庚辛壬癸甲乙丙丁戊己庚辛壬癸");
+        CHECK_STR(d.blocks[1].text,
+                  "子丑寅卯辰巳午未申酉子丑寅卯辰巳午未申酉子丑寅卯辰巳午未子丑寅卯辰");
     }
     doc_release(&d);
     buf_release(&pdf);
