@@ -17,7 +17,6 @@ const struct idx_params idx_default_params = {
     .k1 = 1.2f,
     .b = {0.3f, 0.5f, 0.5f},
     .w = {1.5f, 1.5f, 1.0f},
-    .doc_weight = 0.0f,
     .cue_boost = 0.2f,
     .coverage_power = 1.0f,
 };
@@ -55,9 +54,7 @@ struct kb_index {
     struct posting *post;
     size_t npost;
     int64_t *chunk_ids;
-    uint32_t *group; /* doc -> dense group (document) number */
-    uint8_t *cues;   /* doc -> answer-type cues */
-    size_t ngroups;
+    uint8_t *cues; /* doc -> answer-type cues */
     uint16_t (*lens)[IDX_NFIELDS];
     size_t ndocs;
     float avg[IDX_NFIELDS];
@@ -76,10 +73,7 @@ struct idx_builder {
     struct triple *tr;
     size_t ntr, captr;
     int64_t *chunk_ids;
-    uint32_t *group;
     uint8_t *cues;
-    int64_t last_group;
-    size_t ngroups;
     uint16_t (*lens)[IDX_NFIELDS];
     size_t ndocs, capdocs;
     /* per-chunk scratch: term<<2 | field */
@@ -192,7 +186,7 @@ static int cmp_u64(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-void idx_builder_add(struct idx_builder *b, int64_t chunk_id, int64_t group, unsigned cues,
+void idx_builder_add(struct idx_builder *b, int64_t chunk_id, unsigned cues,
                      const char *const fields[IDX_NFIELDS])
 {
     uint32_t doc = (uint32_t)b->ndocs;
@@ -200,16 +194,10 @@ void idx_builder_add(struct idx_builder *b, int64_t chunk_id, int64_t group, uns
         size_t cap = b->capdocs;
         b->chunk_ids = xgrow(b->chunk_ids, &cap, b->ndocs + 1, sizeof *b->chunk_ids);
         b->lens = xrealloc(b->lens, cap * sizeof *b->lens);
-        b->group = xrealloc(b->group, cap * sizeof *b->group);
         b->cues = xrealloc(b->cues, cap * sizeof *b->cues);
         b->capdocs = cap;
     }
     b->chunk_ids[doc] = chunk_id;
-    /* Chunks arrive grouped by document; a new group starts when it changes. */
-    if (doc == 0 || group != b->last_group)
-        b->ngroups++;
-    b->last_group = group;
-    b->group[doc] = (uint32_t)(b->ngroups - 1);
     b->cues[doc] = (uint8_t)cues;
     b->nscratch = 0;
     for (unsigned f = 0; f < IDX_NFIELDS; f++) {
@@ -241,9 +229,7 @@ struct kb_index *idx_builder_finish(struct idx_builder *b, const struct idx_para
     const struct idx_params *pp = &ix->params;
     ix->dict = b->dict;
     ix->chunk_ids = b->chunk_ids;
-    ix->group = b->group;
     ix->cues = b->cues;
-    ix->ngroups = b->ngroups;
     ix->lens = b->lens;
     ix->ndocs = b->ndocs;
     for (unsigned f = 0; f < IDX_NFIELDS; f++) {
@@ -288,7 +274,6 @@ void kb_index_free(struct kb_index *ix)
     free(ix->start);
     free(ix->post);
     free(ix->chunk_ids);
-    free(ix->group);
     free(ix->cues);
     free(ix->lens);
     free(ix);
@@ -310,6 +295,16 @@ size_t kb_index_bytes(const struct kb_index *ix)
            ix->npost * sizeof(struct posting) + ix->ndocs * (8 + sizeof *ix->lens);
 }
 
+const char *kb_index_term_str(const struct kb_index *ix, int32_t term, size_t *n)
+{
+    if (term < 0 || (size_t)term >= ix->dict.nterms) {
+        *n = 0;
+        return NULL;
+    }
+    *n = ix->dict.len[term];
+    return ix->dict.chars.p + ix->dict.off[term];
+}
+
 int32_t kb_index_term(const struct kb_index *ix, const char *tok, size_t n)
 {
     return dict_find(&ix->dict, tok, n, NULL);
@@ -326,10 +321,15 @@ float kb_index_idf(const struct kb_index *ix, int32_t term)
 
 /* Per-thread accumulators, grown to the largest index searched, freed when
  * the thread exits (server pool threads come and go). */
+/* One chunk's running sums, kept together for cache locality. */
+struct acc {
+    float score, cov, key;
+};
+
 struct scratch {
-    float *score, *cov, *key, *group;
+    struct acc *acc;
     uint32_t *touched;
-    size_t cap, gcap;
+    size_t cap;
 };
 
 static pthread_key_t scratch_key;
@@ -338,10 +338,7 @@ static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 static void scratch_free(void *p)
 {
     struct scratch *sc = p;
-    free(sc->score);
-    free(sc->cov);
-    free(sc->key);
-    free(sc->group);
+    free(sc->acc);
     free(sc->touched);
     free(sc);
 }
@@ -352,7 +349,7 @@ static void scratch_key_init(void)
         abort();
 }
 
-static struct scratch *scratch_get(size_t n, size_t ngroups)
+static struct scratch *scratch_get(size_t n)
 {
     pthread_once(&scratch_once, scratch_key_init);
     struct scratch *sc = pthread_getspecific(scratch_key);
@@ -361,19 +358,10 @@ static struct scratch *scratch_get(size_t n, size_t ngroups)
         if (pthread_setspecific(scratch_key, sc) != 0)
             abort();
     }
-    if (ngroups > sc->gcap) {
-        free(sc->group);
-        sc->group = xcalloc(ngroups, sizeof *sc->group);
-        sc->gcap = ngroups;
-    }
     if (n > sc->cap) {
-        free(sc->score);
-        free(sc->cov);
-        free(sc->key);
+        free(sc->acc);
         free(sc->touched);
-        sc->score = xcalloc(n, sizeof *sc->score);
-        sc->cov = xcalloc(n, sizeof *sc->cov);
-        sc->key = xcalloc(n, sizeof *sc->key);
+        sc->acc = xcalloc(n, sizeof *sc->acc);
         sc->touched = xmalloc(n * sizeof *sc->touched);
         sc->cap = n;
     }
@@ -430,9 +418,9 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
     const struct idx_params *pp = &ix->params;
     if (!ix->ndocs || !k)
         return 0;
-    struct scratch *sc = scratch_get(ix->ndocs, ix->ngroups);
-    float *acc_score = sc->score, *acc_cov = sc->cov, *acc_key = sc->key, *acc_group = sc->group;
-    uint32_t *acc_touched = sc->touched;
+    struct scratch *sc = scratch_get(ix->ndocs);
+    struct acc *acc = sc->acc;
+    uint32_t *touched = sc->touched;
     size_t ntouched = 0;
     /* A question term the KB has never seen counts fully against coverage:
      * it names something the KB does not talk about. */
@@ -458,40 +446,27 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
         float wq = q[i].weight * idf;
         float mass = q[i].cover * idf;
         float kmass = q[i].key ? mass : 0;
-        for (uint32_t j = ix->start[t]; j < ix->start[t + 1]; j++) {
-            const struct posting *p = &ix->post[j];
-            float s = wq * p->impact;
-            if (!(s > 0))
-                continue;
-            if (acc_score[p->doc] == 0)
-                acc_touched[ntouched++] = p->doc;
-            acc_score[p->doc] += s;
-            acc_cov[p->doc] += mass;
-            acc_key[p->doc] += kmass;
-        }
-    }
-    float best = 0, gbest = 0;
-    if (pp->doc_weight > 0) {
-        for (size_t i = 0; i < ntouched; i++) {
-            uint32_t d = acc_touched[i];
-            float *g = &acc_group[ix->group[d]];
-            *g += acc_score[d];
-            if (*g > gbest)
-                gbest = *g;
-            if (acc_score[d] > best)
-                best = acc_score[d];
+        if (!(wq > 0))
+            continue;
+        const struct posting *p = ix->post + ix->start[t], *end = ix->post + ix->start[t + 1];
+        for (; p < end; p++) {
+            struct acc *a = &acc[p->doc];
+            if (a->score == 0) /* impacts are > 0, so 0 means untouched */
+                touched[ntouched++] = p->doc;
+            a->score += wq * p->impact;
+            a->cov += mass;
+            a->key += kmass;
         }
     }
     size_t nh = 0;
     for (size_t i = 0; i < ntouched; i++) {
-        uint32_t d = acc_touched[i];
-        float score = acc_score[d];
-        if (pp->doc_weight > 0 && best > 0 && gbest > 0)
-            score = score / best + pp->doc_weight * acc_group[ix->group[d]] / gbest;
+        uint32_t d = touched[i];
+        struct acc *a = &acc[d];
+        float score = a->score;
         if (qcues & ix->cues[d])
             score *= 1.0f + pp->cue_boost;
-        float cov = total_mass > 0 ? (float)(acc_cov[d] / total_mass) : 0.0f;
-        float kcov = key_mass > 0 ? (float)(acc_key[d] / key_mass) : 0.0f;
+        float cov = total_mass > 0 ? (float)(a->cov / total_mass) : 0.0f;
+        float kcov = key_mass > 0 ? (float)(a->key / key_mass) : 0.0f;
         if (cov > 1.0f) /* synonyms of the same words can over-cover */
             cov = 1.0f;
         if (kcov > 1.0f)
@@ -501,9 +476,7 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
         else if (pp->coverage_power > 0)
             score *= powf(cov > 0.01f ? cov : 0.01f, pp->coverage_power);
         struct idx_hit h = {d, score, kcov};
-        acc_score[d] = 0;
-        acc_cov[d] = 0;
-        acc_key[d] = 0;
+        *a = (struct acc){0, 0, 0};
         if (nh < k) {
             out[nh] = h;
             heap_sift_up(out, nh++);
@@ -512,9 +485,6 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
             heap_sift_down(out, nh, 0);
         }
     }
-    if (pp->doc_weight > 0)
-        for (size_t i = 0; i < ntouched; i++)
-            acc_group[ix->group[acc_touched[i]]] = 0;
     qsort(out, nh, sizeof *out, cmp_hit_desc);
     return nh;
 }

@@ -15,10 +15,9 @@ struct kb_index;
 struct idx_params;
 
 struct idx_builder *idx_builder_new(unsigned tok_flags);
-/* Adds one chunk; fields are UTF-8 (title, heading path, body text). */
-/* Chunks of one document share `group` and must be added consecutively. */
-/* `cues` are the chunk's answer-type cues (kb/cues.h). */
-void idx_builder_add(struct idx_builder *b, int64_t chunk_id, int64_t group, unsigned cues,
+/* Adds one chunk; fields are UTF-8 (title, heading path, body text) and
+ * `cues` its answer-type cues (kb/cues.h). */
+void idx_builder_add(struct idx_builder *b, int64_t chunk_id, unsigned cues,
                      const char *const fields[IDX_NFIELDS]);
 /* Consumes the builder and returns the finished index (never NULL), with
  * each posting's BM25F impact computed for `params` (NULL: the defaults). */
@@ -43,6 +42,9 @@ struct idx_qterm {
     int key; /* counts towards the reported coverage (not a lone character) */
 };
 
+/* The text of a term (not NUL-terminated; *n gets its length). */
+const char *kb_index_term_str(const struct kb_index *ix, int32_t term, size_t *n);
+
 /* Looks a folded token up; -1 when unknown. */
 int32_t kb_index_term(const struct kb_index *ix, const char *tok, size_t n);
 
@@ -56,10 +58,6 @@ struct idx_params {
     float k1;
     float b[IDX_NFIELDS];
     float w[IDX_NFIELDS];
-    /* Document evidence: a chunk's final score is its own normalised score
-     * plus doc_weight times its document's (sum of its chunks' scores,
-     * normalised). Rewards the document that is about the question. */
-    float doc_weight;
     /* A chunk whose cues meet the question's is boosted by this factor. */
     float cue_boost;
     /* The score is multiplied by coverage^coverage_power: a chunk that

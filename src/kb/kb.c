@@ -111,24 +111,43 @@ static int valid_name(const char *name)
     return !all_digits;
 }
 
-static const char SQL_KB_ROW[] =
-    "SELECT k.id, k.name, k.created_at,"
-    " (SELECT count(*) FROM documents d WHERE d.kb_id = k.id),"
-    " (SELECT count(*) FROM chunks c WHERE c.kb_id = k.id),"
-    " (SELECT coalesce(sum(nchars), 0) FROM documents d WHERE d.kb_id = k.id)"
-    " FROM kbs k";
-static const char SQL_KB_BY_ID[] =
-    "SELECT k.id, k.name, k.created_at,"
-    " (SELECT count(*) FROM documents d WHERE d.kb_id = k.id),"
-    " (SELECT count(*) FROM chunks c WHERE c.kb_id = k.id),"
-    " (SELECT coalesce(sum(nchars), 0) FROM documents d WHERE d.kb_id = k.id)"
-    " FROM kbs k WHERE k.id = ?1 OR k.name = ?2";
+/* Counts are kept in the kbs row by ingest and delete (kb_count), so that
+ * resolving a KB on every request is a point lookup. */
+static const char SQL_KB_BY_ID[] = "SELECT id, name, created_at, ndocs, nchunks, nchars FROM kbs"
+                                   " WHERE id = ?1 OR name = ?2";
 static const char SQL_KB_ALL[] =
-    "SELECT k.id, k.name, k.created_at,"
-    " (SELECT count(*) FROM documents d WHERE d.kb_id = k.id),"
-    " (SELECT count(*) FROM chunks c WHERE c.kb_id = k.id),"
-    " (SELECT coalesce(sum(nchars), 0) FROM documents d WHERE d.kb_id = k.id)"
-    " FROM kbs k ORDER BY k.id";
+    "SELECT id, name, created_at, ndocs, nchunks, nchars FROM kbs ORDER BY id";
+
+/* Adds deltas to a KB's document, chunk and character counts. */
+static int kb_count(struct kb_conn *c, int64_t kb_id, int64_t docs, int64_t chunks, int64_t chars)
+{
+    sqlite3_stmt *st =
+        db_stmt(c->cache, "UPDATE kbs SET ndocs = ndocs + ?2, nchunks = nchunks + ?3,"
+                          " nchars = nchars + ?4 WHERE id = ?1");
+    if (!st)
+        return RC_DB;
+    sqlite3_bind_int64(st, 1, kb_id);
+    sqlite3_bind_int64(st, 2, docs);
+    sqlite3_bind_int64(st, 3, chunks);
+    sqlite3_bind_int64(st, 4, chars);
+    return sqlite3_step(st) == SQLITE_DONE ? RC_OK : RC_DB;
+}
+
+/* A document's chunk and character counts. */
+static int doc_counts(struct kb_conn *c, int64_t doc_id, int64_t *chunks, int64_t *chars)
+{
+    sqlite3_stmt *st = db_stmt(c->cache, "SELECT nchunks, nchars FROM documents WHERE id = ?1");
+    if (!st)
+        return RC_DB;
+    sqlite3_bind_int64(st, 1, doc_id);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        *chunks = sqlite3_column_int64(st, 0);
+        *chars = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return r == SQLITE_ROW ? RC_OK : r == SQLITE_DONE ? RC_NOT_FOUND : RC_DB;
+}
 
 static void read_kb_row(sqlite3_stmt *st, struct kb_info *k)
 {
@@ -143,7 +162,6 @@ static void read_kb_row(sqlite3_stmt *st, struct kb_info *k)
 int kb_create(struct kb_conn *c, const char *name, struct kb_info *out, struct buf *err)
 {
     memset(out, 0, sizeof *out);
-    (void)SQL_KB_ROW;
     if (!valid_name(name)) {
         buf_addf(err, "知识库名称无效（1–64 个字符，不含 /，不能全为数字） / invalid KB name");
         return RC_INVALID;
@@ -344,7 +362,9 @@ int kb_doc_delete(struct kb_conn *c, int64_t kb_id, int64_t doc_id)
         db_rollback(c->db);
         return RC_NOT_FOUND;
     }
-    if (s != SQLITE_ROW || delete_chunks(c, doc_id, kb_fts_present(c)))
+    int64_t nchunks = 0, nchars = 0;
+    if (s != SQLITE_ROW || doc_counts(c, doc_id, &nchunks, &nchars) ||
+        kb_count(c, kb_id, -1, -nchunks, -nchars) || delete_chunks(c, doc_id, kb_fts_present(c)))
         goto fail;
     st = db_stmt(c->cache, "DELETE FROM documents WHERE id = ?1");
     if (!st)
@@ -534,12 +554,16 @@ static int store_doc(struct kb_conn *c, int64_t kb_id, const char *name, const c
     int64_t doc_id = 0;
     sqlite3_stmt *st;
     unsigned fts = kb_fts_present(c); /* read inside the transaction: another process may add one */
+    int64_t nchars = (int64_t)doc_chars(d);
     if (rc == RC_OK) {
-        if (delete_chunks(c, old_id, fts))
+        int64_t old_chunks = 0, old_chars = 0;
+        if (doc_counts(c, old_id, &old_chunks, &old_chars) ||
+            kb_count(c, kb_id, 0, (int64_t)cl->n - old_chunks, nchars - old_chars) ||
+            delete_chunks(c, old_id, fts))
             goto fail;
-        st =
-            db_stmt(c->cache, "UPDATE documents SET title = ?2, type = ?3, sha256 = ?4,"
-                              " version = version + 1, nchars = ?5, updated_at = ?6 WHERE id = ?1");
+        st = db_stmt(c->cache, "UPDATE documents SET title = ?2, type = ?3, sha256 = ?4,"
+                               " version = version + 1, nchars = ?5, updated_at = ?6, nchunks = ?9"
+                               " WHERE id = ?1");
         if (!st)
             goto fail;
         sqlite3_bind_int64(st, 1, old_id);
@@ -548,8 +572,8 @@ static int store_doc(struct kb_conn *c, int64_t kb_id, const char *name, const c
     } else {
         st = db_stmt(c->cache,
                      "INSERT INTO documents(kb_id, name, title, type, sha256, nchars, created_at,"
-                     " updated_at) VALUES (?7, ?8, ?2, ?3, ?4, ?5, ?6, ?6)");
-        if (!st)
+                     " updated_at, nchunks) VALUES (?7, ?8, ?2, ?3, ?4, ?5, ?6, ?6, ?9)");
+        if (!st || kb_count(c, kb_id, 1, (int64_t)cl->n, nchars))
             goto fail;
         sqlite3_bind_int64(st, 7, kb_id);
         sqlite3_bind_text(st, 8, name, -1, SQLITE_TRANSIENT);
@@ -558,8 +582,9 @@ static int store_doc(struct kb_conn *c, int64_t kb_id, const char *name, const c
     sqlite3_bind_text(st, 2, d->title, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, sha, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64)doc_chars(d));
+    sqlite3_bind_int64(st, 5, nchars);
     sqlite3_bind_int64(st, 6, now);
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)cl->n);
     if (sqlite3_step(st) != SQLITE_DONE)
         goto fail;
     if (*outcome == KB_ADDED)
@@ -838,7 +863,7 @@ static void publish_snap(struct kb_engine *e, struct kb_snapshot *s)
 }
 
 /* BM25F parameters. ATRIUM_BM25F="k1,b_title,b_heading,b_body,w_title,w_heading,w_body,
- * doc_weight,cue_boost,coverage_power" overrides the defaults; it exists
+ * cue_boost,coverage_power" overrides the defaults; it exists
  * for tuning runs (docs/BENCHMARKS.md), not for operators. */
 static struct idx_params bm25_params;
 static pthread_once_t bm25_once = PTHREAD_ONCE_INIT;
@@ -847,11 +872,10 @@ static void bm25_load(void)
 {
     bm25_params = idx_default_params;
     const char *v = getenv("ATRIUM_BM25F");
-    float x[10];
-    if (v && sscanf(v, "%f,%f,%f,%f,%f,%f,%f,%f,%f,%f", &x[0], &x[1], &x[2], &x[3], &x[4], &x[5],
-                    &x[6], &x[7], &x[8], &x[9]) == 10)
-        bm25_params =
-            (struct idx_params){x[0], {x[1], x[2], x[3]}, {x[4], x[5], x[6]}, x[7], x[8], x[9]};
+    float x[9];
+    if (v && sscanf(v, "%f,%f,%f,%f,%f,%f,%f,%f,%f", &x[0], &x[1], &x[2], &x[3], &x[4], &x[5],
+                    &x[6], &x[7], &x[8]) == 9)
+        bm25_params = (struct idx_params){x[0], {x[1], x[2], x[3]}, {x[4], x[5], x[6]}, x[7], x[8]};
 }
 
 /* Appends a NUL-terminated copy of s to the arena; returns its offset. */
@@ -893,8 +917,7 @@ static int build_snap(struct kb_conn *c, int64_t kb_id, int64_t gen, struct kb_s
                                           (const char *)sqlite3_column_text(st, 3)};
             const char *body = f[IDX_BODY] ? f[IDX_BODY] : "";
             int64_t doc_id = sqlite3_column_int64(st, 7);
-            idx_builder_add(b, sqlite3_column_int64(st, 0), doc_id, cue_chunk(body, strlen(body)),
-                            f);
+            idx_builder_add(b, sqlite3_column_int64(st, 0), cue_chunk(body, strlen(body)), f);
             s->meta = xgrow(s->meta, &capmeta, ndocs + 1, sizeof *s->meta);
             struct kb_chunk_meta *m = &s->meta[ndocs];
             if (doc_id != prev_doc) { /* document strings are stored once */

@@ -288,10 +288,58 @@ json_t *kb_hits_json(const struct kb_hits *h)
     return a;
 }
 
+/* The query's terms as a tiny hash set of their strings: highlighting looks
+ * up every bigram of every hit, and a 256-slot table stays in cache where
+ * the KB's dictionary would not. */
+#define HL_SLOTS 256
+
+struct hl_set {
+    const char *str[HL_SLOTS];
+    uint16_t len[HL_SLOTS];
+};
+
+static uint32_t hl_hash(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 16777619u;
+    return h;
+}
+
+static void hl_set_build(struct hl_set *set, const struct kb_index *ix, const struct idx_qterm *q,
+                         size_t nq)
+{
+    memset(set, 0, sizeof *set);
+    size_t used = 0;
+    for (size_t i = 0; i < nq && used < HL_SLOTS / 2; i++) {
+        size_t n = 0;
+        const char *t = q[i].term >= 0 ? kb_index_term_str(ix, q[i].term, &n) : NULL;
+        if (!t || n < 4) /* lone characters are not highlighted: too noisy */
+            continue;
+        uint32_t h = hl_hash(t, n) & (HL_SLOTS - 1);
+        while (set->str[h] && !(set->len[h] == n && memcmp(set->str[h], t, n) == 0))
+            h = (h + 1) & (HL_SLOTS - 1);
+        if (!set->str[h]) {
+            set->str[h] = t;
+            set->len[h] = (uint16_t)n;
+            used++;
+        }
+    }
+}
+
+static int hl_set_has(const struct hl_set *set, const char *t, size_t n)
+{
+    uint32_t h = hl_hash(t, n) & (HL_SLOTS - 1);
+    while (set->str[h]) {
+        if (set->len[h] == n && memcmp(set->str[h], t, n) == 0)
+            return 1;
+        h = (h + 1) & (HL_SLOTS - 1);
+    }
+    return 0;
+}
+
 struct hl_ctx {
-    const struct kb_index *ix;
-    const struct idx_qterm *q;
-    size_t nq;
+    const struct hl_set *set;
     size_t *ranges; /* start,end pairs in text bytes, in order */
     size_t n, cap;
 };
@@ -299,13 +347,7 @@ struct hl_ctx {
 static int hl_token(void *ctx, const char *tok, size_t n, size_t start, size_t end)
 {
     struct hl_ctx *h = ctx;
-    int32_t t = kb_index_term(h->ix, tok, n);
-    if (t < 0)
-        return 0;
-    size_t i;
-    for (i = 0; i < h->nq && h->q[i].term != t; i++)
-        ;
-    if (i == h->nq)
+    if (!hl_set_has(h->set, tok, n))
         return 0;
     if (h->n && start <= h->ranges[2 * h->n - 1]) { /* overlaps the previous range: merge */
         if (end > h->ranges[2 * h->n - 1])
@@ -319,32 +361,28 @@ static int hl_token(void *ctx, const char *tok, size_t n, size_t start, size_t e
     return 0;
 }
 
+/* Appends text with <, >, & and " escaped, copying the runs between them whole. */
 static void add_escaped(struct buf *b, const char *p, size_t n)
 {
+    size_t run = 0;
     for (size_t i = 0; i < n; i++) {
-        switch (p[i]) {
-        case '<':
-            buf_adds(b, "&lt;");
-            break;
-        case '>':
-            buf_adds(b, "&gt;");
-            break;
-        case '&':
-            buf_adds(b, "&amp;");
-            break;
-        case '"':
-            buf_adds(b, "&quot;");
-            break;
-        default:
-            buf_addc(b, p[i]);
-        }
+        const char *esc = p[i] == '<'   ? "&lt;"
+                          : p[i] == '>' ? "&gt;"
+                          : p[i] == '&' ? "&amp;"
+                          : p[i] == '"' ? "&quot;"
+                                        : NULL;
+        if (!esc)
+            continue;
+        buf_add(b, p + run, i - run);
+        buf_adds(b, esc);
+        run = i + 1;
     }
+    buf_add(b, p + run, n - run);
 }
 
-static char *highlight(const struct kb_index *ix, const struct idx_qterm *q, size_t nq,
-                       const char *text)
+static char *highlight(const struct hl_set *set, const char *text)
 {
-    struct hl_ctx h = {ix, q, nq, NULL, 0, 0};
+    struct hl_ctx h = {set, NULL, 0, 0};
     size_t len = strlen(text);
     /* Bigrams cover every dictionary word of the query, and skip ICU's cost. */
     tok_run(text, len, TOK_BIGRAMS, hl_token, &h);
@@ -747,9 +785,12 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
         }
         out->n = (size_t)k;
     }
-    if (!(flags & KB_NO_HIGHLIGHT))
+    if (!(flags & KB_NO_HIGHLIGHT) && out->n) {
+        struct hl_set set;
+        hl_set_build(&set, s->ix, qb.q, qb.n);
         for (size_t i = 0; i < out->n; i++)
-            out->a[i].highlight = highlight(s->ix, qb.q, qb.n, out->a[i].text);
+            out->a[i].highlight = highlight(&set, out->a[i].text);
+    }
 out:
     free(hits);
     free(ids);
