@@ -348,6 +348,68 @@ def run_tests(exe, tmp):
     p.stderr.close()
     check("serve exits 0 on SIGTERM", rc == 0, f"rc={rc}")
 
+    killed_mid_ingest(exe, tmp)
+
+
+def killed_mid_ingest(exe, tmp):
+    """SIGKILL an ingest part-way: every document must then be either fully in
+    (all its chunks) or absent, the store intact, and a re-run completes it."""
+    a = Atrium(exe, os.path.join(tmp, "kill-data"))
+    src = os.path.join(tmp, "kill-docs")
+    n_docs, n_articles = 1500, 6
+    for i in range(n_docs):
+        body = "".join("第%s条 第%d号制度第%d条的内容，规定柜面业务的办理要求和时限。\n\n"
+                       % (cn(j + 1), i, j + 1) for j in range(n_articles))
+        write(os.path.join(src, "制度%04d.md" % i), "# 第%d号制度\n\n%s" % (i, body))
+    rc, _, _ = a.run("kb", "create", "kill")
+    check("kill: kb create", rc == 0)
+    env = dict(os.environ)
+    env["ATRIUM_CHAT_URL"] = ""
+    kills = 0
+    for delay in (0.15, 0.3, 0.6):
+        p = subprocess.Popen([exe, "--data", a.data, "--quiet", "kb", "ingest", "kill", src],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        time.sleep(delay)
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            kills += 1
+        p.wait()
+        rc, docs, _ = a.json("kb", "docs", "kill")
+        bad = [d for d in (docs if isinstance(docs, list) else docs.get("documents", []))
+               if d.get("chunks") != n_articles]
+        check("kill after %.2fs: every document whole or absent" % delay, rc == 0 and not bad,
+              str(bad[:3]))
+    check("kill: at least one ingest was killed part-way", kills > 0)
+    db = os.path.join(a.data, "atrium.db")
+    try:
+        import sqlite3
+        con = sqlite3.connect(db)
+        ok = con.execute("PRAGMA integrity_check").fetchone()[0]
+        counts = con.execute("SELECT ndocs, nchunks FROM kbs WHERE name = 'kill'").fetchone()
+        real = con.execute("SELECT count(DISTINCT doc_id), count(*) FROM chunks c"
+                           " JOIN kbs k ON k.id = c.kb_id WHERE k.name = 'kill'").fetchone()
+        con.close()
+        check("kill: store integrity ok", ok == "ok", ok)
+        check("kill: KB counts match the rows", tuple(counts) == tuple(real), f"{counts} {real}")
+    except Exception as e:  # noqa: BLE001 - any failure is a test failure
+        check("kill: store readable", False, str(e))
+    rc, rep, _ = a.json("kb", "ingest", "kill", src)
+    check("kill: re-run completes", rc == 0 and rep.get("failed") == 0 and
+          rep.get("added", 0) + rep.get("unchanged", 0) == n_docs, str(rep)[:200])
+    rc, docs, _ = a.json("kb", "docs", "kill")
+    docs = docs if isinstance(docs, list) else docs.get("documents", [])
+    check("kill: all documents in after the re-run",
+          len(docs) == n_docs and all(d.get("chunks") == n_articles for d in docs), str(len(docs)))
+
+
+def cn(n):
+    """Chinese numeral for 1..99, as regulations write article numbers."""
+    digits = "零一二三四五六七八九"
+    if n < 10:
+        return digits[n]
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
+
 
 if __name__ == "__main__":
     sys.exit(main())
