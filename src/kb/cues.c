@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <string.h>
 
-static const char *const q_definition[] = {"什么叫",     "什么是", "是什么意思", "指什么",
-                                           "指的是什么", "何谓",   "含义",       "定义",
-                                           "怎么定义",   NULL};
+static const char *const q_definition[] = {
+    "什么叫",   "什么是",   "是什么意思", "指什么",   "指的是什么", "何谓",     "含义",     "定义",
+    "怎么定义", "包括哪些", "包含哪些",   "哪些属于", "算不算",     "属不属于", "是否属于", NULL};
 static const char *const q_quantity[] = {
     "几天", "几日", "几年", "几个月", "几岁", "多少", "多久", "多长", "多大",       "最长", "最多",
     "最高", "最低", "期限", "比例",   "几次", "几倍", "上限", "限额", "几个工作日", NULL};
@@ -91,6 +91,72 @@ unsigned cue_question(const char *q, size_t n)
     if (has_any(q, n, q_penalty))
         c |= CUE_PENALTY;
     return c;
+}
+
+/* Copies the term a definition names into out: the text after 所称 (or
+ * before 是指) up to the nearest punctuation, quotes removed. */
+static size_t defined_term(const char *from, const char *to, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = from; p < to && n + 4 < cap;) {
+        uint32_t cp;
+        size_t l = utf8_decode(p, (size_t)(to - p), &cp);
+        if (cp == 0x201c || cp == 0x201d || cp == '"') { /* “ ” " */
+            p += l;
+            continue;
+        }
+        memcpy(out + n, p, l);
+        n += l;
+        p += l;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+static int is_stop(uint32_t cp)
+{
+    /* ，。；：、（）, ; : ( ) and whitespace end a term */
+    return cp == 0xff0c || cp == 0x3002 || cp == 0xff1b || cp == 0xff1a || cp == 0x3001 ||
+           cp == 0xff08 || cp == 0xff09 || cp == ',' || cp == ';' || cp == ':' || cp == '(' ||
+           cp == ')' || cp == ' ' || cp == '\n';
+}
+
+size_t cue_defines(const char *text, const char *question)
+{
+    size_t best = 0;
+    char term[256];
+    for (const char *p = strstr(text, "所称"); p; p = strstr(p + 1, "所称")) {
+        const char *s = p + strlen("所称"), *e = s;
+        while (*e) {
+            uint32_t cp;
+            size_t l = utf8_decode(e, strlen(e), &cp);
+            if (is_stop(cp) || strncmp(e, "是指", strlen("是指")) == 0)
+                break;
+            e += l;
+        }
+        size_t n = defined_term(s, e, term, sizeof term);
+        if (n >= 6 && n > best && strstr(question, term))
+            best = n;
+    }
+    for (const char *p = strstr(text, "是指"); p; p = strstr(p + 1, "是指")) {
+        const char *e = p, *s = p;
+        while (s > text) { /* back to the previous punctuation */
+            const char *q = s - 1;
+            while (q > text && ((unsigned char)*q & 0xc0) == 0x80)
+                q--;
+            uint32_t cp;
+            utf8_decode(q, (size_t)(s - q), &cp);
+            if (is_stop(cp) || strncmp(q, "所称", strlen("所称")) == 0)
+                break;
+            s = q;
+        }
+        if (strncmp(s, "所称", strlen("所称")) == 0)
+            continue; /* handled above */
+        size_t n = defined_term(s, e, term, sizeof term);
+        if (n >= 6 && n > best && strstr(question, term))
+            best = n;
+    }
+    return best;
 }
 
 unsigned cue_chunk(const char *text, size_t n)

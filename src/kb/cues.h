@@ -18,4 +18,10 @@ unsigned cue_question(const char *q, size_t n);
 /* The cues a chunk's text can answer (folded or original text). */
 unsigned cue_chunk(const char *text, size_t n);
 
+/* When the chunk defines a term that the question names ("本条例所称非法集资，
+ * 是指…" for "什么叫非法集资"), the length in bytes of the longest such term,
+ * else 0. Terms shorter than two CJK characters are ignored. Both strings
+ * NUL-terminated; the question folded. */
+size_t cue_defines(const char *text, const char *question);
+
 #endif

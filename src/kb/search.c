@@ -441,6 +441,28 @@ static int load_hit(struct kb_conn *c, int64_t chunk_id, struct kb_hit *x)
     return r == SQLITE_ROW ? RC_OK : r == SQLITE_DONE ? RC_NOT_FOUND : RC_DB;
 }
 
+/* ---- definitions ---- */
+
+/* A "what is X / does X include" question is best answered by the article
+ * that defines X. Among the candidates, those that define a term the
+ * question names are boosted; the list is re-sorted. */
+#define DEFINITION_BOOST 1.5f
+
+static int cmp_hit_score(const void *x, const void *y);
+
+static void boost_definitions(const struct kb_snapshot *s, const char *question,
+                              struct idx_hit *hits, size_t nh)
+{
+    int any = 0;
+    for (size_t i = 0; i < nh; i++)
+        if (cue_defines(s->arena.p + s->meta[hits[i].doc].text, question)) {
+            hits[i].score *= DEFINITION_BOOST;
+            any = 1;
+        }
+    if (any)
+        qsort(hits, nh, sizeof *hits, cmp_hit_score);
+}
+
 /* ---- dense vectors and rerank ---- */
 
 static int cmp_hit_score(const void *x, const void *y)
@@ -745,9 +767,12 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
         hits = xmalloc(cap * sizeof *hits);
         int fuse = s->vecs && !(flags & KB_NO_VECTORS);
         unsigned qcues = cue_question(folded.p, folded.len);
-        nh = kb_index_search(s->ix, qb.q, qb.n, qcues, fuse ? FUSE_DEPTH : (size_t)k, hits);
+        int deep = fuse || (qcues & CUE_DEFINITION);
+        nh = kb_index_search(s->ix, qb.q, qb.n, qcues, deep ? FUSE_DEPTH : (size_t)k, hits);
         if (fuse)
             nh = fuse_vectors(c, s, query, hits, nh, cap);
+        if (qcues & CUE_DEFINITION)
+            boost_definitions(s, folded.p, hits, nh);
         int want_rerank = !(flags & KB_NO_RERANK) && c->e->cfg->rerank_url[0];
         size_t keep = want_rerank ? RERANK_DEPTH : (size_t)k;
         if (keep < (size_t)k)
