@@ -71,7 +71,12 @@ cat <<EOF
   $ATRIUM --data $DATA search $KB "基本户销户"
   $ATRIUM --data $DATA eval $KB $DEMO_DIR/questions.jsonl
 
-服务启动中 / starting the server: http://${ATRIUM_BIND:-127.0.0.1}:$PORT/   (Ctrl-C 停止 / to stop)
+服务启动中 / starting the server on http://${ATRIUM_BIND:-127.0.0.1}:$PORT (Ctrl-C 停止 / to stop).
+网页界面尚未提供（见 issue #6），可以用 HTTP API 提问 / no web pages yet (issue #6); ask over the API:
+
+  curl -s -X POST -H 'Content-Type: application/json' \\
+       -d '{"question":"挂失止付后几天内要申请公示催告？"}' \\
+       http://${ATRIUM_BIND:-127.0.0.1}:$PORT/api/v1/kbs/$KB/ask
 
 EOF
 

@@ -13,7 +13,7 @@
 
 #define NOT_FOUND_TEXT "知识库中未找到相关规定。"
 /* A second article joins the extractive answer when it scores this close to the first. */
-#define SECOND_RATIO 0.8
+#define SECOND_RATIO 0.6
 
 static const char SYSTEM_PROMPT[] =
     "你是银行运营知识助手，为柜面和运营人员解答业务问题。"
