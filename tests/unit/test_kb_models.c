@@ -776,3 +776,48 @@ TEST(kb_models_flags_switch_each_model_off)
 out:
     teardown(&f);
 }
+
+/* KNOWN BUG, left for the integrator: with vectors on, kb_ask can say "not
+ * found" for a question BM25 alone answers. fuse_vectors (src/kb/search.c)
+ * lets a chunk found only by its vector (coverage 0) outrank lexical hits,
+ * and usable_hits (src/kb/answer.c) stops at the first hit below
+ * answer_min_score instead of skipping it. For "存单丢了怎么办" the fused list
+ * starts with 第六条 of the other document (vector only, coverage 0) before
+ * 存款规程 第三条 (coverage 0.22), so the answer is KB_ANSWER_NONE; with
+ * KB_NO_VECTORS it is 第三条. Once fixed, set this to 0 and the test asserts
+ * the fixed behaviour. While 1 it only reports whether the bug still shows
+ * (it depends on BM25 tuning, so it must not fail the suite). */
+#define KNOWN_BUG_VECTOR_ONLY_HIT_HIDES_ANSWER 1
+
+TEST(kb_models_ask_with_vectors_answers_what_bm25_answers)
+{
+    struct fixture f;
+    if (!setup(&f, "ask", WITH_EMBED))
+        goto out;
+    struct buf err = BUF_INIT;
+    CHECK_INT(config_set(&f.cfg, "answer_min_score", "0.1", &err), RC_OK);
+    ingest(&f, "理财销售办法.md", REG, REG_CHUNKS);
+    ingest(&f, "存款规程.md", RULES, RULES_CHUNKS);
+    const char *q = "存单丢了怎么办";
+    struct kb_answer plain, fused;
+    struct kb_ask_opts o = {5, KB_NO_VECTORS, 1};
+    CHECK_INT(kb_ask(f.c, f.kb.id, q, &o, NULL, NULL, &plain, &err), RC_OK);
+    CHECK_INT(plain.mode, KB_ANSWER_EXTRACTIVE);
+    CHECK(plain.ncites >= 1 && strcmp(plain.cites[0].label, "第三条") == 0 &&
+          strcmp(plain.cites[0].doc_name, "存款规程.md") == 0);
+    o.flags = 0;
+    CHECK_INT(kb_ask(f.c, f.kb.id, q, &o, NULL, NULL, &fused, &err), RC_OK);
+    int same = fused.mode == KB_ANSWER_EXTRACTIVE && plain.ncites >= 1 && fused.ncites >= 1 &&
+               fused.cites[0].chunk_id == plain.cites[0].chunk_id;
+    if (KNOWN_BUG_VECTOR_ONLY_HIT_HIDES_ANSWER)
+        fprintf(stderr, "  note: known bug (vector-only hit hides the answer) %s\n",
+                same ? "no longer shows: set KNOWN_BUG_VECTOR_ONLY_HIT_HIDES_ANSWER to 0"
+                     : "still present");
+    else
+        CHECK(same);
+    kb_answer_release(&plain);
+    kb_answer_release(&fused);
+    buf_release(&err);
+out:
+    teardown(&f);
+}
