@@ -77,6 +77,48 @@ int buf_addf(struct buf *b, const char *fmt, ...)
     return rc;
 }
 
+int buf_add_json_str(struct buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    int rc = buf_addc(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        rc = buf_add(b, s + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
+        size_t len = 2;
+        switch (ch) {
+        case '"':
+        case '\\':
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[ch >> 4];
+            esc[5] = hex[ch & 15];
+            len = 6;
+        }
+        if (!rc)
+            rc = buf_add(b, esc, len);
+    }
+    if (!rc)
+        rc = buf_add(b, s + run, n - run);
+    return rc ? rc : buf_addc(b, '"');
+}
+
 void buf_reset(struct buf *b)
 {
     b->len = 0;

@@ -20,7 +20,10 @@ struct buf {
 };
 
 #define BUF_NOMAX ((size_t)-1 / 2)
-#define BUF_INIT {NULL, 0, 0, BUF_NOMAX}
+#define BUF_INIT                                                                                   \
+    {                                                                                              \
+        NULL, 0, 0, BUF_NOMAX                                                                      \
+    }
 
 void buf_init(struct buf *b, size_t max);
 /* Appends n bytes. RC_OK, or RC_TOO_BIG (buffer unchanged) past b->max. */
@@ -29,6 +32,10 @@ int buf_adds(struct buf *b, const char *s);
 int buf_addc(struct buf *b, char c);
 int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap);
+/* Appends s[0..n) as a quoted JSON string ("…" with \" \\ and control
+ * characters escaped). s must be valid UTF-8; multi-byte characters are
+ * copied as they are. RC_OK or RC_TOO_BIG. */
+int buf_add_json_str(struct buf *b, const char *s, size_t n);
 /* Empties the buffer but keeps its memory. */
 void buf_reset(struct buf *b);
 /* Frees the memory; the buffer is empty and reusable afterwards. */

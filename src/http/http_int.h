@@ -163,6 +163,8 @@ enum MHD_Result http_respond(struct http_req *r, int status, struct MHD_Response
                              size_t bytes);
 /* Sends j (consumed) as compact JSON. */
 enum MHD_Result http_send_json(struct http_req *r, int status, json_t *j);
+/* Sends already serialised JSON; takes ownership of p (malloc'd, n bytes). */
+enum MHD_Result http_send_json_text(struct http_req *r, int status, char *p, size_t n);
 /* {"error":{"code","message"}} */
 enum MHD_Result http_send_error(struct http_req *r, int status, const char *code, const char *msg);
 enum MHD_Result http_send_rc(struct http_req *r, int rc, const char *msg);

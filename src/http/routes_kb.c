@@ -176,7 +176,15 @@ static enum MHD_Result search(struct http_req *r, struct kb_conn *c)
         res = send_kb_error(r, rc, &err);
         goto out;
     }
-    res = http_send_json(r, 200, wrap("hits", kb_hits_json(&hits)));
+    struct buf body = BUF_INIT;
+    if (kb_hits_write_json(&hits, &body) == RC_OK) {
+        size_t n = 0;
+        char *p = buf_detach(&body, &n);
+        res = http_send_json_text(r, 200, p, n);
+    } else {
+        buf_release(&body);
+        res = http_send_rc(r, RC_INTERNAL, "内部错误 / internal error");
+    }
     kb_hits_release(&hits);
 out:
     http_query_body_release(&q);

@@ -83,6 +83,23 @@ enum MHD_Result http_respond(struct http_req *r, int status, struct MHD_Response
     return res;
 }
 
+/* Sends p (n bytes of JSON, malloc'd, consumed), with an Allow header when
+ * allow != NULL. */
+static enum MHD_Result send_text_allow(struct http_req *r, int status, char *p, size_t n,
+                                       const char *allow)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n, p, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(p);
+        return MHD_NO;
+    }
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                "application/json; charset=utf-8") != MHD_YES ||
+        (allow && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES))
+        log_warn("http: cannot add a response header");
+    return http_respond(r, status, resp, n);
+}
+
 /* Sends j (consumed) as compact JSON, with an Allow header when allow != NULL. */
 static enum MHD_Result send_json_allow(struct http_req *r, int status, json_t *j, const char *allow)
 {
@@ -94,17 +111,12 @@ static enum MHD_Result send_json_allow(struct http_req *r, int status, json_t *j
         p = xstrdup(fallback);
         status = 500;
     }
-    size_t n = strlen(p);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(n, p, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(p);
-        return MHD_NO;
-    }
-    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                "application/json; charset=utf-8") != MHD_YES ||
-        (allow && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES))
-        log_warn("http: cannot add a response header");
-    return http_respond(r, status, resp, n);
+    return send_text_allow(r, status, p, strlen(p), allow);
+}
+
+enum MHD_Result http_send_json_text(struct http_req *r, int status, char *p, size_t n)
+{
+    return send_text_allow(r, status, p, n, NULL);
 }
 
 enum MHD_Result http_send_json(struct http_req *r, int status, json_t *j)

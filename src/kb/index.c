@@ -422,9 +422,11 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
     struct acc *acc = sc->acc;
     uint32_t *touched = sc->touched;
     size_t ntouched = 0;
-    /* A question term the KB has never seen counts fully against coverage:
-     * it names something the KB does not talk about. */
-    double unseen_idf = log(1.0 + ((double)ix->ndocs + 0.5) / 0.5);
+    /* A question term the KB has never seen counts against coverage as much
+     * as the rarest term it has: it names something the KB does not talk
+     * about. (df = 0 itself would let two unseen words outweigh everything
+     * in a small KB.) */
+    double unseen_idf = log(1.0 + ((double)ix->ndocs - 0.5) / 1.5);
     double total_mass = 0, key_mass = 0;
     for (size_t i = 0; i < nq; i++)
         if (q[i].original) {

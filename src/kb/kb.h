@@ -143,6 +143,10 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
               struct kb_hits *out, struct buf *err);
 void kb_hits_release(struct kb_hits *h);
 json_t *kb_hits_json(const struct kb_hits *h);
+/* Writes {"hits":[…]} with the same content as kb_hits_json, straight into
+ * out, without building a jansson tree: the search endpoint's hot path.
+ * RC_OK or RC_TOO_BIG (out's cap). */
+int kb_hits_write_json(const struct kb_hits *h, struct buf *out);
 
 /* ---- answers ---- */
 enum kb_answer_mode { KB_ANSWER_NONE = 0, KB_ANSWER_EXTRACTIVE, KB_ANSWER_MODEL };

@@ -338,6 +338,41 @@ static int hl_set_has(const struct hl_set *set, const char *t, size_t n)
     return 0;
 }
 
+static int json_field(struct buf *b, const char *name, const char *v)
+{
+    int rc = buf_addf(b, ",\"%s\":", name);
+    return rc ? rc : buf_add_json_str(b, v, strlen(v));
+}
+
+int kb_hits_write_json(const struct kb_hits *h, struct buf *out)
+{
+    int rc = buf_adds(out, "{\"hits\":[");
+    for (size_t i = 0; i < h->n && !rc; i++) {
+        const struct kb_hit *x = &h->a[i];
+        char *cite = kb_cite_string(x->doc_title, x->label, x->heading);
+        struct buf path = BUF_INIT;
+        buf_addf(&path, "《%s》%s%s", x->doc_title, x->heading[0] ? " › " : "", x->heading);
+        rc |= buf_addf(out, "%s{\"chunk_id\":%lld,\"doc_id\":%lld", i ? "," : "",
+                       (long long)x->chunk_id, (long long)x->doc_id);
+        rc |= json_field(out, "document", x->doc_name);
+        rc |= json_field(out, "title", x->doc_title);
+        rc |= json_field(out, "heading", x->heading);
+        rc |= json_field(out, "path", buf_str(&path));
+        rc |= json_field(out, "label", x->label);
+        rc |= json_field(out, "cite", cite);
+        rc |= json_field(out, "text", x->text);
+        rc |= buf_addf(out, ",\"score\":%.6g,\"coverage\":%.6g", x->score, x->coverage);
+        if (x->highlight)
+            rc |= json_field(out, "highlight", x->highlight);
+        rc |= buf_addc(out, '}');
+        buf_release(&path);
+        free(cite);
+    }
+    if (!rc)
+        rc = buf_adds(out, "]}");
+    return rc ? RC_TOO_BIG : RC_OK;
+}
+
 struct hl_ctx {
     const struct hl_set *set;
     size_t *ranges; /* start,end pairs in text bytes, in order */
@@ -747,8 +782,9 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
     for (size_t i = 0; i < qb.nwords; i++) {
         size_t ws = words[i].s, we = words[i].e;
         uint32_t cp;
+        /* an unseen word is already counted through its bigrams */
         if (utf8_count(folded.p + ws, we - ws) >= 3 && utf8_decode(folded.p + ws, we - ws, &cp) &&
-            utf8_is_cjk(cp))
+            utf8_is_cjk(cp) && kb_index_term(s->ix, folded.p + ws, we - ws) >= 0)
             add_qterm(&qb, folded.p + ws, we - ws, ws, we);
     }
     if (!(flags & KB_NO_SYNONYMS))

@@ -346,3 +346,34 @@ TEST(kb_index_bm25_matches_hand_computation)
     }
     kb_index_free(ix);
 }
+
+TEST(kb_hits_write_json_matches_jansson)
+{
+    struct kb_hit hit = {
+        .chunk_id = 7,
+        .doc_id = 3,
+        .doc_name = "a\"b.md",
+        .doc_title = "标题\\x",
+        .heading = "第一章 › 第二条",
+        .label = "第二条",
+        .text = "第二条 line\nnext\ttab \x01 <em>&",
+        .highlight = "<em>第二</em>条",
+        .score = 1.25,
+        .coverage = 0.5,
+    };
+    struct kb_hits h = {&hit, 1};
+    struct buf out = BUF_INIT;
+    CHECK_INT(kb_hits_write_json(&h, &out), RC_OK);
+    json_error_t e;
+    json_t *fast = json_loads(buf_str(&out), 0, &e);
+    CHECK(fast != NULL);
+    json_t *slow = json_pack("{so}", "hits", kb_hits_json(&h));
+    CHECK(fast && json_equal(fast, slow));
+    json_decref(fast);
+    json_decref(slow);
+    buf_release(&out);
+    struct kb_hits empty = {NULL, 0};
+    CHECK_INT(kb_hits_write_json(&empty, &out), RC_OK);
+    CHECK_STR(buf_str(&out), "{\"hits\":[]}");
+    buf_release(&out);
+}
