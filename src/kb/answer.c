@@ -41,12 +41,19 @@ static void clear_answer(struct kb_answer *a)
     memset(a, 0, sizeof *a);
 }
 
-/* How many of the hits are good enough to show or to ground on. */
-static size_t usable_hits(const struct kb_hits *h, double min_cov)
+/* Keeps, in order, only the hits good enough to show or to ground on (a
+ * hit found only through its vector can rank first with coverage 0) and
+ * returns how many remain. */
+static size_t usable_hits(struct kb_hits *h, double min_cov)
 {
     size_t n = 0;
-    while (n < h->n && h->a[n].coverage >= min_cov)
-        n++;
+    for (size_t i = 0; i < h->n; i++) {
+        if (h->a[i].coverage >= min_cov) {
+            struct kb_hit t = h->a[n];
+            h->a[n++] = h->a[i];
+            h->a[i] = t;
+        }
+    }
     return n;
 }
 
@@ -54,7 +61,10 @@ static void extractive(const struct kb_hits *h, size_t usable, struct kb_answer 
 {
     struct buf b = BUF_INIT;
     size_t take = 1;
-    if (usable > 1 && h->a[1].score >= SECOND_RATIO * h->a[0].score)
+    /* Scores may be BM25 or rank-fused; coverage keeps the same meaning
+     * either way, so the second article must come close on both. */
+    if (usable > 1 && h->a[1].score >= SECOND_RATIO * h->a[0].score &&
+        h->a[1].coverage >= SECOND_RATIO * h->a[0].coverage)
         take = 2;
     for (size_t i = 0; i < take; i++) {
         const struct kb_hit *x = &h->a[i];

@@ -516,6 +516,11 @@ static size_t fuse_vectors(struct kb_conn *c, const struct kb_snapshot *s, const
     struct llm_endpoint ep;
     if (!s->vecs || !s->dim || !kb_embed_endpoint(c->e, &ep))
         return nh;
+    /* Vectors from another model live in another space: never compare them. */
+    if (!s->vec_model || strcmp(s->vec_model, c->e->cfg->embed_model) != 0) {
+        log_warn("stored vectors come from another embedding model; BM25 only until re-ingest");
+        return nh;
+    }
     float *qv = NULL;
     size_t dim = 0;
     struct buf err = BUF_INIT;
@@ -802,14 +807,15 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
     } else {
         hits = xmalloc(cap * sizeof *hits);
         int fuse = s->vecs && !(flags & KB_NO_VECTORS);
+        int want_rerank = !(flags & KB_NO_RERANK) && c->e->cfg->rerank_url[0];
         unsigned qcues = cue_question(folded.p, folded.len);
-        int deep = fuse || (qcues & CUE_DEFINITION);
+        /* fusion, rerank and definitions reorder a deeper candidate list */
+        int deep = fuse || want_rerank || (qcues & CUE_DEFINITION);
         nh = kb_index_search(s->ix, qb.q, qb.n, qcues, deep ? FUSE_DEPTH : (size_t)k, hits);
         if (fuse)
             nh = fuse_vectors(c, s, query, hits, nh, cap);
         if (qcues & CUE_DEFINITION)
             boost_definitions(s, folded.p, hits, nh);
-        int want_rerank = !(flags & KB_NO_RERANK) && c->e->cfg->rerank_url[0];
         size_t keep = want_rerank ? RERANK_DEPTH : (size_t)k;
         if (keep < (size_t)k)
             keep = (size_t)k;

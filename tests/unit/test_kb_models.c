@@ -633,18 +633,6 @@ static char *rerank_doc(const struct kb_hit *h)
     return s;
 }
 
-/* KNOWN BUG, left for the integrator (src/ is not ours to edit):
- * src/kb/search.c, kb_search asks the index for k hits only, unless vectors
- * (or a definition cue) make it search deep:
- *     nh = kb_index_search(s->ix, ..., deep ? FUSE_DEPTH : (size_t)k, hits);
- * so with a reranker and no vectors the reranker sees k candidates instead
- * of RERANK_DEPTH (20) and can never promote a hit from below rank k; the
- * later `keep = want_rerank ? RERANK_DEPTH : k` has nothing to keep. The fix
- * is to compute want_rerank first and search max(k, RERANK_DEPTH) deep when
- * it is set. Once fixed, set this to 0: the test then requires every
- * candidate (up to 20) to be sent to the reranker. */
-#define KNOWN_BUG_RERANK_SEES_ONLY_K 1
-
 TEST(kb_models_rerank_orders_by_model_scores)
 {
     struct fixture f;
@@ -660,7 +648,7 @@ TEST(kb_models_rerank_orders_by_model_scores)
     search(&f, q, 20, KB_NO_RERANK, &cand); /* the candidates, in retrieval order */
     CHECK(cand.n > (size_t)k);
     /* How many of them the reranker is given. */
-    size_t n = KNOWN_BUG_RERANK_SEES_ONLY_K ? (size_t)k : cand.n < 20 ? cand.n : 20;
+    size_t n = cand.n < 20 ? cand.n : 20;
     if (n > cand.n)
         n = cand.n;
     char **docs = xcalloc(n + 1, sizeof *docs);
@@ -777,18 +765,6 @@ out:
     teardown(&f);
 }
 
-/* KNOWN BUG, left for the integrator: with vectors on, kb_ask can say "not
- * found" for a question BM25 alone answers. fuse_vectors (src/kb/search.c)
- * lets a chunk found only by its vector (coverage 0) outrank lexical hits,
- * and usable_hits (src/kb/answer.c) stops at the first hit below
- * answer_min_score instead of skipping it. For "存单丢了怎么办" the fused list
- * starts with 第六条 of the other document (vector only, coverage 0) before
- * 存款规程 第三条 (coverage 0.22), so the answer is KB_ANSWER_NONE; with
- * KB_NO_VECTORS it is 第三条. Once fixed, set this to 0 and the test asserts
- * the fixed behaviour. While 1 it only reports whether the bug still shows
- * (it depends on BM25 tuning, so it must not fail the suite). */
-#define KNOWN_BUG_VECTOR_ONLY_HIT_HIDES_ANSWER 1
-
 TEST(kb_models_ask_with_vectors_answers_what_bm25_answers)
 {
     struct fixture f;
@@ -809,12 +785,7 @@ TEST(kb_models_ask_with_vectors_answers_what_bm25_answers)
     CHECK_INT(kb_ask(f.c, f.kb.id, q, &o, NULL, NULL, &fused, &err), RC_OK);
     int same = fused.mode == KB_ANSWER_EXTRACTIVE && plain.ncites >= 1 && fused.ncites >= 1 &&
                fused.cites[0].chunk_id == plain.cites[0].chunk_id;
-    if (KNOWN_BUG_VECTOR_ONLY_HIT_HIDES_ANSWER)
-        fprintf(stderr, "  note: known bug (vector-only hit hides the answer) %s\n",
-                same ? "no longer shows: set KNOWN_BUG_VECTOR_ONLY_HIT_HIDES_ANSWER to 0"
-                     : "still present");
-    else
-        CHECK(same);
+    CHECK(same);
     kb_answer_release(&plain);
     kb_answer_release(&fused);
     buf_release(&err);
