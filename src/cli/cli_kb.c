@@ -309,9 +309,10 @@ static int kb_ingest_cmd(struct cli *c, struct cli_args *a)
         code = cli_print_json(j);
     } else if (!c->quiet) {
         printf("新增 %zu，更新 %zu，未变 %zu，失败 %zu，共 %zu 个分块，%.1f MB，%.1f MB/s / "
-               "added %zu, replaced %zu, unchanged %zu, failed %zu, chunks %zu\n",
+               "added %zu, replaced %zu, unchanged %zu, failed %zu, chunks %zu, %.1f MB, "
+               "%.1f MB/s\n",
                rep.added, rep.replaced, rep.unchanged, rep.failed, rep.chunks, mb, mbps, rep.added,
-               rep.replaced, rep.unchanged, rep.failed, rep.chunks);
+               rep.replaced, rep.unchanged, rep.failed, rep.chunks, mb, mbps);
     }
     if (fatal) {
         cli_error("存储失败，导入中止 / the store failed, ingest stopped (%s)", rc_code(fatal));

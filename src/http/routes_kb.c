@@ -46,6 +46,14 @@ static const char *default_message(int rc)
         return "上游服务超时 / upstream service timed out";
     case RC_BUSY:
         return "服务繁忙 / server busy";
+    case RC_UNSUPPORTED:
+        return "不支持的类型 / unsupported media type";
+    case RC_PARSE:
+        return "内容无法解析 / content cannot be processed";
+    case RC_IO:
+        return "读写失败 / input/output error";
+    case RC_DENIED:
+        return "没有权限 / forbidden";
     default:
         return "内部错误 / internal error";
     }

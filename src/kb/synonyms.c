@@ -140,6 +140,13 @@ int kb_synonym_add(struct kb_conn *c, int64_t kb_id, const char *const *terms, s
             rc = RC_INVALID;
             goto out;
         }
+        for (size_t j = 0; j < i && !bad; j++)
+            bad = strcmp(terms[i], terms[j]) == 0;
+        if (bad) {
+            buf_addf(err, "同义词组中有重复的词 / a term appears twice in the group");
+            rc = RC_INVALID;
+            goto out;
+        }
         if (i)
             buf_addc(&joined, ' ');
         buf_add(&joined, terms[i], len);

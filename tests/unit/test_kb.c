@@ -222,6 +222,8 @@ TEST(kb_synonyms_expand_queries)
     kb_hits_release(&hits);
     const char *bad[] = {"回 执", "x"};
     CHECK_INT(kb_synonym_add(f.c, f.kb.id, bad, 2, &gid, &err), RC_INVALID);
+    const char *twice[] = {"回单", "回单"};
+    CHECK_INT(kb_synonym_add(f.c, f.kb.id, twice, 2, &gid, &err), RC_INVALID);
     CHECK_INT(kb_synonym_delete(f.c, f.kb.id, gid), RC_OK);
     CHECK_INT(kb_synonym_delete(f.c, f.kb.id, gid), RC_NOT_FOUND);
     CHECK_INT(kb_search(f.c, f.kb.id, "收据", &so, &hits, &err), RC_OK);
