@@ -250,17 +250,20 @@ static void expand_synonyms(const struct kb_snapshot *s, const char *folded, str
 
 /* ---- hits ---- */
 
+static void hit_release(struct kb_hit *x)
+{
+    free(x->doc_name);
+    free(x->doc_title);
+    free(x->heading);
+    free(x->label);
+    free(x->text);
+    free(x->highlight);
+}
+
 void kb_hits_release(struct kb_hits *h)
 {
-    for (size_t i = 0; i < h->n; i++) {
-        struct kb_hit *x = &h->a[i];
-        free(x->doc_name);
-        free(x->doc_title);
-        free(x->heading);
-        free(x->label);
-        free(x->text);
-        free(x->highlight);
-    }
+    for (size_t i = 0; i < h->n; i++)
+        hit_release(&h->a[i]);
     free(h->a);
     h->a = NULL;
     h->n = 0;
@@ -840,16 +843,8 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
     if (!(flags & (KB_FTS5 | KB_TRIGRAM | KB_NO_RERANK)))
         rerank(c, query, out);
     if (out->n > (size_t)k) {
-        struct kb_hits extra = {out->a + k, out->n - (size_t)k};
-        for (size_t i = 0; i < extra.n; i++) {
-            struct kb_hit *x = &extra.a[i];
-            free(x->doc_name);
-            free(x->doc_title);
-            free(x->heading);
-            free(x->label);
-            free(x->text);
-            free(x->highlight);
-        }
+        for (size_t i = (size_t)k; i < out->n; i++)
+            hit_release(&out->a[i]);
         out->n = (size_t)k;
     }
     if (!(flags & KB_NO_HIGHLIGHT) && out->n) {
