@@ -23,6 +23,9 @@ const struct idx_params idx_default_params = {
 
 /* Terms in more than this share of the chunks are skipped at query time. */
 #define MAX_DF_SHARE 0.5f
+/* Terms in more than this share of the chunks only add to chunks that a
+ * rarer term found. */
+#define ADD_DF_SHARE 0.03f
 
 /* A term's entry for one chunk: the BM25F saturation of its field-weighted
  * frequency, tf*(k1+1)/(k1+tf), computed once at build time. */
@@ -436,25 +439,48 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
                 key_mass += m;
         }
 
-    for (size_t i = 0; i < nq; i++) {
+    /* Rare terms first: a common term (in more than ADD_DF_SHARE of the
+     * chunks) then only adds to chunks a rarer term already found, so the
+     * candidate set, and the work of ranking it, stays small. */
+    uint32_t order[IDX_MAX_QTERMS];
+    size_t no = 0;
+    for (size_t i = 0; i < nq && no < IDX_MAX_QTERMS; i++)
+        if (q[i].term >= 0)
+            order[no++] = (uint32_t)i;
+    for (size_t i = 1; i < no; i++) { /* insertion sort by document frequency */
+        uint32_t x = order[i];
+        uint32_t dfx = ix->start[q[x].term + 1] - ix->start[q[x].term];
+        size_t j = i;
+        while (j > 0 &&
+               ix->start[q[order[j - 1]].term + 1] - ix->start[q[order[j - 1]].term] > dfx) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = x;
+    }
+    for (size_t o = 0; o < no; o++) {
+        size_t i = order[o];
         int32_t t = q[i].term;
-        if (t < 0)
-            continue;
         float idf = kb_index_idf(ix, t);
+        float df = (float)(ix->start[t + 1] - ix->start[t]);
         /* A term in most chunks (的, 银行 in a bank's KB) adds almost nothing
          * but costs a long postings walk. */
-        if ((float)(ix->start[t + 1] - ix->start[t]) > MAX_DF_SHARE * (float)ix->ndocs)
+        if (df > MAX_DF_SHARE * (float)ix->ndocs)
             continue;
         float wq = q[i].weight * idf;
         float mass = q[i].cover * idf;
         float kmass = q[i].key ? mass : 0;
         if (!(wq > 0))
             continue;
+        int may_add = df <= ADD_DF_SHARE * (float)ix->ndocs || ntouched == 0;
         const struct posting *p = ix->post + ix->start[t], *end = ix->post + ix->start[t + 1];
         for (; p < end; p++) {
             struct acc *a = &acc[p->doc];
-            if (a->score == 0) /* impacts are > 0, so 0 means untouched */
+            if (a->score == 0) { /* impacts are > 0, so 0 means untouched */
+                if (!may_add)
+                    continue;
                 touched[ntouched++] = p->doc;
+            }
             a->score += wq * p->impact;
             a->cov += mass;
             a->key += kmass;

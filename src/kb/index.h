@@ -34,6 +34,9 @@ size_t kb_index_bytes(const struct kb_index *ix);
  * question itself) make up coverage's denominator; an expansion term
  * (a synonym) covers the original words it stands for: cover * idf is the
  * coverage mass it adds when matched. */
+/* Query terms beyond this many are ignored. */
+#define IDX_MAX_QTERMS 512
+
 struct idx_qterm {
     int32_t term; /* -1 when the term is not in the index */
     float weight;
@@ -70,7 +73,8 @@ extern const struct idx_params idx_default_params;
 /* Ranks with BM25F (the parameters the index was built with); `qcues` are
  * the question's answer-type cues. Writes up to k hits, best first, and
  * returns how many. Terms found in more than half of the chunks are
- * skipped: they cost a long walk and carry almost no weight. Thread-safe. */
+ * skipped: they cost a long walk and carry almost no weight; terms in more
+ * than 3% of them only add to chunks that a rarer term found. Thread-safe. */
 size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, size_t nq,
                        unsigned qcues, size_t k, struct idx_hit *out);
 
