@@ -26,6 +26,7 @@ const struct idx_params idx_default_params = {
 /* Terms in more than this share of the chunks only add to chunks that a
  * rarer term found. */
 #define ADD_DF_SHARE 0.03f
+#define ADD_DF_MIN 128.0f /* … and never below this many chunks: small KBs keep every term */
 
 /* A term's entry for one chunk: the BM25F saturation of its field-weighted
  * frequency, tf*(k1+1)/(k1+tf), computed once at build time. */
@@ -472,7 +473,7 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
         float kmass = q[i].key ? mass : 0;
         if (!(wq > 0))
             continue;
-        int may_add = df <= ADD_DF_SHARE * (float)ix->ndocs || ntouched == 0;
+        int may_add = df <= ADD_DF_SHARE * (float)ix->ndocs || df <= ADD_DF_MIN || ntouched == 0;
         const struct posting *p = ix->post + ix->start[t], *end = ix->post + ix->start[t + 1];
         for (; p < end; p++) {
             struct acc *a = &acc[p->doc];

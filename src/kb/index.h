@@ -74,7 +74,8 @@ extern const struct idx_params idx_default_params;
  * the question's answer-type cues. Writes up to k hits, best first, and
  * returns how many. Terms found in more than half of the chunks are
  * skipped: they cost a long walk and carry almost no weight; terms in more
- * than 3% of them only add to chunks that a rarer term found. Thread-safe. */
+ * than 3% of them (and 128) only add to chunks that a rarer term found.
+ * Thread-safe. */
 size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, size_t nq,
                        unsigned qcues, size_t k, struct idx_hit *out);
 
