@@ -210,8 +210,8 @@ static double term_mass(const struct kb_index *ix, const char *t, unsigned flags
 }
 
 /* Adds the tokens of every synonym of a group member found in the query.
- * A synonym that matches fully covers as much of the question as the
- * member it stands for. */
+ * A synonym that matches fully covers the member it stands for at the
+ * synonym weight (half as much as the member itself). */
 static void expand_synonyms(const struct kb_snapshot *s, const char *folded, struct qbuild *qb)
 {
     qb->weight = SYN_WEIGHT;
@@ -242,7 +242,9 @@ static void expand_synonyms(const struct kb_snapshot *s, const char *folded, str
             if (strstr(folded, *t))
                 continue;
             double mass = term_mass(s->ix, *t, KB_INDEX_TOKENS);
-            qb->cover = mass > 0 ? (float)(covered / mass) : 0;
+            /* weaker evidence than the user's own word: the same discount
+             * as in the score */
+            qb->cover = mass > 0 ? SYN_WEIGHT * (float)(covered / mass) : 0;
             tok_run(*t, strlen(*t), KB_INDEX_TOKENS, add_qterm, qb);
         }
     }
