@@ -826,11 +826,9 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
             keep = (size_t)k;
         if (nh > keep)
             nh = keep;
-        ids = xmalloc((nh ? nh : 1) * sizeof *ids);
-        for (size_t i = 0; i < nh; i++)
-            ids[i] = kb_index_chunk_id(s->ix, hits[i].doc);
     }
-    int from_sql = !!(flags & (KB_FTS5 | KB_TRIGRAM));
+    int from_sql =
+        !!(flags & (KB_FTS5 | KB_TRIGRAM)); /* else ids is NULL: hits index the snapshot */
     out->a = xcalloc(nh ? nh : 1, sizeof *out->a);
     for (size_t i = 0; i < nh; i++) {
         struct kb_hit *x = &out->a[out->n];
