@@ -478,6 +478,33 @@ static int find_doc(struct kb_conn *c, int64_t kb_id, const char *name, int64_t 
     return rc;
 }
 
+/* True when the KB already holds this exact document (same identity and
+ * sha256) and, with an embedding model configured, its vectors from that
+ * model: a document stored while the embedding service was down is ingested
+ * again rather than kept without vectors. */
+static int doc_current(struct kb_conn *c, int64_t kb_id, const char *name, const char *sha)
+{
+    int64_t id;
+    char old_sha[65];
+    int version;
+    if (find_doc(c, kb_id, name, &id, old_sha, &version) != RC_OK || strcmp(old_sha, sha) != 0)
+        return 0;
+    struct llm_endpoint ep;
+    if (!kb_embed_endpoint(c->e, &ep))
+        return 1;
+    sqlite3_stmt *st =
+        db_stmt(c->cache, "SELECT count(*) = (SELECT count(*) FROM chunks"
+                          " WHERE doc_id = ?1) FROM chunks c JOIN chunk_vectors v"
+                          " ON v.chunk_id = c.id WHERE c.doc_id = ?1 AND v.model = ?2");
+    if (!st)
+        return 1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, c->e->cfg->embed_model, -1, SQLITE_STATIC);
+    int all = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    return all;
+}
+
 /* Embeds the chunks when an embedding endpoint is configured. Returns
  * NULL (no vectors) when none is configured or the call failed (logged). */
 static float *embed_chunks(struct kb_conn *c, const char *title, const struct chunk_list *cl,
@@ -543,7 +570,7 @@ static int store_doc(struct kb_conn *c, int64_t kb_id, const char *name, const c
     if (db_tx_begin(c->db, &tx))
         return RC_DB;
     int rc = find_doc(c, kb_id, name, &old_id, old_sha, &version);
-    if (rc == RC_OK && strcmp(old_sha, sha) == 0) {
+    if (rc == RC_OK && doc_current(c, kb_id, name, sha)) {
         db_tx_end(c->db, &tx, 0);
         *outcome = KB_UNCHANGED;
         return RC_OK;
@@ -652,10 +679,7 @@ static int ingest_doc(struct kb_conn *c, int64_t kb_id, const char *name, const 
 {
     if (!d->title[0])
         doc_set_title(d, name, strlen(name));
-    int64_t old_id;
-    char old_sha[65];
-    int version;
-    if (find_doc(c, kb_id, name, &old_id, old_sha, &version) == RC_OK && !strcmp(old_sha, sha)) {
+    if (doc_current(c, kb_id, name, sha)) {
         report_add(rep, name, KB_UNCHANGED, RC_OK, NULL, 0);
         return RC_OK;
     }
@@ -761,10 +785,7 @@ int kb_ingest_bytes(struct kb_conn *c, int64_t kb_id, const char *name, const vo
     }
     char sha[65];
     sha256_hex(data, n, sha);
-    int64_t old_id;
-    char old_sha[65];
-    int version;
-    if (find_doc(c, kb_id, base, &old_id, old_sha, &version) == RC_OK && !strcmp(old_sha, sha)) {
+    if (doc_current(c, kb_id, base, sha)) {
         report_add(rep, base, KB_UNCHANGED, RC_OK, NULL, 0);
         goto out;
     }

@@ -617,6 +617,18 @@ TEST(kb_models_embedding_failures_fall_back_to_bm25)
     check_same_hits(&hits, &plain, plain.n);
     kb_hits_release(&hits);
     kb_hits_release(&plain);
+
+    /* Once the service is back, re-ingesting the same bytes embeds the
+     * document stored without vectors (it is not "unchanged"), and a
+     * document that has its vectors stays unchanged. */
+    set_mode(&f, "ok");
+    struct kb_ingest_report rep = {0};
+    CHECK_INT(kb_ingest_bytes(f.c, f.kb.id, "理财销售办法.md", REG, strlen(REG), &rep), RC_OK);
+    CHECK_INT(rep.replaced, 1);
+    CHECK_INT(kb_ingest_bytes(f.c, f.kb.id, "存款规程.md", RULES, strlen(RULES), &rep), RC_OK);
+    CHECK_INT(rep.unchanged, 1);
+    CHECK_INT(count_vectors(&f), REG_CHUNKS + RULES_CHUNKS);
+    kb_ingest_report_release(&rep);
 out:
     teardown(&f);
 }
