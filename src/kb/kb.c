@@ -916,8 +916,10 @@ static int build_snap(struct kb_conn *c, int64_t kb_id, int64_t gen, struct kb_s
     s->kb_id = kb_id;
     s->generation = gen;
     struct idx_builder *b = idx_builder_new(KB_INDEX_TOKENS);
-    /* Read in one snapshot of the store (a read transaction). */
-    int rc = db_exec(c->db, "BEGIN");
+    /* Read in one snapshot of the store; inside a caller's batch the batch's
+     * own transaction already is one. */
+    int own_tx = sqlite3_get_autocommit(c->db);
+    int rc = own_tx ? db_exec(c->db, "BEGIN") : RC_OK;
     sqlite3_stmt *st =
         rc ? NULL
            : db_stmt(c->cache, "SELECT c.id, c.title, c.heading, c.text, v.dim, v.vec,"
@@ -979,7 +981,8 @@ static int build_snap(struct kb_conn *c, int64_t kb_id, int64_t gen, struct kb_s
     }
     if (!rc)
         rc = kb_synonyms_load(c, s);
-    db_exec(c->db, "COMMIT");
+    if (own_tx)
+        db_exec(c->db, "COMMIT");
     pthread_once(&bm25_once, bm25_load);
     s->ix = idx_builder_finish(b, &bm25_params);
     if (s->vecs && nvec < ndocs) {
@@ -1001,6 +1004,13 @@ struct kb_snapshot *kb_snapshot_get(struct kb_conn *c, int64_t kb_id)
     int64_t gen = 0;
     if (kb_generation(c, kb_id, &gen))
         return NULL;
+    /* Inside an open transaction (a caller's batch) the store shows writes
+     * that may yet be rolled back, and the generation number with them: a
+     * snapshot built here is used once and never published. */
+    if (!sqlite3_get_autocommit(c->db)) {
+        struct kb_snapshot *own = NULL;
+        return build_snap(c, kb_id, gen, &own) == RC_OK ? own : NULL;
+    }
     struct kb_snapshot *s = find_snap(c->e, kb_id, gen);
     if (s)
         return s;

@@ -379,3 +379,45 @@ TEST(kb_hits_write_json_matches_jansson)
     CHECK_STR(buf_str(&out), "{\"hits\":[]}");
     buf_release(&out);
 }
+
+TEST(kb_batch_documents_atomic_and_searchable_inside)
+{
+    struct fixture f;
+    if (setup(&f, "batch")) {
+        CHECK(0);
+        return;
+    }
+    struct kb_ingest_report rep = {0};
+    struct kb_hits hits = {0};
+    struct buf err = BUF_INIT;
+    struct kb_search_opts so = {3, 0};
+    CHECK_INT(kb_batch_begin(f.c), RC_OK);
+    CHECK_INT(kb_ingest_bytes(f.c, f.kb.id, "账户办法.md", REG_V1, strlen(REG_V1), &rep), RC_OK);
+    /* a search inside the batch sees the batch's own writes */
+    CHECK_INT(kb_search(f.c, f.kb.id, "挂失止付", &so, &hits, &err), RC_OK);
+    CHECK(hits.n >= 1);
+    kb_hits_release(&hits);
+    CHECK_INT(kb_batch_end(f.c, 0), RC_OK); /* rolled back: as if never ingested */
+    struct kb_info k;
+    CHECK_INT(kb_get(f.c, "规章", &k), RC_OK);
+    CHECK_INT(k.ndocs, 0);
+    kb_info_release(&k);
+    /* Other content committed at the generation number the rolled-back batch
+     * had used: search must show the new content, not the rolled-back one. */
+    CHECK_INT(kb_batch_begin(f.c), RC_OK);
+    CHECK_INT(kb_ingest_bytes(f.c, f.kb.id, "账户办法.md", REG_V2, strlen(REG_V2), &rep), RC_OK);
+    CHECK_INT(kb_batch_end(f.c, 1), RC_OK);
+    CHECK_INT(kb_get(f.c, "规章", &k), RC_OK);
+    CHECK_INT(k.ndocs, 1);
+    kb_info_release(&k);
+    CHECK_INT(kb_search(f.c, f.kb.id, "挂失止付", &so, &hits, &err), RC_OK);
+    for (size_t i = 0; i < hits.n; i++)
+        CHECK(strstr(hits.a[i].text, "挂失") == NULL);
+    kb_hits_release(&hits);
+    CHECK_INT(kb_search(f.c, f.kb.id, "营业执照", &so, &hits, &err), RC_OK);
+    CHECK(hits.n >= 1 && strcmp(hits.a[0].label, "第二条") == 0);
+    kb_hits_release(&hits);
+    kb_ingest_report_release(&rep);
+    buf_release(&err);
+    teardown(&f);
+}
