@@ -34,7 +34,7 @@ static const char usage_kb[] =
 static const char usage_search[] =
     "检索 / search:\n"
     "  atrium search KB \"问题\" [-k N] [--engine mem|fts5|trigram] [--no-synonyms]\n"
-    "    -k N           返回条数 1-100（默认 5）/ hits wanted, 1-100 (default 5)\n"
+    "    -k N, --top N  返回条数 1-100（默认 5）/ hits wanted, 1-100 (default 5)\n"
     "    --engine E     mem 内存索引（默认）、fts5 (SQLite bm25)、trigram（基线）/\n"
     "                   mem in-memory index (default), fts5 (SQLite bm25), trigram (baseline)\n"
     "    --no-synonyms  不做同义词扩展 / no synonym expansion\n"
@@ -42,10 +42,13 @@ static const char usage_search[] =
 
 static const char usage_ask[] =
     "问答 / ask:\n"
-    "  atrium ask KB \"问题\" [-k N] [--no-model] [--engine E]\n"
+    "  atrium ask KB \"问题\" [-k N] [--no-model] [--engine E] [--no-synonyms]\n"
     "    流式输出答案，然后列出引用 / streams the answer, then lists its citations\n"
-    "    -k N           检索条数（默认 5）/ chunks retrieved for grounding (default 5)\n"
+    "    -k N, --top N  检索条数 1-100（默认 5）/ chunks retrieved for grounding, 1-100 (default "
+    "5)\n"
     "    --no-model     只用摘录答案 / extractive answer only, never call a model\n"
+    "    --engine E     同 search / as for search\n"
+    "    --no-synonyms  不做同义词扩展 / no synonym expansion\n"
     "\n";
 
 static const char usage_eval[] =
@@ -56,7 +59,7 @@ static const char usage_eval[] =
     "    {id,question,answers,context_id}，逐行识别 / question lines in either format.\n"
     "    输出 Recall@1/5/10、MRR@10、多条文全部命中率、答案准确率、检索延迟 p50/p95/p99 /\n"
     "    reports Recall@1/5/10, MRR@10, all-articles@10, answer accuracy, latency p50/p95/p99\n"
-    "    -k N           每题检索条数（默认 10）/ hits per search (default 10)\n"
+    "    -k N, --top N  每题检索条数 1-100（默认 10）/ hits per search, 1-100 (default 10)\n"
     "    --limit N      只评前 N 题 / only the first N questions\n"
     "    --answers      用已配置的模型回答（默认用摘录答案）/ answer with the configured model\n"
     "                   (default: the extractive answer)\n"
@@ -66,13 +69,15 @@ static const char usage_eval[] =
 static const char usage_serve[] =
     "服务 / server:\n"
     "  atrium serve [--port N] [--bind ADDR]\n"
+    "    -p N, --port N 端口 0-65535（默认 8080）/ port, 0-65535 (default 8080)\n"
+    "    --bind ADDR    监听地址 / address to listen on\n"
     "    启动 HTTP 服务，Ctrl-C 停止；--port 0 自动选择端口 /\n"
     "    runs the HTTP server until SIGINT/SIGTERM; --port 0 picks a free port\n"
     "\n";
 
 static const char usage_tail[] =
     "其他 / other:\n"
-    "  atrium version                        版本 / version\n"
+    "  atrium version [--json]               版本 / version ({\"version\": ...} with --json)\n"
     "  atrium help [COMMAND]                 帮助 / help\n"
     "\n"
     "退出码 / exit codes: 0 成功 ok, 1 其他错误 other failure, 2 用法错误 bad usage or input,\n"

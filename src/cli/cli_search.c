@@ -11,11 +11,15 @@
 
 enum { O_K, O_ENGINE, O_NO_SYN, O_NO_MODEL };
 
-static const struct cli_opt search_opts[] = {{"--top", "-k", 1},
-                                             {"--engine", NULL, 1},
-                                             {"--no-synonyms", NULL, 0},
-                                             {"--no-model", NULL, 0},
-                                             {NULL, NULL, 0}};
+/* The same indexes in both tables; only `ask` takes --no-model (on `search`
+ * it would do nothing, so it is a usage error rather than silently ignored). */
+static const struct cli_opt search_opts[] = {
+    {"--top", "-k", 1}, {"--engine", NULL, 1}, {"--no-synonyms", NULL, 0}, {NULL, NULL, 0}};
+static const struct cli_opt ask_opts[] = {{"--top", "-k", 1},
+                                          {"--engine", NULL, 1},
+                                          {"--no-synonyms", NULL, 0},
+                                          {"--no-model", NULL, 0},
+                                          {NULL, NULL, 0}};
 
 /* Joins positional words 1.. into one query ("a b c"). */
 static void join_query(const struct cli_args *a, struct buf *q)
@@ -31,7 +35,7 @@ static void join_query(const struct cli_args *a, struct buf *q)
 static int prepare(struct cli *c, const char *noun, int argc, char **argv, struct cli_args *a,
                    int *k, unsigned *flags, struct kb_info *kb, struct buf *q)
 {
-    int code = cli_parse_args(c, argc, argv, search_opts, a);
+    int code = cli_parse_args(c, argc, argv, strcmp(noun, "ask") == 0 ? ask_opts : search_opts, a);
     if (code)
         return code;
     if (a->help) {

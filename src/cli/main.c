@@ -29,11 +29,21 @@ static int take_value(int argc, char **argv, int *i, const char *name, const cha
     return 1;
 }
 
+/* Sets the log level from the configuration. An unknown name (a typo in
+ * ATRIUM_LOG_LEVEL or log_level) still runs at info, but says so. */
 static void set_log_level(struct cli *c, const char *noun)
 {
-    int level = log_parse_level(c->cfg.log_level ? c->cfg.log_level : "info");
-    if (level < 0)
+    const char *name = c->cfg.log_level ? c->cfg.log_level : "info";
+    int level = log_parse_level(name);
+    if (level < 0) {
+        struct buf safe = BUF_INIT;
+        cli_safe_text(&safe, name, 40, 0);
+        cli_warn("未知日志级别，按 info 处理 / unknown log level \"%s\", using info "
+                 "(debug|info|warn|error|off)",
+                 buf_str(&safe));
+        buf_release(&safe);
         level = LOG_INFO;
+    }
     /* Commands are quieter than the server: their output is the result. */
     if (strcmp(noun, "serve") != 0 && level == LOG_INFO)
         level = LOG_WARN;
@@ -81,6 +91,17 @@ int main(int argc, char **argv)
     }
     const char *noun = i < argc ? argv[i] : NULL;
     if (version || (noun && strcmp(noun, "version") == 0)) {
+        if (!version) {
+            /* `atrium version --json`: the noun takes the usual options too. */
+            struct cli_args a;
+            code = cli_parse_args(&c, argc - i - 1, argv + i + 1, NULL, &a);
+            if (code)
+                goto out;
+            if (a.npos > 0) {
+                code = cli_usage_error(NULL, "多余的参数 / unexpected argument: %.40s", a.pos[0]);
+                goto out;
+            }
+        }
         if (c.json)
             code = cli_print_json(json_pack("{s:s}", "version", ATRIUM_VERSION));
         else

@@ -134,6 +134,36 @@ def run_tests(exe, tmp):
           out[:200])
     rc, out, _ = a.run("version")
     check("version", rc == 0 and out.startswith("atrium "), out)
+    for args in (("version", "--json"), ("--json", "version"), ("--version", "--json")):
+        rc, out, err = a.run(*args)
+        try:
+            v = json.loads(out).get("version")
+        except ValueError:
+            v = None
+        check("%s prints JSON" % " ".join(args), rc == 0 and isinstance(v, str) and v, out + err)
+    rc, _, _ = a.run("version", "extra")
+    check("version with an argument → 2", rc == 2, f"rc={rc}")
+    rc, _, _ = a.run("version", "--bogus")
+    check("version with an unknown option → 2", rc == 2, f"rc={rc}")
+    rc, out, _ = a.run("help", "search")
+    check("help search shows --top", rc == 0 and "--top" in out and "-k N" in out, out)
+    rc, out, _ = a.run("help", "ask")
+    check("help ask shows --no-synonyms, --top, --engine",
+          rc == 0 and all(w in out for w in ["--no-synonyms", "--top", "--engine"]), out)
+    rc, out, _ = a.run("help", "serve")
+    check("help serve shows -p", rc == 0 and "-p N" in out and "--bind" in out, out)
+    rc, out, _ = a.run("help", "eval")
+    check("help eval shows --top", rc == 0 and "--top" in out, out)
+    rc, _, err = a.run("search", "测试库", "问题", "--no-model")
+    check("search --no-model → 2", rc == 2 and "--no-model" in err, f"rc={rc} {err}")
+    rc, _, err = a.run("kb", "list", env_extra={"ATRIUM_LOG_LEVEL": "verbose\x1b[31m"})
+    check("unknown ATRIUM_LOG_LEVEL warns",
+          rc == 0 and "warning" in err and "verbose" in err and "\x1b" not in err,
+          f"rc={rc} {err!r}")
+    for lvl in ("debug", "info", "warn", "error", "off"):
+        rc, _, err = a.run("kb", "list", env_extra={"ATRIUM_LOG_LEVEL": lvl})
+        check("ATRIUM_LOG_LEVEL=%s accepted quietly" % lvl,
+              rc == 0 and "unknown log level" not in err, f"rc={rc} {err}")
     rc, _, err = a.run("frobnicate")
     check("unknown command → 2", rc == 2, f"rc={rc}")
     check("error format", "错误 / error:" in err, err)
@@ -303,6 +333,31 @@ def run_tests(exe, tmp):
     check("eval missing file → 3", rc == 3, f"rc={rc}")
     rc, _, _ = a.run("eval", "测试库")
     check("eval usage → 2", rc == 2, f"rc={rc}")
+    # Hostile question files: a clear error, never a crash or invalid UTF-8 on stderr.
+    badu = os.path.join(tmp, "bad-utf8.jsonl")
+    write(badu, b'{"id":"1","question":"\xff\xfe\xc0\xaf","doc":"a.md"}\n\xe4\xb8\n')
+    rc, out, err = a.run("eval", "测试库", badu)
+    raw = subprocess.run([exe, "--data", a.data, "eval", "测试库", badu],
+                         capture_output=True, timeout=60).stderr
+    try:
+        raw.decode("utf-8")
+        clean = True
+    except UnicodeDecodeError:
+        clean = False
+    check("eval invalid UTF-8 → 2 with a message",
+          rc == 2 and "line 1 skipped" in err and "no valid question" in err, f"rc={rc} {err}")
+    check("eval invalid UTF-8: stderr stays UTF-8", clean, repr(raw[:300]))
+    big = os.path.join(tmp, "big.jsonl")
+    write(big, '{"id":"1","question":"' + "问" * (10 * 1024 * 1024 // 3) + '","doc":"a.md"}\n'
+          + json.dumps(QUESTIONS[0], ensure_ascii=False) + "\n")
+    rc, j, err = a.json("eval", "测试库", big, "--no-answers")
+    check("eval 10 MB line skipped, the rest evaluated",
+          rc == 0 and j and j.get("questions") == 1 and j.get("skipped_lines") == 1
+          and "longer than" in err, f"rc={rc} {err[:300]}")
+    write(big, "x" * (10 * 1024 * 1024))
+    rc, out, err = a.run("eval", "测试库", big)
+    check("eval 10 MB garbage line → 2", rc == 2 and "longer than" in err and len(err) < 2000,
+          f"rc={rc} {err[:300]}")
 
     # synonyms
     rc, j, err = a.json("kb", "synonyms", "测试库", "add", "挂失", "止付挂失")
