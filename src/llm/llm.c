@@ -310,6 +310,13 @@ static void add_snippet(struct buf *err, const struct llm_endpoint *ep, const ch
     for (size_t i = 0; klen >= 4 && s.len >= klen && i <= s.len - klen; i++)
         if (memcmp(s.p + i, key, klen) == 0)
             memset(s.p + i, '*', klen);
+    /* The snippet limit may cut through an echoed key: a tail that is the
+     * start of the key (four bytes or more) goes too. */
+    for (size_t i = s.len > klen ? s.len - klen + 1 : 0; klen >= 4 && i + 4 <= s.len; i++)
+        if (memcmp(s.p + i, key, s.len - i) == 0) {
+            memset(s.p + i, '*', s.len - i);
+            break;
+        }
     seterr(err, ": \"%s\"", buf_str(&s));
 out:
     buf_release(&s);

@@ -575,3 +575,104 @@ TEST(llm_rerank_scores_by_index)
     fake("ok", 0, 0);
     buf_release(&err);
 }
+
+/* ------------------------------------------------------------------------
+ * The API key never reaches an error message
+ * ------------------------------------------------------------------------ */
+
+/* A one-shot HTTP server: accepts one connection, reads the request
+ * headers, answers with `status` and `body`, closes. */
+struct one_shot {
+    int fd;
+    int status;
+    const char *body;
+};
+
+static void *one_shot_thread(void *arg)
+{
+    struct one_shot *o = arg;
+    int c = accept(o->fd, NULL, NULL);
+    if (c < 0)
+        return NULL;
+    char req[8192];
+    size_t got = 0;
+    while (got < sizeof req - 1) {
+        ssize_t k = read(c, req + got, sizeof req - 1 - got);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+        req[got] = '\0';
+        if (strstr(req, "\r\n\r\n"))
+            break;
+    }
+    char head[256];
+    int hn = snprintf(head, sizeof head,
+                      "HTTP/1.1 %d Oops\r\nContent-Type: text/plain\r\n"
+                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                      o->status, strlen(o->body));
+    if (hn > 0 && write(c, head, (size_t)hn) == hn &&
+        write(c, o->body, strlen(o->body)) == (ssize_t)strlen(o->body))
+        (void)shutdown(c, SHUT_WR);
+    /* Drain until the client closes, so it reads the whole answer. */
+    while (read(c, req, sizeof req) > 0)
+        ;
+    close(c);
+    return NULL;
+}
+
+/* Runs llm_chat against a server answering `status` + `body`; returns the
+ * error message (caller frees). */
+static char *error_for_body(int status, const char *body, const char *key)
+{
+    struct one_shot o = {socket(AF_INET, SOCK_STREAM, 0), status, body};
+    struct sockaddr_in a = {0};
+    socklen_t alen = sizeof a;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(o.fd >= 0 && bind(o.fd, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(getsockname(o.fd, (struct sockaddr *)&a, &alen) == 0 && listen(o.fd, 1) == 0);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, one_shot_thread, &o) == 0);
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d/v1", ntohs(a.sin_port));
+    struct llm_endpoint ep = {base, "m", key, 1000, 2000, 5000};
+    struct llm_msg m = {"user", "hi"};
+    struct llm_result res;
+    struct buf err = BUF_INIT;
+    CHECK_INT(llm_chat(&ep, &m, 1, NULL, NULL, &res, &err), RC_UPSTREAM);
+    llm_result_release(&res);
+    CHECK(pthread_join(t, NULL) == 0);
+    close(o.fd);
+    return buf_detach(&err, NULL);
+}
+
+TEST(llm_error_snippet_never_holds_the_key)
+{
+    /* A proxy echoing the request headers in its error page, with the key
+     * placed so that the 200-byte snippet cuts through it at every offset. */
+    const char *key = "sk-live-ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij";
+    size_t klen = strlen(key);
+    for (size_t cut = 1; cut < klen; cut += 7) {
+        char body[512];
+        size_t pad = 200 - cut;
+        memset(body, '.', pad);
+        snprintf(body + pad, sizeof body - pad, "%s tail", key);
+        char *msg = error_for_body(502, body, key);
+        CHECK_CONTAINS(msg, "HTTP 502");
+        /* Not even a prefix of four bytes or more past "sk-". */
+        char probe[8];
+        memcpy(probe, key + 3, 5);
+        probe[5] = '\0';
+        if (cut >= 8 && strstr(msg, probe))
+            test_fail(__FILE__, __LINE__, "cut %zu leaks a key prefix: %s", cut, msg);
+        CHECK(!strstr(msg, key));
+        free(msg);
+    }
+    /* The whole key in the body is masked too; other text survives. */
+    char body[256];
+    snprintf(body, sizeof body, "denied for Bearer %s.", key);
+    char *msg = error_for_body(401, body, key);
+    CHECK_CONTAINS(msg, "denied for Bearer ");
+    CHECK(!strstr(msg, "live-ABCD"));
+    free(msg);
+}
