@@ -63,14 +63,21 @@ static size_t seq_len(const unsigned char *s, size_t n)
 
 /* Whitespace for trimming and collapsing: ASCII space and controls (NUL
  * included, so no NUL survives), DEL, and by their bytes U+0080-U+00A0
- * (C1 controls, no-break space), U+3000, U+FEFF (stray BOMs) and U+200B. */
+ * (C1 controls, no-break space), U+1680, U+2000-U+200B (EN/EM/thin spaces,
+ * as in the Civil Code files, and the zero-width space), U+2028, U+2029,
+ * U+202F, U+205F, U+3000 and U+FEFF (stray BOMs). */
 static int is_space_seq(const unsigned char *s, size_t k)
 {
     if (k == 2)
         return s[0] == 0xC2 && s[1] <= 0xA0;
-    return k == 3 && ((s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80) ||
-                      (s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) ||
-                      (s[0] == 0xE2 && s[1] == 0x80 && s[2] == 0x8B));
+    if (k != 3)
+        return 0;
+    if (s[0] == 0xE2 && s[1] == 0x80) /* U+2000-U+203F */
+        return s[2] <= 0x8B || s[2] == 0xA8 || s[2] == 0xA9 || s[2] == 0xAF;
+    return (s[0] == 0xE1 && s[1] == 0x9A && s[2] == 0x80) ||
+           (s[0] == 0xE2 && s[1] == 0x81 && s[2] == 0x9F) ||
+           (s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80) ||
+           (s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF);
 }
 
 /* Normalises p[0..n) into a fresh malloc'd string; *len gets its length. */

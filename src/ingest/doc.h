@@ -30,7 +30,8 @@ struct doc {
 void doc_init(struct doc *d);
 void doc_release(struct doc *d);
 void doc_set_title(struct doc *d, const char *p, size_t n);
-/* These copy the text, trim surrounding whitespace (ASCII and U+3000),
+/* These copy the text, trim surrounding whitespace (ASCII, U+3000 and the
+ * Unicode spaces U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F),
  * collapse internal runs of whitespace to one space, and skip empty text.
  * The text must be valid UTF-8. (Defensively: control characters, NUL,
  * U+00A0, U+FEFF and U+200B count as whitespace, and a malformed byte is

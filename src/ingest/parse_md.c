@@ -5,6 +5,7 @@
  * full CommonMark parser. */
 #include "ingest/ingest_int.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,14 +60,29 @@ static size_t tag_len(const char *s, size_t n)
     return i < n && s[i] == '>' ? i + 1 : 0;
 }
 
+/* The first `ch` at or after `from` in s[0..n), or n. *cache remembers the
+ * last answer (SIZE_MAX: none yet): callers ask with non-decreasing `from`,
+ * so a cached position at or after `from` is still the first one, and a
+ * line of 100k '[' without ']' costs one scan instead of 100k. */
+static size_t next_of(const char *s, size_t n, size_t from, char ch, size_t *cache)
+{
+    if (*cache != SIZE_MAX && *cache >= from)
+        return *cache;
+    const char *hit = from < n ? memchr(s + from, ch, n - from) : NULL;
+    *cache = hit ? (size_t)(hit - s) : n;
+    return *cache;
+}
+
 /* Copies s[0..n) to o without **bold**, __bold__, ~~strike~~, `code`
  * backticks, paired *emphasis*, links/images ([t](u) -> t), inline tags and
- * backslash escapes. */
+ * backslash escapes. Linear in n (the link searches never rescan). */
 static void strip_inline(struct md *m, const char *s, size_t n, struct buf *o, int depth)
 {
     static const unsigned char special[256] = {
         ['\\'] = 1, ['`'] = 1, ['*'] = 1, ['_'] = 1, ['~'] = 1, ['['] = 1, ['!'] = 1, ['<'] = 1};
-    size_t singles = 0;
+    /* one cache per search, each asked with non-decreasing positions: the
+     * ']' after '[', and the ')' or ']' after "](" or "][" */
+    size_t singles = 0, next_rb = SIZE_MAX, next_rp = SIZE_MAX, next_rb2 = SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '*' && !(i + 1 < n && s[i + 1] == '*') && !(i > 0 && s[i - 1] == '*'))
             singles++;
@@ -83,15 +99,12 @@ static void strip_inline(struct md *m, const char *s, size_t n, struct buf *o, i
         } else if (c == '*' && singles >= 2 && singles % 2 == 0) {
             continue;
         } else if ((c == '[' || (c == '!' && i + 1 < n && s[i + 1] == '[')) && depth < 4) {
-            size_t a = c == '!' ? i + 2 : i + 1, b = a;
-            while (b < n && s[b] != ']')
-                b++;
+            size_t a = c == '!' ? i + 2 : i + 1;
+            size_t b = next_of(s, n, a, ']', &next_rb);
             size_t close = b + 1;
             if (b < n && close < n && (s[close] == '(' || s[close] == '[')) {
                 char want = s[close] == '(' ? ')' : ']';
-                size_t e = close + 1;
-                while (e < n && s[e] != want)
-                    e++;
+                size_t e = next_of(s, n, close + 1, want, want == ')' ? &next_rp : &next_rb2);
                 if (e < n) {
                     strip_inline(m, s + a, b - a, o, depth + 1);
                     i = e;

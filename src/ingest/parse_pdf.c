@@ -1,5 +1,5 @@
 /* PDF through poppler-glib: the text of each page, cut into paragraphs at
- * blank lines, at clause markers (第X条, 一、, （一）) and after short or
+ * blank lines, at clause markers (第X条/编/分编/部分, 一、, （一）) and after short or
  * sentence-ending lines, wider line gaps and indented first lines (from
  * poppler's character boxes); wrapped lines are joined without a space
  * between CJK characters. Page-number lines are dropped. */
@@ -64,16 +64,17 @@ static size_t numerals(const char *s, size_t n)
     }
 }
 
-/* 第X条/章/节/编, X、, （X）, (X) start a new paragraph. */
+/* 第X条/章/节/编/分编/部分, X、, （X）, (X) start a new paragraph. */
 static int clause_start(const char *s, size_t n)
 {
+    static const char *const units[] = {"条", "章", "节", "编", "分编", "部分", NULL};
     size_t k, d;
     if (starts_with(s, n, "第", &k)) {
         d = numerals(s + k, n - k);
-        return d > 0 && (starts_with(s + k + d, n - k - d, "条", &k) ||
-                         starts_with(s + k + d, n - k - d, "章", &k) ||
-                         starts_with(s + k + d, n - k - d, "节", &k) ||
-                         starts_with(s + k + d, n - k - d, "编", &k));
+        for (size_t j = 0; d > 0 && units[j]; j++)
+            if (starts_with(s + k + d, n - k - d, units[j], &k))
+                return 1;
+        return 0;
     }
     if (starts_with(s, n, "（", &k) || starts_with(s, n, "(", &k)) {
         d = numerals(s + k, n - k);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unicode/ucnv.h>
 #include <unicode/ustring.h>
 #include <zip.h>
@@ -146,6 +147,35 @@ TEST(ingest_doc_normalizes_text)
     doc_set_title(&d, " 办法 ", 8);
     CHECK_STR(d.title, "办法");
     CHECK_INT(doc_chars(&d), 13 + 2 + 3 + 4);
+    doc_release(&d);
+}
+
+TEST(ingest_doc_unicode_spaces)
+{
+    /* EN SPACE (U+2002) as the Civil Code files use it, the other
+     * U+2000-U+200A spaces, NNBSP, MMSP and the line/paragraph separators:
+     * trimmed at the ends, collapsed to one ASCII space inside. */
+    static const char *const spaces[] = {"\u2000", "\u2002", "\u2003", "\u2005", "\u2009", "\u200A",
+                                         "\u202F", "\u205F", "\u2028", "\u2029", "\u1680"};
+    struct doc d;
+    doc_init(&d);
+    for (size_t i = 0; i < sizeof spaces / sizeof *spaces; i++) {
+        char in[64];
+        int k = snprintf(in, sizeof in, "%s第一分编%s%s通则%s", spaces[i], spaces[i], spaces[i],
+                         spaces[i]);
+        CHECK(k > 0);
+        doc_add_heading(&d, 2, in, (size_t)k);
+        CHECK_INT(d.nblocks, i + 1);
+        if (d.nblocks == i + 1)
+            CHECK_STR(d.blocks[i].text, "第一分编 通则");
+    }
+    doc_add_para(&d, "\u2002\u2003\u205F", strlen("\u2002\u2003\u205F")); /* all space: skipped */
+    CHECK_INT(d.nblocks, sizeof spaces / sizeof *spaces);
+    doc_set_title(&d, "\u2002民法典\u2002", strlen("\u2002民法典\u2002"));
+    CHECK_STR(d.title, "民法典");
+    /* neighbours of the space ranges are text, not space */
+    doc_add_para(&d, "a\u2010b\u2030c\u2060d", strlen("a\u2010b\u2030c\u2060d"));
+    CHECK_STR(d.blocks[d.nblocks - 1].text, "a\u2010b\u2030c\u2060d");
     doc_release(&d);
 }
 
@@ -308,6 +338,44 @@ TEST(ingest_markdown_structure)
         CHECK_STR(d.blocks[8].text, "Some English wrapped text.");
     }
     doc_release(&d);
+    buf_release(&err);
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+TEST(ingest_markdown_links_linear)
+{
+    /* Links still lose their URLs; nested and unclosed brackets stay text. */
+    static const char *md = "见[第一条](http://a/1)与![图](i.png)，[未闭合 [x][y [b](c) end]";
+    struct doc d;
+    struct buf err = BUF_INIT, big = BUF_INIT;
+    doc_init(&d);
+    CHECK_INT(ingest_parse(INGEST_MD, "l.md", md, strlen(md), &d, &err), RC_OK);
+    CHECK_INT(d.nblocks, 1);
+    if (d.nblocks == 1)
+        CHECK_STR(d.blocks[0].text, "见第一条与图，未闭合 [x(c) end]");
+    doc_release(&d);
+    /* A line of 60k '[' without ']' and 30k "[a](" without ')' took
+     * seconds (every '[' rescanned the rest of the line): now one pass. */
+    for (int i = 0; i < 60000; i++)
+        CHECK_INT(buf_addc(&big, '['), RC_OK);
+    for (int i = 0; i < 30000; i++)
+        CHECK_INT(buf_adds(&big, "[a]("), RC_OK);
+    doc_init(&d);
+    double t0 = mono_now();
+    CHECK_INT(ingest_parse(INGEST_MD, "b.md", big.p, big.len, &d, &err), RC_OK);
+    double dt = mono_now() - t0;
+    CHECK(dt < 1.0);
+    CHECK_INT(d.nblocks, 1);
+    if (d.nblocks == 1)
+        CHECK_INT(strlen(d.blocks[0].text), big.len);
+    doc_release(&d);
+    buf_release(&big);
     buf_release(&err);
 }
 
@@ -892,6 +960,30 @@ TEST(ingest_pdf_indented_paragraphs)
                                     "甲乙丙丁戊己庚辛壬癸甲乙丙丁戊己庚辛壬癸甲乙丙丁戊己庚辛壬癸");
         CHECK_STR(d.blocks[1].text,
                   "子丑寅卯辰巳午未申酉子丑寅卯辰巳午未申酉子丑寅卯辰巳午未子丑寅卯辰");
+    }
+    doc_release(&d);
+    buf_release(&pdf);
+    buf_release(&err);
+}
+
+TEST(ingest_pdf_fenbian_and_part_headings)
+{
+    /* 第N分编 and 第N部分 open a paragraph even after a full line that does
+     * not end a sentence (they used to be glued onto it). */
+    const char *lines[] = {
+        "第一条 甲乙丙丁戊己庚辛壬癸甲乙丙丁戊己庚辛壬癸甲乙丙丁戊己", "第一分编 通则",
+        "第二条 子丑寅卯辰巳午未申酉子丑寅卯辰巳午未申酉子丑寅卯辰巳", "第2部分 附则"};
+    struct buf pdf = BUF_INIT, err = BUF_INIT;
+    make_pdf("", 1, lines, sizeof lines / sizeof *lines, &pdf);
+    struct doc d;
+    doc_init(&d);
+    CHECK_INT(parse_auto("f.pdf", pdf.p, pdf.len, &d, &err), RC_OK);
+    CHECK_INT(d.nblocks, 4);
+    if (d.nblocks == 4) {
+        CHECK_STR(d.blocks[0].text, "第一条 甲乙丙丁戊己庚辛壬癸甲乙丙丁戊己庚辛壬癸甲乙丙丁戊己");
+        CHECK_STR(d.blocks[1].text, "第一分编 通则");
+        CHECK_STR(d.blocks[2].text, "第二条 子丑寅卯辰巳午未申酉子丑寅卯辰巳午未申酉子丑寅卯辰巳");
+        CHECK_STR(d.blocks[3].text, "第2部分 附则");
     }
     doc_release(&d);
     buf_release(&pdf);
