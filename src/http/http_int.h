@@ -39,8 +39,9 @@ void http_query_body_release(struct http_query_body *q);
 size_t http_utf8_whole_prefix(const char *p, size_t n);
 
 /* Turns an uploaded file's name into a safe base name (no directories, no
- * control characters, valid UTF-8, at most HTTP_NAME_MAX bytes). Returns a
- * malloc'ed string, or NULL when nothing usable is left. */
+ * C0/C1 control characters, line separators or bidi controls, valid UTF-8,
+ * at most HTTP_NAME_MAX bytes cut at a whole character). Returns a malloc'ed
+ * string, or NULL when nothing usable is left (also for "." and ".."). */
 char *http_clean_filename(const char *name);
 
 /* ---- the server (server.c) ---- */
@@ -66,6 +67,7 @@ struct http_server {
     int stopping;
     struct http_stream *qhead, *qtail; /* streams waiting for a worker */
     int nstreams;                      /* streams whose worker part has not finished */
+    int nasks;                         /* asks whose request has not completed */
     int jobs_pending;                  /* an upload arrived: claim jobs */
     int ingesting;                     /* workers running ingest jobs */
     pthread_t *workers;
@@ -84,8 +86,10 @@ struct kb_conn *http_conn(struct http_server *s);
 int http_workers_start(struct http_server *s);
 /* Asks the workers to claim queued ingest jobs. */
 void http_workers_kick(struct http_server *s);
-/* Cancels streams, waits for them to finish (no connection stays suspended)
- * and then for the workers to exit. Call before MHD_stop_daemon. */
+/* Marks the server as stopping (new asks get 429, running ones end with
+ * RC_BUSY / an SSE error event), waits for the workers' part of every ask
+ * (no connection stays suspended) and then, at most DRAIN_MS, for those
+ * answers to reach their clients. Call before MHD_stop_daemon. */
 void http_workers_quiesce(struct http_server *s);
 void http_workers_join(struct http_server *s);
 

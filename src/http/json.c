@@ -119,6 +119,15 @@ size_t http_utf8_whole_prefix(const char *p, size_t n)
     return have < need ? i - 1 : n;
 }
 
+/* Characters dropped from file names: C0 and C1 controls, DEL, line and
+ * paragraph separators, and the bidi embedding, override and isolate
+ * controls (U+202E can make "gpj.exe" read as "exe.jpg" in a list). */
+static int name_char_hidden(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
+           (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 char *http_clean_filename(const char *name)
 {
     struct buf b = BUF_INIT;
@@ -132,22 +141,20 @@ char *http_clean_filename(const char *name)
     size_t n = strlen(base);
     if (!utf8_valid(base, n))
         goto out;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)base[i];
-        if (c < 0x20 || c == 0x7F)
-            continue;
-        if (b.len + 1 > HTTP_NAME_MAX)
-            break;
-        if (buf_addc(&b, (char)c) != RC_OK)
-            goto out;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t used = utf8_decode(base + i, n - i, &cp);
+        if (!name_char_hidden(cp)) {
+            if (b.len + used > HTTP_NAME_MAX)
+                break; /* cut at a whole character */
+            if (buf_add(&b, base + i, used) != RC_OK)
+                goto out;
+        }
+        i += used;
     }
     if (b.len == 0 || strcmp(buf_str(&b), ".") == 0 || strcmp(buf_str(&b), "..") == 0)
         goto out;
-    /* Truncation may have cut a sequence: trim to whole characters. */
-    size_t keep = http_utf8_whole_prefix(b.p, b.len);
-    if (keep == 0)
-        goto out;
-    res = xstrndup(b.p, keep);
+    res = xstrndup(b.p, b.len);
 out:
     buf_release(&b);
     return res;

@@ -274,7 +274,12 @@ static void copy_log_path(struct http_req *r, const char *url)
     }
     if (n >= sizeof r->path)
         n = http_utf8_whole_prefix(url, sizeof r->path - 1);
-    memcpy(r->path, url, n);
+    /* The path is percent-decoded: "%0A" would start a forged log line.
+     * Control bytes (C0, DEL) are logged as '?'. */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)url[i];
+        r->path[i] = c < 0x20 || c == 0x7F ? '?' : (char)c;
+    }
     r->path[n] = '\0';
 }
 
@@ -567,6 +572,10 @@ int http_start(const struct config *cfg, struct kb_engine *eng, struct http_serv
     workers_up = 1;
 
     unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : 1;
+    /* The memory limit also caps the request line and headers: past it
+     * libmicrohttpd answers 414 (request line) or 431 (headers) itself, with
+     * its own HTML body. 0.9.x has no hook to replace those bodies with our
+     * JSON envelope, so that answer is documented instead. */
     s->d = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         s, /* first, or MHD complains */

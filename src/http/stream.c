@@ -17,6 +17,10 @@
 #define STREAM_OUT_MAX (8u << 20) /* buffered, unsent event bytes */
 #define JOB_POLL_S 2
 #define STREAMS_MAX 256 /* answers queued or running; more get 429 */
+#define DRAIN_MS 3000   /* how long a stop waits for answers to reach their clients */
+/* An ask refused or cut short by a stop is RC_BUSY (429, "retry later"),
+ * for JSON and SSE alike: rc.h has no "unavailable" code. */
+#define STOPPING_MSG "服务正在停止，请稍后重试 / the server is shutting down, retry later"
 
 struct http_stream {
     struct http_stream *next; /* the work queue (guarded by srv->mu) */
@@ -41,6 +45,7 @@ struct http_stream {
     /* A JSON answer computed off the request thread (no SSE): the connection
      * is suspended until the worker has filled these. */
     int json_mode;
+    int stopped; /* a delta callback told kb_ask to stop */
     int rc;
     json_t *result;
     struct buf err;
@@ -109,8 +114,10 @@ static void stream_response_freed(void *cls)
 }
 
 /* Appends one event and wakes the connection. Returns non-zero when the
- * stream is cancelled (the producer should stop). Consumes data. */
-static int stream_push(struct http_stream *st, const char *event, json_t *data)
+ * stream is cancelled or the server is stopping (the producer should stop);
+ * a `final` event (the closing error) is still sent while stopping.
+ * Consumes data. */
+static int stream_push(struct http_stream *st, const char *event, json_t *data, int final)
 {
     int stop = 1;
     char *js = data ? json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
@@ -120,7 +127,7 @@ static int stream_push(struct http_stream *st, const char *event, json_t *data)
         return 1;
     }
     pthread_mutex_lock(&st->mu);
-    if (st->cancelled || server_stopping(st->srv))
+    if (st->cancelled || (!final && server_stopping(st->srv)))
         goto out;
     if (buf_addf(&st->out, "event: %s\ndata: %s\n\n", event, js) != RC_OK) {
         log_warn("http: stream buffer full, the client is not reading: cancelled");
@@ -195,8 +202,10 @@ static int stream_on_delta(void *ctx, const char *p, size_t n)
         goto out;
     }
     st->ndeltas++;
-    stop = stream_push(st, "delta", json_pack("{s:o}", "text", text_json(text, whole)));
+    stop = stream_push(st, "delta", json_pack("{s:o}", "text", text_json(text, whole)), 0);
 out:
+    if (stop)
+        st->stopped = 1;
     buf_release(&big);
     return stop;
 }
@@ -208,9 +217,11 @@ static int stream_check_stop(void *ctx, const char *p, size_t n)
     (void)p;
     (void)n;
     pthread_mutex_lock(&st->mu);
-    int stop = st->cancelled;
+    int stop = st->cancelled || server_stopping(st->srv);
     pthread_mutex_unlock(&st->mu);
-    return stop || server_stopping(st->srv);
+    if (stop)
+        st->stopped = 1;
+    return stop;
 }
 
 static json_t *error_event(int rc, const char *msg)
@@ -226,50 +237,47 @@ static void stream_run(struct http_server *s, struct http_stream *st)
     memset(&ans, 0, sizeof ans);
     log_set_request_id(st->id);
     struct kb_conn *c = server_stopping(s) ? NULL : http_conn(s);
-    if (server_stopping(s) && st->json_mode) {
-        st->rc = RC_BUSY;
-        (void)buf_adds(&st->err, "服务正在停止 / the server is shutting down");
-        goto finish;
-    }
+    if (server_stopping(s))
+        goto stopping;
     if (!c && st->json_mode) {
         st->rc = RC_DB;
         (void)buf_adds(&st->err, "存储不可用 / store unavailable");
         goto finish;
     }
-    if (server_stopping(s)) {
-        (void)stream_push(st, "error",
-                          error_event(RC_BUSY, "服务正在停止 / the server is shutting down"));
-        goto finish;
-    }
     if (!c) {
-        (void)stream_push(st, "error", error_event(RC_DB, "存储不可用 / store unavailable"));
+        (void)stream_push(st, "error", error_event(RC_DB, "存储不可用 / store unavailable"), 1);
         goto finish;
     }
     double t0 = now_ms();
     if (st->json_mode) {
         st->rc =
             kb_ask(c, st->kb_id, st->question, &st->opts, stream_check_stop, st, &ans, &st->err);
+        if (st->stopped && server_stopping(s)) /* the answer was cut short */
+            goto stopping;
         if (st->rc == RC_OK)
             st->result = kb_answer_json(&ans);
         goto finish;
     }
     int rc = kb_ask(c, st->kb_id, st->question, &st->opts, stream_on_delta, st, &ans, &err);
+    if (server_stopping(s)) /* no citations or done now: they would not be sent */
+        goto stopping;
     if (rc != RC_OK) {
-        (void)stream_push(st, "error", error_event(rc, buf_str(&err)));
+        (void)stream_push(st, "error", error_event(rc, buf_str(&err)), 1);
         goto finish;
     }
     if (st->ndeltas == 0 && ans.text && *ans.text)
         (void)stream_push(st, "delta",
-                          json_pack("{s:o}", "text", text_json(ans.text, strlen(ans.text))));
+                          json_pack("{s:o}", "text", text_json(ans.text, strlen(ans.text))), 0);
     json_t *cites = kb_citations_json(&ans);
-    (void)stream_push(st, "citations", cites ? cites : json_array());
+    (void)stream_push(st, "citations", cites ? cites : json_array(), 0);
     json_t *full = kb_answer_json(&ans);
     json_t *done = json_object();
     static const char *modes[] = {"none", "extractive", "model"};
     json_t *mode = full ? json_object_get(full, "mode") : NULL;
-    if (json_object_set(done, "mode",
-                        mode ? mode : json_string(modes[(unsigned)ans.mode < 3 ? ans.mode : 0])) !=
-            0 ||
+    if (json_object_set_new(done, "mode",
+                            mode
+                                ? json_incref(mode)
+                                : json_string(modes[(unsigned)ans.mode < 3 ? ans.mode : 0])) != 0 ||
         json_object_set_new(done, "notice",
                             ans.notice ? text_json(ans.notice, strlen(ans.notice)) : json_null()) !=
             0 ||
@@ -278,7 +286,18 @@ static void stream_run(struct http_server *s, struct http_stream *st)
     if (ans.model && json_object_set_new(done, "model", text_json(ans.model, strlen(ans.model))))
         log_warn("http: incomplete done event");
     json_decref(full);
-    (void)stream_push(st, "done", done);
+    (void)stream_push(st, "done", done, 0);
+    goto finish;
+stopping:
+    if (st->json_mode) {
+        st->rc = RC_BUSY;
+        buf_reset(&st->err);
+        (void)buf_adds(&st->err, STOPPING_MSG);
+        json_decref(st->result);
+        st->result = NULL;
+    } else {
+        (void)stream_push(st, "error", error_event(RC_BUSY, STOPPING_MSG), 1);
+    }
 finish:
     kb_answer_release(&ans);
     buf_release(&err);
@@ -314,15 +333,16 @@ static struct http_stream *stream_new(struct http_req *r, struct http_query_body
     return st;
 }
 
-/* Hands st to the workers. Fails with RC_INTERNAL when the server is
- * stopping, RC_BUSY when too many answers are waiting already. */
-static int stream_enqueue(struct http_server *s, struct http_stream *st)
+/* Hands st to the workers. Fails with RC_BUSY when the server is stopping
+ * or too many answers are waiting already; *why says which. */
+static int stream_enqueue(struct http_server *s, struct http_stream *st, const char **why)
 {
     pthread_mutex_lock(&s->mu);
     if (s->stopping || s->nstreams >= STREAMS_MAX) {
-        int rc = s->stopping ? RC_INTERNAL : RC_BUSY;
+        *why =
+            s->stopping ? STOPPING_MSG : "回答排队已满，请稍后重试 / too many answers in progress";
         pthread_mutex_unlock(&s->mu);
-        return rc;
+        return RC_BUSY;
     }
     if (s->qtail)
         s->qtail->next = st;
@@ -335,11 +355,13 @@ static int stream_enqueue(struct http_server *s, struct http_stream *st)
     return RC_OK;
 }
 
-static enum MHD_Result busy_error(struct http_req *r, int rc)
+/* r's ask is in flight until http_stream_detach: a stop waits for it. */
+static void ask_started(struct http_req *r, struct http_stream *st)
 {
-    if (rc == RC_BUSY)
-        return http_send_rc(r, RC_BUSY, "回答排队已满，请稍后重试 / too many answers in progress");
-    return http_send_error(r, 503, "unavailable", "服务正在停止 / the server is shutting down");
+    r->stream = st;
+    pthread_mutex_lock(&r->srv->mu);
+    r->srv->nasks++;
+    pthread_mutex_unlock(&r->srv->mu);
 }
 
 enum MHD_Result http_ask_deferred(struct http_req *r, struct http_query_body *q)
@@ -350,14 +372,15 @@ enum MHD_Result http_ask_deferred(struct http_req *r, struct http_query_body *q)
      * connection, and a suspended connection cannot be closed under it. */
     st->suspended = 1;
     MHD_suspend_connection(r->conn);
-    int rc = stream_enqueue(r->srv, st);
+    const char *why = NULL;
+    int rc = stream_enqueue(r->srv, st, &why);
     if (rc != RC_OK) {
         MHD_resume_connection(r->conn);
         st->refs = 1;
         stream_unref(st);
-        return busy_error(r, rc);
+        return http_send_rc(r, rc, why);
     }
-    r->stream = st;
+    ask_started(r, st);
     return MHD_YES;
 }
 
@@ -388,14 +411,15 @@ enum MHD_Result http_ask_stream(struct http_req *r, struct http_query_body *q)
         stream_unref(st);
         return MHD_NO;
     }
-    int rc = stream_enqueue(s, st);
+    const char *why = NULL;
+    int rc = stream_enqueue(s, st, &why);
     if (rc != RC_OK) {
         MHD_destroy_response(resp); /* drops the response's reference */
         st->refs = 1;
         stream_unref(st);
-        return busy_error(r, rc);
+        return http_send_rc(r, rc, why);
     }
-    r->stream = st;
+    ask_started(r, st);
     if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 "text/event-stream; charset=utf-8") != MHD_YES ||
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") != MHD_YES ||
@@ -416,6 +440,11 @@ void http_stream_detach(struct http_req *r)
     pthread_mutex_unlock(&st->mu);
     r->stream = NULL;
     stream_unref(st);
+    struct http_server *s = r->srv;
+    pthread_mutex_lock(&s->mu);
+    if (--s->nasks == 0)
+        pthread_cond_broadcast(&s->idle_cv);
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* ---- the worker pool ---- */
@@ -517,6 +546,20 @@ void http_workers_quiesce(struct http_server *s)
     pthread_cond_broadcast(&s->work_cv);
     while (s->nstreams > 0)
         pthread_cond_wait(&s->idle_cv, &s->mu);
+    /* Every answer is written; give the connections a moment to send the
+     * last events (the closing error) before the daemon closes them. A
+     * client that does not read is not waited for longer than DRAIN_MS. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += DRAIN_MS / 1000;
+    until.tv_nsec += (long)(DRAIN_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (s->nasks > 0)
+        if (pthread_cond_timedwait(&s->idle_cv, &s->mu, &until) != 0)
+            break;
     pthread_mutex_unlock(&s->mu);
 }
 

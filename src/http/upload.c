@@ -143,11 +143,22 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
     if (!key || strcmp(key, "file") != 0)
         return MHD_YES; /* other fields are ignored */
     struct http_upload_file *f = r->nfiles ? &r->files[r->nfiles - 1] : NULL;
-    if (off == 0 && (!f || f->size > 0 || f->fd < 0)) {
+    if (off == 0) {
+        /* MHD calls once at the start of every part, with size 0 when no
+         * data is there yet; the part's first bytes then come at offset 0
+         * again. An empty part gets only that one call, so offsets alone
+         * cannot tell "same part" from "next part": the name decides. (An
+         * empty part followed by one with the same name merge; harmless.) */
         char *name = http_clean_filename(filename);
-        f = file_open(r, name ? name : xstrdup("upload"));
-        if (!f)
-            return MHD_NO;
+        if (!name)
+            name = xstrdup("upload");
+        if (f && f->fd >= 0 && f->size == 0 && strcmp(f->name, name) == 0) {
+            free(name);
+        } else {
+            f = file_open(r, name);
+            if (!f)
+                return MHD_NO;
+        }
     }
     if (!f || f->fd < 0)
         return MHD_NO;

@@ -675,6 +675,62 @@ def upload_multiple_files(ctx):
 
 
 @test()
+def upload_empty_part_is_refused(ctx):
+    # An empty "file" part followed by a real one: the empty file is
+    # reported, not silently merged with the next part under its name.
+    ok = "# 戊规定\n\n第一条 戊规定的内容。\n".encode()
+    st, body = upload(ctx.plain, ctx.kb, [("空.md", b""), ("戊.md", ok)])
+    check_eq(st, 400, "status: %r" % body)
+    check_eq(body["error"]["code"], "invalid_request", "code")
+    check("空.md" in body["error"]["message"], "message: %r" % body)
+    check_eq(os.listdir(os.path.join(ctx.plain.data, "uploads")), [], "uploads/ left over")
+
+
+@test()
+def upload_part_data_after_pause(ctx):
+    # The part's headers and its bytes arrive in separate reads: still one
+    # file with the part's name.
+    boundary = "atrium-pause"
+    head = ("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"己.md\"\r\n"
+            "\r\n" % boundary).encode()
+    data = "# 己规定\n\n第一条 己规定的内容用于测试分段到达的上传。\n".encode()
+    tail = ("\r\n--%s--\r\n" % boundary).encode()
+    s = socket.create_connection(("127.0.0.1", ctx.plain.port), timeout=10)
+    try:
+        s.sendall(("POST /api/v1/kbs/%s/documents HTTP/1.1\r\nHost: x\r\n"
+                   "Content-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n"
+                   "Connection: close\r\n\r\n" % (q(ctx.kb), boundary,
+                                                   len(head) + len(data) + len(tail))).encode())
+        s.sendall(head)
+        time.sleep(0.2)
+        s.sendall(data + tail)
+        resp = b""
+        while True:
+            part = s.recv(65536)
+            if not part:
+                break
+            resp += part
+    finally:
+        s.close()
+    check(resp.startswith(b"HTTP/1.1 202"), "response: %r" % resp[:200])
+    body = json.loads(resp.split(b"\r\n\r\n", 1)[1].decode("utf-8"))
+    check_eq([j["filename"] for j in body["jobs"]], ["己.md"], "jobs")
+    check_eq(wait_job(ctx.plain, ctx.kb, body["jobs"][0]["id"])["status"], "done", "job")
+
+
+@test()
+def access_log_path_controls(ctx):
+    # A percent-encoded newline in the path cannot start a forged log line.
+    marker = "forged-" + uuid.uuid4().hex[:8]
+    st, _ = ctx.plain.json("GET", "/api%0A" + marker + "%0D%0A")
+    check_eq(st, 404, "status")
+    time.sleep(0.2)
+    lines = [ln for ln in ctx.plain.log_text().splitlines() if marker in ln]
+    check_eq(len(lines), 1, "log lines with the marker: %r" % lines)
+    check("GET /api?" + marker in lines[0], "logged as: %r" % lines[0])
+
+
+@test()
 def synonyms_crud(ctx):
     base = "/api/v1/kbs/%s/synonyms" % q(ctx.kb)
     st, body = ctx.plain.json("POST", base, {"terms": ["出差", "公干"]})
@@ -845,17 +901,27 @@ def stop_during_streams(ctx):
     ctx.fake.control(mode="slow", delay_ms=200, tokens=40)
     results = []
 
+    asks = []
+
     def run_stream():
         try:
             c, r = open_stream(srv, ctx.kb, "一般员工出差住宿每晚不超过多少钱？")
             try:
-                results.append([e for e, _ in read_sse(r)])
+                results.append(read_sse(r))
             finally:
                 c.close()
         except (OSError, http.client.HTTPException, ValueError) as e:
-            results.append(["client error: %s" % e])
+            results.append([("client error: %s" % e, None)])
+
+    def run_ask():
+        try:
+            asks.append(srv.json("POST", "/api/v1/kbs/%s/ask" % q(ctx.kb),
+                                 {"question": "一般员工出差住宿每晚不超过多少钱？"}))
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            asks.append(("client error: %s" % e, None))
 
     threads = [threading.Thread(target=run_stream) for _ in range(2)]
+    threads.append(threading.Thread(target=run_ask))
     try:
         for t in threads:
             t.start()
@@ -872,6 +938,15 @@ def stop_during_streams(ctx):
     check_eq(code, 0, "exit code")
     check(took < 10, "stop took %.1f s" % took)
     check_eq(len(results), 2, "both clients returned")
+    # Each stream is told why it ends: a closing error event with the code
+    # of a busy server (the same code a JSON ask gets), never a bare cut.
+    for events in results:
+        check(events and events[-1][0] == "error", "last event: %r" % events[-1:])
+        check_eq(events[-1][1]["code"], "too_many_requests", "error code")
+    check_eq(len(asks), 1, "the JSON ask returned")
+    st, body = asks[0]
+    check_eq(st, 429, "JSON ask caught by the stop: %r" % (body,))
+    check_eq(body["error"]["code"], "too_many_requests", "JSON ask code")
 
 
 def start_all(ctx, atrium, workdir, quick):

@@ -230,3 +230,71 @@ out:
     buf_release(&err);
     log_set_level(level);
 }
+
+TEST(http_clean_filename_drops_hidden_characters)
+{
+    /* U+0085 (a C1 control), U+202E (right-to-left override), U+2028. */
+    char *n = http_clean_filename("a\xc2\x85"
+                                  "b\xe2\x80\xae"
+                                  "gpj.exe\xe2\x80\xa8.md");
+    CHECK_STR(n, "abgpj.exe.md");
+    free(n);
+    CHECK(http_clean_filename("\xe2\x80\xae\xc2\x9f") == NULL);
+    /* Cut at HTTP_NAME_MAX bytes on a whole character. */
+    char longname[400] = "x";
+    for (int i = 0; i < 100; i++)
+        memcpy(longname + 1 + 3 * i, "中", 4); /* with the NUL */
+    n = http_clean_filename(longname);
+    CHECK(n && strlen(n) == 1 + 84 * 3);
+    free(n);
+}
+
+TEST(http_server_asks_during_stop_get_429)
+{
+    struct config cfg;
+    struct buf err = BUF_INIT;
+    struct kb_engine *eng = NULL;
+    struct http_server *srv = NULL;
+    char dir[512], out[16384];
+    unsetenv("ATRIUM_CHAT_URL");
+    CHECK_INT(config_load(&cfg, NULL, &err), RC_OK);
+    snprintf(dir, sizeof dir, "%s/http_stop", test_tmpdir());
+    mkdir(dir, 0700);
+    CHECK_INT(config_set(&cfg, "data_dir", dir, &err), RC_OK);
+    cfg.port = 0;
+    int level = log_level_current;
+    log_set_level(LOG_WARN);
+    if (kb_engine_open(&cfg, &eng, &err) != RC_OK) {
+        test_fail(__FILE__, __LINE__, "engine: %s", buf_str(&err));
+        goto out;
+    }
+    CHECK_INT(http_start(&cfg, eng, &srv, &err), RC_OK);
+    if (!srv)
+        goto out;
+    int port = http_port(srv);
+    const char *mk = "POST /api/v1/kbs HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\n"
+                     "Connection: close\r\n\r\n{\"name\":\"s\"}";
+    CHECK(exchange(port, mk, strlen(mk), out, sizeof out) > 0);
+    CHECK_CONTAINS(out, "HTTP/1.1 201");
+    /* The first half of http_stop: from now on asks are refused with the
+     * result code of a busy server (no code outside rc.h). */
+    http_workers_quiesce(srv);
+    static const char *bodies[] = {"{\"question\":\"q\"}", "{\"question\":\"q\",\"stream\":true}"};
+    for (size_t i = 0; i < 2; i++) {
+        char req[512];
+        snprintf(req, sizeof req,
+                 "POST /api/v1/kbs/s/ask HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n"
+                 "Connection: close\r\n\r\n%s",
+                 strlen(bodies[i]), bodies[i]);
+        CHECK(exchange(port, req, strlen(req), out, sizeof out) > 0);
+        CHECK_CONTAINS(out, "HTTP/1.1 429");
+        CHECK_CONTAINS(out, "\"code\":\"too_many_requests\"");
+        CHECK_CONTAINS(out, "shutting down");
+    }
+out:
+    http_stop(srv);
+    kb_engine_close(eng);
+    config_release(&cfg);
+    buf_release(&err);
+    log_set_level(level);
+}
