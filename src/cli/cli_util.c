@@ -13,6 +13,7 @@
 #include "common/alloc.h"
 #include "common/rc.h"
 #include "common/util.h"
+#include "text/utf8.h"
 
 static int progress_shown; /* a progress line is on stderr and must be cleared */
 
@@ -189,13 +190,21 @@ static void clear_progress(void)
     }
 }
 
+/* Every message goes through cli_safe_text: arguments such as an unknown
+ * option, a folder name or a byte-cut "%.40s" must not put control
+ * sequences or broken UTF-8 on the terminal. */
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
+    struct buf raw = BUF_INIT, safe = BUF_INIT;
     clear_progress();
+    (void)buf_vaddf(&raw, fmt, ap);
+    cli_safe_text(&safe, buf_str(&raw), 0, 1);
     fputs(prefix, stderr);
-    vfprintf(stderr, fmt, ap);
+    fputs(buf_str(&safe), stderr);
     fputc('\n', stderr);
     fflush(stderr);
+    buf_release(&raw);
+    buf_release(&safe);
 }
 
 void cli_error(const char *fmt, ...)
@@ -255,16 +264,13 @@ int cli_fail(int rc, const struct buf *err, const char *what)
     return rc_exit_code(rc);
 }
 
-/* Length of the UTF-8 sequence starting with byte b (1 for stray bytes). */
-static size_t seq_len(unsigned char b)
+/* Length of the strictly valid UTF-8 sequence at s (NUL-terminated); 1 for
+ * anything else (a stray byte, a truncated sequence, an overlong form, a
+ * surrogate, a code point past U+10FFFF), which put_cp then drops. */
+static size_t seq_len(const unsigned char *s)
 {
-    if (b >= 0xF0 && b < 0xF8)
-        return 4;
-    if (b >= 0xE0)
-        return b < 0xF0 ? 3 : 1;
-    if (b >= 0xC2)
-        return 2;
-    return 1;
+    uint32_t cp;
+    return utf8_decode((const char *)s, strnlen((const char *)s, 4), &cp);
 }
 
 /* Appends one code point's bytes (s, n) unless it is a control character.
@@ -300,12 +306,7 @@ void cli_safe_text(struct buf *out, const char *str, size_t max_cp, int keep_new
     size_t ncp = 0;
     int last_space = 0;
     while (*s) {
-        size_t n = seq_len(*s);
-        for (size_t i = 1; i < n; i++)
-            if ((s[i] & 0xC0) != 0x80) {
-                n = 1; /* truncated sequence: treat the lead byte as stray */
-                break;
-            }
+        size_t n = seq_len(s);
         if (max_cp && ncp >= max_cp) {
             (void)buf_adds(out, "…");
             return;
@@ -362,12 +363,7 @@ void cli_render_highlight(struct buf *out, const char *html, size_t max_cp, int 
                 continue;
             }
         }
-        size_t n = seq_len(*s);
-        for (size_t i = 1; i < n; i++)
-            if ((s[i] & 0xC0) != 0x80) {
-                n = 1;
-                break;
-            }
+        size_t n = seq_len(s);
         ncp += (size_t)put_cp(out, s, n, 0, &last_space);
         s += n;
     }

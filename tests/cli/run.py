@@ -141,6 +141,20 @@ def run_tests(exe, tmp):
         except ValueError:
             v = None
         check("%s prints JSON" % " ".join(args), rc == 0 and isinstance(v, str) and v, out + err)
+    # Messages quoting user input stay strict UTF-8 with no control sequences,
+    # even when a byte limit cuts a character ("%.40s").
+    for args in (("x" * 39 + "账",), ("--bogus\x1b]0;t\x07",), ("kb", "y" * 38 + "账户"),
+                 ("search", "k", "q", "--engine", "\x1b[2J\udcff")):
+        raw = subprocess.run([exe, "--data", a.data, *[w.encode("utf-8", "surrogateescape")
+                                                        for w in args]],
+                             capture_output=True, timeout=30)
+        try:
+            text = raw.stderr.decode("utf-8")
+            ok = "\x1b" not in text and "\x07" not in text
+        except UnicodeDecodeError:
+            ok = False
+        check("usage error is clean UTF-8: %r" % (args[-1][:12],), raw.returncode == 2 and ok,
+              repr(raw.stderr[:200]))
     rc, _, _ = a.run("version", "extra")
     check("version with an argument → 2", rc == 2, f"rc={rc}")
     rc, _, _ = a.run("version", "--bogus")
@@ -347,6 +361,17 @@ def run_tests(exe, tmp):
     check("eval invalid UTF-8 → 2 with a message",
           rc == 2 and "line 1 skipped" in err and "no valid question" in err, f"rc={rc} {err}")
     check("eval invalid UTF-8: stderr stays UTF-8", clean, repr(raw[:300]))
+    # A missing file whose name is not UTF-8 (surrogate and overlong bytes).
+    nope = os.path.join(tmp, "nope").encode() + b"\xed\xa0\x80\xc0\xaf.jsonl"
+    raw = subprocess.run([exe, "--data", a.data, "eval", "测试库", nope], capture_output=True,
+                         timeout=60)
+    try:
+        raw.stderr.decode("utf-8")
+        clean = True
+    except UnicodeDecodeError:
+        clean = False
+    check("eval missing non-UTF-8 path → 3, clean message",
+          raw.returncode == 3 and clean and b"no such file" in raw.stderr, repr(raw.stderr[:300]))
     big = os.path.join(tmp, "big.jsonl")
     write(big, '{"id":"1","question":"' + "问" * (10 * 1024 * 1024 // 3) + '","doc":"a.md"}\n'
           + json.dumps(QUESTIONS[0], ensure_ascii=False) + "\n")

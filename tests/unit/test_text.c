@@ -2,6 +2,7 @@
  * characters), and the tokenizer's exact token lists and original offsets. */
 #include "test.h"
 
+#include "cli/cli.h"
 #include "common/buf.h"
 #include "common/rc.h"
 #include "text/norm.h"
@@ -353,4 +354,48 @@ TEST(tok_threads_agree)
         free(res[i]);
     }
     free(want);
+}
+
+/* ---- terminal-safe text (cli_safe_text): what reaches the user's screen ---- */
+
+TEST(cli_safe_text_output_is_strict_utf8)
+{
+    /* Each malformed form is dropped; the valid text around it survives. */
+    static const char *const bad[] = {
+        "\xc0\xaf",         /* overlong '/' */
+        "\xe0\x80\xaf",     /* overlong, 3 bytes */
+        "\xed\xa0\x80",     /* surrogate U+D800 */
+        "\xf0\x80\x80\xaf", /* overlong, 4 bytes */
+        "\xf4\x90\x80\x80", /* U+110000 */
+        "\xf5\x80\x80\x80", /* lead byte past U+10FFFF */
+        "\xe8\xb4",         /* truncated 账 */
+        "\x80",             /* stray continuation */
+        "\xff",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char in[32];
+        snprintf(in, sizeof in, "账%s户", bad[i]);
+        struct buf out = BUF_INIT;
+        cli_safe_text(&out, in, 0, 0);
+        CHECK(utf8_valid(out.p ? out.p : "", out.len));
+        if (strcmp(buf_str(&out), "账户") != 0)
+            test_fail(__FILE__, __LINE__, "case %zu: got \"%s\"", i, buf_str(&out));
+        buf_release(&out);
+    }
+    /* Valid text, C1 controls and escapes; a cut counts code points. */
+    struct buf out = BUF_INIT;
+    cli_safe_text(&out,
+                  "a\x1b[31m\xc2\x9b"
+                  "2J\xf0\xa0\x80\x80\xef\xbf\xbd",
+                  0, 0);
+    CHECK_STR(buf_str(&out), "a[31m2J\xf0\xa0\x80\x80\xef\xbf\xbd");
+    buf_reset(&out);
+    cli_safe_text(&out, "账户余额\xed\xa0\x80查询", 3, 0);
+    CHECK_STR(buf_str(&out), "账户余…");
+    buf_release(&out);
+    /* Highlights go through the same check. */
+    struct buf hl = BUF_INIT;
+    cli_render_highlight(&hl, "<em>账\xed\xa0\x80户</em>", 0, 0);
+    CHECK_STR(buf_str(&hl), "账户");
+    buf_release(&hl);
 }
