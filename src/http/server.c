@@ -283,6 +283,18 @@ static void copy_log_path(struct http_req *r, const char *url)
     r->path[n] = '\0';
 }
 
+/* The declared Content-Length, or -1 when there is none (chunked) or it is
+ * unusable (libmicrohttpd refuses those itself). */
+static int64_t declared_length(struct http_req *r)
+{
+    const char *cl =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    int64_t len = 0;
+    if (!cl || parse_i64(cl, 0, INT64_MAX, &len) != RC_OK)
+        return -1;
+    return len;
+}
+
 /* The first handler call: everything known from the request line and the
  * headers. Nothing is queued here unless the body is too big (then the
  * connection is closed after the 413, which is what we want). */
@@ -332,10 +344,8 @@ static enum MHD_Result req_begin(struct http_req *r, const char *url, const char
         r->body_kind = r->route == HR_DOCS ? HB_MULTIPART : HB_JSON;
     if (r->body_kind == HB_MULTIPART)
         r->body_limit = s->cfg->upload_max + UPLOAD_SLACK;
-    const char *cl =
-        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    int64_t len = 0;
-    if (cl && parse_i64(cl, 0, INT64_MAX, &len) == RC_OK && (uint64_t)len > r->body_limit)
+    int64_t len = declared_length(r);
+    if (len >= 0 && (uint64_t)len > r->body_limit)
         return http_send_rc(r, RC_TOO_BIG, "请求体过大 / request body too large");
 
     if (kb_seg) {
@@ -432,6 +442,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = r;
         log_set_request_id(r->id);
         res = req_begin(r, url, method);
+        /* An early error (404, 405, 400...) with a declared body longer than
+         * we would drain: answer now (the connection then closes) instead of
+         * reading body_limit bytes and cutting the connection unanswered. */
+        int64_t len = res == MHD_YES && r->err_status && !r->responded ? declared_length(r) : -1;
+        if (len >= 0 && (uint64_t)len > r->body_limit)
+            res = req_finish(r);
         goto out;
     }
     log_set_request_id(r->id);

@@ -590,6 +590,32 @@ def error_huge_body(ctx):
 
 
 @test(quick=True)
+def error_early_with_huge_body(ctx):
+    # A wrong path or method with a declared body larger than the server
+    # would drain is answered at once, not cut off unanswered.
+    for method, path, status in (("POST", "/api/v1/kbs/%s/document" % q(ctx.kb), 404),
+                                 ("PUT", "/api/v1/kbs/%s/documents" % q(ctx.kb), 405)):
+        s = socket.create_connection(("127.0.0.1", ctx.plain.port), timeout=3)
+        try:
+            s.sendall(("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                       "Content-Length: 5000000\r\n\r\n" % (method, path)).encode())
+            s.sendall(b"x" * 65536)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                part = s.recv(4096)
+                if not part:
+                    break
+                data += part
+        except socket.timeout:
+            data = b"(timed out)"
+        finally:
+            s.close()
+        check(data.startswith(b"HTTP/1.1 %d" % status), "%s %s: %r" % (method, path, data[:80]))
+    st, _, _ = ctx.plain.request("GET", "/healthz")
+    check_eq(st, 200, "healthz after")
+
+
+@test(quick=True)
 def error_unsupported_upload(ctx):
     rnd = random.Random(7)
     junk = bytes(rnd.randrange(256) for _ in range(4000))
