@@ -128,8 +128,21 @@ static char *normalize(const char *p, size_t n, size_t *len)
 
 void doc_set_title(struct doc *d, const char *p, size_t n)
 {
-    size_t len;
+    size_t len, i = 0, nc = 0;
     char *t = normalize(p, n, &len);
+    /* Every chunk row stores the title: a 1 MB <title> or first heading
+     * must not be copied thousands of times. Cut at a character boundary. */
+    while (i < len && nc < DOC_TITLE_MAX_CHARS) {
+        i++;
+        while (i < len && ((unsigned char)t[i] & 0xC0) == 0x80)
+            i++;
+        nc++;
+    }
+    if (i < len) {
+        while (i > 0 && t[i - 1] == ' ')
+            i--;
+        t[i] = '\0';
+    }
     free(d->title);
     d->title = t;
 }

@@ -29,6 +29,10 @@ struct doc {
 
 void doc_init(struct doc *d);
 void doc_release(struct doc *d);
+/* Longest title kept, in characters (code points). */
+#define DOC_TITLE_MAX_CHARS 200
+/* Sets the title: normalised like paragraph text (below), then cut to
+ * DOC_TITLE_MAX_CHARS characters (every chunk of the document carries it). */
 void doc_set_title(struct doc *d, const char *p, size_t n);
 /* These copy the text, trim surrounding whitespace (ASCII, U+3000 and the
  * Unicode spaces U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F),

@@ -179,6 +179,39 @@ TEST(ingest_doc_unicode_spaces)
     doc_release(&d);
 }
 
+TEST(ingest_doc_title_is_capped)
+{
+    /* A huge <title> or first heading is cut to DOC_TITLE_MAX_CHARS
+     * characters at a character boundary (every chunk row copies it). */
+    struct buf t = BUF_INIT;
+    struct doc d;
+    for (int i = 0; i < 300; i++)
+        CHECK_INT(buf_adds(&t, "存 "), RC_OK);
+    doc_init(&d);
+    doc_set_title(&d, t.p, t.len);
+    CHECK(utf8_valid(d.title, strlen(d.title)));
+    CHECK_INT(utf8_count(d.title, strlen(d.title)),
+              DOC_TITLE_MAX_CHARS - 1); /* trailing space cut */
+    CHECK(strncmp(d.title, "存 存 ", strlen("存 存 ")) == 0);
+    doc_set_title(&d, "短标题", strlen("短标题"));
+    CHECK_STR(d.title, "短标题");
+    doc_release(&d);
+    /* through a parser: a Markdown document whose first heading is huge */
+    buf_reset(&t);
+    CHECK_INT(buf_adds(&t, "# "), RC_OK);
+    for (int i = 0; i < 5000; i++)
+        CHECK_INT(buf_adds(&t, "题"), RC_OK);
+    CHECK_INT(buf_adds(&t, "\n正文。\n"), RC_OK);
+    struct buf err = BUF_INIT;
+    doc_init(&d);
+    CHECK_INT(ingest_parse(INGEST_MD, "t.md", t.p, t.len, &d, &err), RC_OK);
+    CHECK_INT(utf8_count(d.title, strlen(d.title)), DOC_TITLE_MAX_CHARS);
+    CHECK_INT(d.nblocks, 2);
+    doc_release(&d);
+    buf_release(&err);
+    buf_release(&t);
+}
+
 TEST(ingest_doc_tables_own_cells)
 {
     struct doc d;
