@@ -30,7 +30,6 @@ struct cli {
 };
 
 /* ---- argument parsing ---- */
-#define CLI_POS_MAX 256
 #define CLI_OPT_MAX 16
 
 struct cli_opt {
@@ -40,7 +39,7 @@ struct cli_opt {
 };
 
 struct cli_args {
-    char *pos[CLI_POS_MAX]; /* positional arguments, in order */
+    char **pos; /* positional arguments, in order: the front of argv, reordered */
     int npos;
     const char *val[CLI_OPT_MAX]; /* option i's value ("" for flags), NULL when absent */
     int help;                     /* -h / --help seen */
@@ -49,7 +48,10 @@ struct cli_args {
 /* Parses argv[0..argc) against opts (terminated by a NULL name; at most
  * CLI_OPT_MAX). --json, --quiet and -h/--help are always accepted and set
  * c->json / c->quiet / a->help. "--opt=value" and "--opt value" both work;
- * "--" ends options. On error prints it and returns CLI_EXIT_USAGE. */
+ * "--" ends options. Positional arguments are moved, in order, to the front
+ * of argv (a->pos == argv), so there is no limit on their number (a shell
+ * glob of thousands of files); option values point at the original
+ * strings. On error prints it and returns CLI_EXIT_USAGE. */
 int cli_parse_args(struct cli *c, int argc, char **argv, const struct cli_opt *opts,
                    struct cli_args *a);
 /* Parses an option's integer value into [min, max]; prints a usage error and

@@ -442,7 +442,7 @@ int cli_cmd_kb(struct cli *c, int argc, char **argv)
     const char *verb = a.pos[0];
     struct cli_args rest = a;
     rest.npos = a.npos - 1;
-    memmove(rest.pos, a.pos + 1, (size_t)rest.npos * sizeof rest.pos[0]);
+    rest.pos = a.pos + 1;
     int (*fn)(struct cli *, struct cli_args *) = NULL;
     if (strcmp(verb, "create") == 0)
         fn = kb_create_cmd;

@@ -23,12 +23,11 @@ int cli_parse_args(struct cli *c, int argc, char **argv, const struct cli_opt *o
                    struct cli_args *a)
 {
     memset(a, 0, sizeof *a);
+    a->pos = argv; /* npos <= i below: a slot is rewritten only once it was read */
     int only_pos = 0;
     for (int i = 0; i < argc; i++) {
         char *s = argv[i];
         if (only_pos || s[0] != '-' || s[1] == '\0') {
-            if (a->npos >= CLI_POS_MAX)
-                return cli_usage_error(NULL, "参数过多 / too many arguments");
             a->pos[a->npos++] = s;
             continue;
         }

@@ -224,6 +224,21 @@ def run_tests(exe, tmp):
     rc, out, err = a.run("kb", "ingest", "测试库", os.path.join(docs, "missing.md"))
     check("missing path → 4", rc == 4 and "✗ missing.md" in err, f"rc={rc} {err}")
 
+    # Many explicit paths (a shell glob): no limit on positional arguments,
+    # options may still follow them.
+    many = os.path.join(tmp, "many")
+    paths = []
+    for i in range(300):
+        paths.append(os.path.join(many, "条款%03d.txt" % i))
+        write(paths[-1], "第%d号规定 测试条款内容%d。\n" % (i, i))
+    rc, j, err = a.json("kb", "create", "多文件库")
+    rc, j, err = a.json("kb", "ingest", "多文件库", *paths, "--quiet")
+    check("ingest 300 explicit paths", rc == 0 and j and j.get("added") == 300,
+          f"rc={rc} {str(j)[:200]} {err[:300]}")
+    rc, j, err = a.json("search", "多文件库", *(["测试条款"] * 300), "-k", "2")
+    check("search with 300 words", rc == 0 and isinstance(j, list) and len(j) <= 2,
+          f"rc={rc} {err[:300]}")
+
     # list / docs
     rc, j, err = a.json("kb", "list")
     ok = rc == 0 and isinstance(j, list) and any(k.get("name") == "测试库" for k in j)
