@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -442,12 +443,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = r;
         log_set_request_id(r->id);
         res = req_begin(r, url, method);
-        /* An early error (404, 405, 400...) with a declared body longer than
-         * we would drain: answer now (the connection then closes) instead of
-         * reading body_limit bytes and cutting the connection unanswered. */
-        int64_t len = res == MHD_YES && r->err_status && !r->responded ? declared_length(r) : -1;
-        if (len >= 0 && (uint64_t)len > r->body_limit)
-            res = req_finish(r);
+        /* An early error (404, 405, 400...) is answered now, instead of at
+         * the end of the body, when the body is longer than we would drain
+         * (else the connection would be cut unanswered) or the client waits
+         * for "100 Continue" (else it would send the body for nothing). */
+        if (res == MHD_YES && r->err_status && !r->responded) {
+            int64_t len = declared_length(r);
+            const char *expect =
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+            if ((len >= 0 && (uint64_t)len > r->body_limit) ||
+                (len > 0 && expect && strcasecmp(expect, "100-continue") == 0))
+                res = req_finish(r);
+        }
         goto out;
     }
     log_set_request_id(r->id);

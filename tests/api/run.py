@@ -611,6 +611,17 @@ def error_early_with_huge_body(ctx):
         finally:
             s.close()
         check(data.startswith(b"HTTP/1.1 %d" % status), "%s %s: %r" % (method, path, data[:80]))
+    # A client waiting for "100 Continue" gets the error instead, before it
+    # sends a byte of its body.
+    s = socket.create_connection(("127.0.0.1", ctx.plain.port), timeout=3)
+    try:
+        s.sendall(("POST /api/v1/kbs/%s/documents?filename=a.md HTTP/1.1\r\nHost: x\r\n"
+                   "Content-Type: application/octet-stream\r\nContent-Length: 900000\r\n"
+                   "Expect: 100-continue\r\n\r\n" % q("没有这个库")).encode())
+        data = s.recv(4096)
+    finally:
+        s.close()
+    check(data.startswith(b"HTTP/1.1 404"), "with Expect: %r" % data[:80])
     st, _, _ = ctx.plain.request("GET", "/healthz")
     check_eq(st, 200, "healthz after")
 
