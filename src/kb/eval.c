@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -231,7 +232,16 @@ int eval_set_parse(const char *p, size_t n, struct eval_set *set)
 int eval_set_load(const char *path, struct eval_set *set, struct buf *err)
 {
     struct buf data = BUF_INIT;
-    int rc = read_file(path, EVAL_FILE_MAX, &data);
+    struct stat st;
+    int rc = RC_OK;
+    /* read_file's open() would block forever on a FIFO with no writer:
+     * refuse anything that is not a regular file before opening it. */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        rc = RC_IO;
+        (void)buf_addf(err, "%s: not a regular file", path);
+        goto out;
+    }
+    rc = read_file(path, EVAL_FILE_MAX, &data);
     if (rc) {
         (void)buf_addf(err, "%s: %s", path,
                        rc == RC_NOT_FOUND ? "no such file"

@@ -60,8 +60,9 @@ void eval_question_release(struct eval_question *q);
  * one); the return value is kept for symmetry with eval_set_load. */
 int eval_set_parse(const char *p, size_t n, struct eval_set *set);
 /* Reads `path` (at most EVAL_FILE_MAX bytes) and parses it. RC_NOT_FOUND,
- * RC_TOO_BIG or RC_IO with a message in err; RC_INVALID when no line at
- * all was a valid question. */
+ * RC_TOO_BIG or RC_IO (also: not a regular file, e.g. a folder or a FIFO,
+ * refused without opening it) with a message in err; RC_INVALID when no line
+ * at all was a valid question. */
 int eval_set_load(const char *path, struct eval_set *set, struct buf *err);
 void eval_set_release(struct eval_set *set);
 

@@ -387,6 +387,14 @@ def run_tests(exe, tmp):
         clean = False
     check("eval missing non-UTF-8 path → 3, clean message",
           raw.returncode == 3 and clean and b"no such file" in raw.stderr, repr(raw.stderr[:300]))
+    fifo = os.path.join(tmp, "questions.fifo")
+    os.mkfifo(fifo)
+    try:
+        rc, _, err = a.run("eval", "测试库", fifo, timeout=10)
+        check("eval on a FIFO fails at once", rc == 1 and "not a regular file" in err,
+              f"rc={rc} {err}")
+    except subprocess.TimeoutExpired:
+        check("eval on a FIFO fails at once", False, "hung for 10 s")
     big = os.path.join(tmp, "big.jsonl")
     write(big, '{"id":"1","question":"' + "问" * (10 * 1024 * 1024 // 3) + '","doc":"a.md"}\n'
           + json.dumps(QUESTIONS[0], ensure_ascii=False) + "\n")

@@ -8,6 +8,7 @@
 
 #include "common/rc.h"
 #include "kb/eval.h"
+#include "text/utf8.h"
 
 static struct eval_question parse_ok(const char *line)
 {
@@ -311,4 +312,54 @@ TEST(eval_answer_matching_normalised)
     q = parse_ok("{\"id\":\"3\",\"question\":\"q\",\"doc\":\"a.md\"}");
     CHECK_INT(eval_answer_matches(&q, "anything"), -1);
     eval_question_release(&q);
+}
+
+/* Hostile question files: every bad line is skipped with a message that is
+ * itself valid UTF-8 (it is printed and may be put into JSON), and nothing
+ * crashes on a 10 MB line or deep nesting. */
+TEST(eval_set_hostile_lines)
+{
+    static const char *const lines[] = {
+        "{\"id\":\"1\",\"question\":\"\xff\xfe\",\"doc\":\"a.md\"}",     /* invalid bytes */
+        "{\"id\":\"1\",\"question\":\"\xc0\xaf\",\"doc\":\"a.md\"}",     /* overlong */
+        "{\"id\":\"1\",\"question\":\"\xed\xa0\x80\",\"doc\":\"a.md\"}", /* raw surrogate */
+        "{\"id\":\"1\",\"question\":\"\\ud800\",\"doc\":\"a.md\"}",   /* escaped lone surrogate */
+        "{\"id\":\"1\",\"question\":\"a\\u0000b\",\"doc\":\"a.md\"}", /* NUL */
+        "tru\xe8\xb4",                                                /* token cut in a character */
+        "{\"id\":\"1\",\"question\":\"q\",\"doc\":\"a.md\"} \xe8\xb4\xa6\xc3", /* junk after */
+        "nul\xc3",
+        "\xe8\xb4\xa6\xe6",
+    };
+    struct buf text = BUF_INIT;
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        CHECK(buf_adds(&text, lines[i]) == RC_OK);
+        CHECK(buf_addc(&text, '\n') == RC_OK);
+    }
+    /* Deep nesting, then a 10 MB line, then one good question. */
+    for (int i = 0; i < 50000; i++)
+        CHECK(buf_addc(&text, '[') == RC_OK);
+    CHECK(buf_addc(&text, '\n') == RC_OK);
+    CHECK(buf_adds(&text, "{\"id\":\"big\",\"question\":\"") == RC_OK);
+    for (int i = 0; i < 10 * 1024 * 1024 / 3; i++)
+        CHECK(buf_add(&text, "问", 3) == RC_OK);
+    CHECK(buf_adds(&text, "\",\"doc\":\"a.md\"}\n") == RC_OK);
+    CHECK(buf_adds(&text, "{\"id\":\"ok\",\"question\":\"账户\",\"doc\":\"a.md\"}") == RC_OK);
+
+    struct eval_set set = {0};
+    CHECK_INT(eval_set_parse(text.p, text.len, &set), RC_OK);
+    size_t nlines = sizeof lines / sizeof lines[0];
+    CHECK_INT(set.n, 1);
+    CHECK_INT(set.nbad, nlines + 2);
+    if (set.n == 1)
+        CHECK_STR(set.q[0].id, "ok");
+    for (size_t i = 0; i < set.nbad_kept; i++) {
+        const char *m = set.bad[i].msg;
+        if (!m || !*m || !utf8_valid(m, strlen(m)))
+            test_fail(__FILE__, __LINE__, "line %zu: message not valid UTF-8: %s", set.bad[i].line,
+                      m ? m : "(null)");
+    }
+    if (set.nbad_kept == nlines + 2)
+        CHECK_CONTAINS(set.bad[nlines + 1].msg, "longer than");
+    eval_set_release(&set);
+    buf_release(&text);
 }
