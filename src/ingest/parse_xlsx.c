@@ -20,17 +20,34 @@
 #define MAX_SHEETS 1000
 #define READER_OPTS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_COMPACT)
 
+/* Shared strings, packed: string i is text.p + off[i] (NUL-terminated).
+ * One allocation per string would cost ~40 bytes for each 5-byte <si/>
+ * (a 100 MB sharedStrings.xml became gigabytes); packed, memory stays
+ * within about twice the XML's size. */
 struct strs {
-    char **v;
+    struct buf text;
+    size_t *off;
     size_t n, cap;
 };
 
+static void strs_add(struct strs *s, const char *t, size_t len)
+{
+    s->off = xgrow(s->off, &s->cap, s->n + 1, sizeof *s->off);
+    s->off[s->n++] = s->text.len;
+    if (buf_add(&s->text, t, len) != RC_OK || buf_addc(&s->text, '\0') != RC_OK)
+        abort(); /* BUF_NOMAX: only running out of memory fails, and xmalloc aborts on that */
+}
+
+static const char *strs_get(const struct strs *s, size_t i)
+{
+    return s->text.p + s->off[i];
+}
+
 static void strs_free(struct strs *s)
 {
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
-    s->v = NULL;
+    buf_release(&s->text);
+    free(s->off);
+    s->off = NULL;
     s->n = s->cap = 0;
 }
 
@@ -76,8 +93,7 @@ static int load_shared(const struct buf *part, struct strs *ss)
                 buf_reset(&cur);
                 in_si = !empty;
                 if (empty) {
-                    ss->v = xgrow(ss->v, &ss->cap, ss->n + 1, sizeof *ss->v);
-                    ss->v[ss->n++] = xstrdup("");
+                    strs_add(ss, "", 0);
                 }
             } else if (name_is(r, "rPh") && !empty) {
                 rph = 1;
@@ -88,8 +104,7 @@ static int load_shared(const struct buf *part, struct strs *ss)
             if (name_is(r, "rPh")) {
                 rph = 0;
             } else if (name_is(r, "si") && in_si) {
-                ss->v = xgrow(ss->v, &ss->cap, ss->n + 1, sizeof *ss->v);
-                ss->v[ss->n++] = xstrdup(buf_str(&cur));
+                strs_add(ss, buf_str(&cur), cur.len);
                 in_si = 0;
             }
         }
@@ -247,7 +262,7 @@ static void end_cell(struct sheet *s)
     if (strcmp(s->type, "s") == 0) {
         int64_t idx;
         if (parse_i64(v, 0, INT64_MAX, &idx) == RC_OK && (uint64_t)idx < s->ss->n)
-            v = s->ss->v[idx];
+            v = strs_get(s->ss, (size_t)idx);
         else
             v = "";
     } else if (strcmp(s->type, "b") == 0) {
@@ -363,7 +378,7 @@ static char *rel_target(xmlDoc *rels, const char *rid)
 int ingest_parse_xlsx(const char *name, const char *p, size_t n, struct doc *out, struct buf *err)
 {
     int rc = RC_OK;
-    struct strs ss = {0};
+    struct strs ss = {.text = BUF_INIT};
     struct dates dates = {0};
     struct buf part = BUF_INIT;
     xmlDoc *wb = NULL, *rels = NULL;

@@ -846,6 +846,40 @@ TEST(ingest_xlsx_sheets)
     buf_release(&err);
 }
 
+TEST(ingest_xlsx_shared_strings_packed)
+{
+    /* Shared strings are stored packed (one buffer plus offsets): empty
+     * <si/> and <t/> entries keep their index, later ones their text. */
+    struct entry e[] = {
+        {"xl/workbook.xml", "<workbook><sheets><sheet name=\"S\"/></sheets></workbook>", 0},
+        {"xl/sharedStrings.xml",
+         "<sst><si><t>甲</t></si><si/><si><t>丙丙</t></si><si><t/></si><si><t>戊</t>"
+         "<t>己</t></si></sst>",
+         0},
+        {"xl/worksheets/sheet1.xml",
+         "<worksheet><sheetData><row><c t=\"s\"><v>4</v></c><c t=\"s\"><v>2</v></c>"
+         "<c t=\"s\"><v>1</v></c><c t=\"s\"><v>0</v></c><c t=\"s\"><v>3</v></c>"
+         "<c t=\"s\"><v>5</v></c></row></sheetData></worksheet>",
+         0},
+    };
+    struct buf z = BUF_INIT, err = BUF_INIT;
+    struct doc d;
+    make_zip("ss.xlsx", e, sizeof e / sizeof *e, &z);
+    doc_init(&d);
+    CHECK_INT(ingest_parse(INGEST_XLSX, "ss.xlsx", z.p, z.len, &d, &err), RC_OK);
+    CHECK_INT(d.nblocks, 2);
+    if (d.nblocks == 2) {
+        CHECK_INT(d.blocks[1].table.ncols, 4); /* the empty cells at the end are not set */
+        CHECK_STR(cell(&d.blocks[1], 0, 0), "戊己");
+        CHECK_STR(cell(&d.blocks[1], 0, 1), "丙丙");
+        CHECK_STR(cell(&d.blocks[1], 0, 2), "");
+        CHECK_STR(cell(&d.blocks[1], 0, 3), "甲");
+    }
+    doc_release(&d);
+    buf_release(&z);
+    buf_release(&err);
+}
+
 /* --- pdf ------------------------------------------------------------------ */
 
 /* Writes a minimal PDF with a correct xref table into out: one text line
