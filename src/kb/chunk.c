@@ -20,6 +20,9 @@
 #define TITLE_MAX_CHARS 30    /* a clause or 章 line this short without punctuation is a heading */
 #define HEADING_MAX_CHARS 200 /* longer heading blocks are cut: every chunk copies its path */
 #define SEP " › "
+#define SEP_CHARS 3        /* code points of SEP */
+#define ELLIPSIS_CHARS 4   /* "…" SEP in front of a cut path */
+#define PATH_MAX_CHARS 240 /* a chunk's heading path; longer ones lose leading parts */
 
 /* Semantic rank of a structural heading: 编 (or a manual's 部分) > 分编 >
  * 章 > 节; 0 = not one. */
@@ -342,25 +345,44 @@ static size_t clause_start(const char *p, size_t n, enum clause_type *type)
     return 0;
 }
 
-/* The heading path (headings, then title-like clauses), plus `label`. */
+/* The heading path (headings, then title-like clauses), plus `label`, at
+ * most PATH_MAX_CHARS characters: every chunk copies its path, so 16 deep
+ * 200-character headings over 200k short clauses made 600 MB of chunks out
+ * of 2 MB of text. When too long, leading parts give way to "…" (the
+ * deepest heading and the label are what the chunk is about). */
 static char *path_with(const struct state *st, const char *label)
 {
+    const char *part[MAX_HEADINGS + CL_COUNT + 1];
+    size_t np = 0, keep = 0, chars = 0;
     struct buf b = BUF_INIT;
-    int any = 0;
-    for (size_t i = 0; i < st->nh; i++, any = 1) {
-        if (any)
-            badds(&b, SEP);
-        badds(&b, st->hs[i].text);
+
+    for (size_t i = 0; i < st->nh; i++)
+        part[np++] = st->hs[i].text;
+    for (size_t i = 0; i < st->nc; i++)
+        part[np++] = st->cs[i].text;
+    if (label && *label)
+        part[np++] = label;
+    /* the longest tail of parts that fits (always at least the last one) */
+    while (keep < np) {
+        const char *t = part[np - 1 - keep];
+        size_t c = cp_count(t, strlen(t)) + (keep ? SEP_CHARS : 0);
+        if (keep > 0 && chars + c > PATH_MAX_CHARS)
+            break;
+        chars += c;
+        keep++;
     }
-    for (size_t i = 0; i < st->nc; i++, any = 1) {
-        if (any)
-            badds(&b, SEP);
-        badds(&b, st->cs[i].text);
+    if (keep < np) {
+        while (keep > 1 && chars + ELLIPSIS_CHARS > PATH_MAX_CHARS) {
+            const char *t = part[np - keep]; /* the first part kept */
+            chars -= cp_count(t, strlen(t)) + SEP_CHARS;
+            keep--;
+        }
+        badds(&b, "…" SEP);
     }
-    if (label && *label) {
-        if (any)
+    for (size_t i = np - keep; i < np; i++) {
+        if (i > np - keep)
             badds(&b, SEP);
-        badds(&b, label);
+        badds(&b, part[i]);
     }
     return buf_detach(&b, NULL);
 }

@@ -374,6 +374,53 @@ TEST(chunk_caps)
     buf_release(&big);
 }
 
+TEST(chunk_path_is_capped)
+{
+    /* Six nested 200-character headings: every chunk used to copy a
+     * 1200-character path. Now at most 240 characters: leading parts give
+     * way to "…", the deepest heading and the label stay whole. */
+    struct doc d;
+    struct chunk_list l;
+    struct buf h = BUF_INIT, deep = BUF_INIT;
+    doc_init(&d);
+    for (int lv = 1; lv <= 6; lv++) {
+        buf_reset(&h);
+        for (int i = 0; i < 200; i++)
+            CHECK_INT(buf_adds(&h, lv == 6 ? "深" : "层"), RC_OK);
+        H(&d, lv, h.p);
+        if (lv == 6)
+            CHECK_INT(buf_add(&deep, h.p, h.len), RC_OK);
+    }
+    Pa(&d, "1. 第一项，内容。");
+    Pa(&d, "2. 第二项，内容。");
+    chunk_doc(&d, NULL, &l);
+    CHECK_INT(l.n, 2);
+    for (size_t i = 0; i < l.n; i++) {
+        const char *hd = l.a[i].heading;
+        CHECK(cps(hd) <= 240);
+        CHECK(strncmp(hd, "… › ", strlen("… › ")) == 0);
+        CHECK(strstr(hd, deep.p) != NULL);
+        CHECK_STR(hd + strlen(hd) - strlen(l.a[i].label), l.a[i].label);
+    }
+    if (l.n == 2)
+        CHECK_STR(l.a[1].label, "2.");
+    chunk_list_release(&l);
+    doc_release(&d);
+    /* short paths are untouched */
+    doc_init(&d);
+    H(&d, 1, "第一章 总则");
+    H(&d, 2, "第一节 一般规定");
+    Pa(&d, "1. 第一项，内容。");
+    chunk_doc(&d, NULL, &l);
+    CHECK_INT(l.n, 1);
+    if (l.n == 1)
+        CHECK_STR(l.a[0].heading, "第一章 总则 › 第一节 一般规定 › 1.");
+    chunk_list_release(&l);
+    doc_release(&d);
+    buf_release(&h);
+    buf_release(&deep);
+}
+
 /* Word processors style some articles as headings: they stay articles. */
 TEST(chunk_article_as_heading_block)
 {
