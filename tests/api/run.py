@@ -252,6 +252,19 @@ def wait_job(srv, kb, job_id, timeout=20):
     raise AssertionError("job %d did not finish" % job_id)
 
 
+def uploads_left(srv, timeout=3.0):
+    """The files in uploads/ once they stop going away: a finished job
+    removes its file just after it reports "done", so a check right after
+    wait_job (or after another test's jobs) must allow a moment."""
+    folder = os.path.join(srv.data, "uploads")
+    deadline = time.time() + timeout
+    while True:
+        left = os.listdir(folder)
+        if not left or time.time() > deadline:
+            return left
+        time.sleep(0.05)
+
+
 def read_sse(resp):
     """Parses a text/event-stream response into [(event, data_obj)]."""
     events = []
@@ -370,7 +383,7 @@ def upload_and_ingest(ctx):
         done = wait_job(srv, ctx.kb, job["id"])
         check_eq(done["status"], "done", "job result: %r" % done)
     # the upload folder is empty again: the job consumed the file
-    left = os.listdir(os.path.join(ctx.plain.data, "uploads"))
+    left = uploads_left(ctx.plain)
     check_eq(left, [], "files left in uploads/")
 
 
@@ -656,13 +669,13 @@ def error_unsupported_upload(ctx):
     else:
         check_eq(st, 415, "status")
         check_eq(body["error"]["code"], "unsupported_media_type", "code")
-    check_eq(os.listdir(os.path.join(ctx.plain.data, "uploads")), [], "uploads/ left over")
+    check_eq(uploads_left(ctx.plain), [], "uploads/ left over")
     # Larger junk is refused from its first bytes, also as a raw body.
     junk = bytes(rnd.randrange(256) for _ in range(300 * 1024))
     st, body = ctx.plain.json("POST", "/api/v1/kbs/%s/documents?filename=x.bin" % q(ctx.kb),
                               junk, {"Content-Type": "application/octet-stream"})
     check_eq(st, 415, "large junk status")
-    check_eq(os.listdir(os.path.join(ctx.plain.data, "uploads")), [], "uploads/ left over")
+    check_eq(uploads_left(ctx.plain), [], "uploads/ left over")
     st, body = ctx.plain.json("POST", "/api/v1/kbs/%s/documents" % q(ctx.kb), "x",
                               {"Content-Type": "text/plain"})
     check_eq(st, 415, "text/plain body status")
@@ -682,13 +695,13 @@ def error_upload_too_big(ctx):
             check_eq(body["error"]["code"], "too_large", "code")
         except (ConnectionResetError, BrokenPipeError):
             pass  # refused before the whole body was sent
-        check_eq(os.listdir(os.path.join(ctx.plain.data, "uploads")), [], "uploads/ left over")
+        check_eq(uploads_left(ctx.plain), [], "uploads/ left over")
     # A raw body just over the cap (within the multipart slack, so it is read).
     st, body = ctx.plain.json("POST", "/api/v1/kbs/%s/documents?filename=x.md" % q(ctx.kb),
                               big[:1024 * 1024 + 10000],
                               {"Content-Type": "application/octet-stream"})
     check_eq(st, 413, "raw upload status")
-    check_eq(os.listdir(os.path.join(ctx.plain.data, "uploads")), [], "uploads/ left over")
+    check_eq(uploads_left(ctx.plain), [], "uploads/ left over")
 
 
 @test()
@@ -739,7 +752,7 @@ def upload_empty_part_is_refused(ctx):
     check_eq(st, 400, "status: %r" % body)
     check_eq(body["error"]["code"], "invalid_request", "code")
     check("空.md" in body["error"]["message"], "message: %r" % body)
-    check_eq(os.listdir(os.path.join(ctx.plain.data, "uploads")), [], "uploads/ left over")
+    check_eq(uploads_left(ctx.plain), [], "uploads/ left over")
 
 
 @test()
