@@ -136,7 +136,9 @@ int main(int argc, char **argv)
     int rc = config_load(&c.cfg, config, &err);
     cfg_loaded = 1;
     if (rc) {
-        code = cli_fail(rc == RC_NOT_FOUND ? RC_INVALID : rc, &err, "配置错误 / bad configuration");
+        /* Missing, unreadable (a folder, no permission) or invalid: all are
+         * bad input, exit 2 as docs/CLI.md says. */
+        code = cli_fail(RC_INVALID, &err, "配置错误 / bad configuration");
         goto out;
     }
     if (data && (rc = config_set(&c.cfg, "data_dir", data, &err)) != RC_OK) {

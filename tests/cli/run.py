@@ -155,6 +155,12 @@ def run_tests(exe, tmp):
             ok = False
         check("usage error is clean UTF-8: %r" % (args[-1][:12],), raw.returncode == 2 and ok,
               repr(raw.stderr[:200]))
+    for cfg in (os.path.join(tmp, "no-such.conf"), tmp, "/dev/null"):
+        rc, _, err = a.run("--config", cfg, "kb", "list")
+        check("unreadable --config %s → 2" % os.path.basename(cfg), rc == 2 and "configuration" in err,
+              f"rc={rc} {err}")
+        rc, _, err = a.run("kb", "list", env_extra={"ATRIUM_CONFIG": cfg})
+        check("unreadable ATRIUM_CONFIG %s → 2" % os.path.basename(cfg), rc == 2, f"rc={rc} {err}")
     rc, _, _ = a.run("version", "extra")
     check("version with an argument → 2", rc == 2, f"rc={rc}")
     rc, _, _ = a.run("version", "--bogus")
