@@ -122,6 +122,8 @@ size_t http_utf8_whole_prefix(const char *p, size_t n)
 /* Characters dropped from file names: C0 and C1 controls, DEL, line and
  * paragraph separators, and the bidi embedding, override and isolate
  * controls (U+202E can make "gpj.exe" read as "exe.jpg" in a list). */
+#define NAME_EXT_MAX 16 /* bytes of an extension kept when a name is cut */
+
 static int name_char_hidden(uint32_t cp)
 {
     return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
@@ -144,13 +146,21 @@ char *http_clean_filename(const char *name)
     for (size_t i = 0; i < n;) {
         uint32_t cp;
         size_t used = utf8_decode(base + i, n - i, &cp);
-        if (!name_char_hidden(cp)) {
-            if (b.len + used > HTTP_NAME_MAX)
-                break; /* cut at a whole character */
-            if (buf_add(&b, base + i, used) != RC_OK)
-                goto out;
-        }
+        if (!name_char_hidden(cp) && buf_add(&b, base + i, used) != RC_OK)
+            goto out;
         i += used;
+    }
+    if (b.len > HTTP_NAME_MAX) {
+        /* Cut the stem, not the extension: the type is told by the name
+         * too (.jsonl, .md). Both cuts fall on whole characters. */
+        const char *dot = strrchr(buf_str(&b), '.');
+        size_t ext = dot && dot != b.p && b.len - (size_t)(dot - b.p) <= NAME_EXT_MAX
+                         ? b.len - (size_t)(dot - b.p)
+                         : 0;
+        size_t stem = http_utf8_whole_prefix(b.p, HTTP_NAME_MAX - ext);
+        memmove(b.p + stem, b.p + b.len - ext, ext);
+        b.len = stem + ext;
+        b.p[b.len] = '\0';
     }
     if (b.len == 0 || strcmp(buf_str(&b), ".") == 0 || strcmp(buf_str(&b), "..") == 0)
         goto out;

@@ -247,6 +247,20 @@ TEST(http_clean_filename_drops_hidden_characters)
     n = http_clean_filename(longname);
     CHECK(n && strlen(n) == 1 + 84 * 3);
     free(n);
+    /* A cut keeps the extension (ingest tells .jsonl by its name). */
+    memcpy(longname + 1 + 300, ".jsonl", 7);
+    n = http_clean_filename(longname);
+    CHECK(n && strlen(n) == 1 + 82 * 3 + 6);
+    CHECK(n && strcmp(n + strlen(n) - 6, ".jsonl") == 0);
+    free(n);
+    /* An over-long "extension" is not one: cut as a whole. */
+    char dotted[300];
+    memset(dotted, 'y', sizeof dotted - 1);
+    dotted[sizeof dotted - 1] = '\0';
+    dotted[10] = '.';
+    n = http_clean_filename(dotted);
+    CHECK(n && strlen(n) == HTTP_NAME_MAX && n[10] == '.');
+    free(n);
 }
 
 TEST(http_server_asks_during_stop_get_429)
