@@ -53,7 +53,7 @@ static const char usage_ask[] =
 
 static const char usage_eval[] =
     "评测 / evaluation:\n"
-    "  atrium eval KB QUESTIONS.jsonl [-k 10] [--engine E] [--no-synonyms] [--limit N]\n"
+    "  atrium eval KB QUESTIONS.jsonl [-k N] [--engine E] [--no-synonyms] [--limit N]\n"
     "              [--answers | --no-answers]\n"
     "    题目格式 bankregs {id,question,doc,article,answer_keywords} 或 cmrc2018\n"
     "    {id,question,answers,context_id}，逐行识别 / question lines in either format.\n"
