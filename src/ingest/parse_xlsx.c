@@ -386,6 +386,11 @@ int ingest_parse_xlsx(const char *name, const char *p, size_t n, struct doc *out
     size_t nrefs = 0, cap = 0, total = 0;
     zip_uint64_t budget = INGEST_ZIP_TOTAL_MAX;
     zip_t *za = ingest_zip_open(p, n);
+    if (!za && ingest_zip_too_many(p, n)) {
+        ingest_errf(err, "%s 文件条目过多 / too many entries in %s file", "XLSX", "XLSX");
+        rc = RC_TOO_BIG;
+        goto out;
+    }
     if (!za) {
         ingest_errf(err, "XLSX 文件已损坏 / broken XLSX file: not a readable zip archive");
         rc = RC_PARSE;

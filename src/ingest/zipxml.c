@@ -4,18 +4,52 @@
 #include "ingest/ingest_int.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <libxml/parser.h>
 
 #include "common/rc.h"
 
+static uint64_t le(const unsigned char *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+int ingest_zip_too_many(const char *data, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    /* The end-of-central-directory record sits in the last 22 + 65535
+     * bytes (its comment is at most 65535). Every candidate counts: a
+     * fake record in a comment must not hide the real one. */
+    size_t lo = n > 22 + 65535 ? n - 22 - 65535 : 0;
+    for (size_t i = n >= 22 ? n - 22 + 1 : 0; i-- > lo;) {
+        if (memcmp(p + i, "PK\5\6", 4) != 0)
+            continue;
+        uint64_t count = le(p + i + 10, 2);
+        if (count == 0xFFFF && i >= 20 && memcmp(p + i - 20, "PK\6\7", 4) == 0) {
+            uint64_t off = le(p + i - 20 + 8, 8); /* the zip64 record */
+            if (n >= 56 && off <= n - 56 && memcmp(p + off, "PK\6\6", 4) == 0)
+                count = le(p + off + 32, 8);
+        }
+        if (count > INGEST_ZIP_MAX_ENTRIES)
+            return 1;
+    }
+    return 0;
+}
+
 zip_t *ingest_zip_open(const char *data, size_t n)
 {
     zip_error_t ze;
     zip_error_init(&ze);
     zip_t *za = NULL;
-    zip_source_t *src = zip_source_buffer_create(data, n, 0, &ze);
+    zip_source_t *src = NULL;
+    if (ingest_zip_too_many(data, n))
+        goto out; /* libzip would build every entry first: seconds, hundreds of MB */
+    src = zip_source_buffer_create(data, n, 0, &ze);
     if (!src)
         goto out;
     za = zip_open_from_source(src, ZIP_RDONLY, &ze);
