@@ -79,4 +79,5 @@ format:
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJS:.o=.d) $(TOBJS:.o=.d) $(AOBJS:.o=.d) $(ATOBJS:.o=.d)
+-include $(OBJS:.o=.d) $(TOBJS:.o=.d) $(AOBJS:.o=.d) $(ATOBJS:.o=.d) \
+         $(BUILD)/$(MAIN_SRC:.c=.d) $(ASAN)/$(MAIN_SRC:.c=.d)

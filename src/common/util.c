@@ -66,7 +66,9 @@ void sha256_hex(const void *p, size_t n, char hex[65])
 
 int read_file(const char *path, size_t max, struct buf *out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is then
+     * refused below as not a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return errno == ENOENT ? RC_NOT_FOUND : RC_IO;
     int rc = RC_OK;

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 TEST(buf_caps_and_formats)
 {
@@ -71,4 +72,28 @@ TEST(config_file_then_env)
     CHECK_CONTAINS(buf_str(&err), ":3");
     config_release(&cfg);
     buf_release(&err);
+}
+
+TEST(read_file_refuses_fifos_and_folders_without_blocking)
+{
+    char fifo[512];
+    snprintf(fifo, sizeof fifo, "%s/a.fifo", test_tmpdir());
+    CHECK_INT(mkfifo(fifo, 0600), 0);
+    struct buf b = BUF_INIT;
+    CHECK_INT(read_file(fifo, 1024, &b), RC_IO); /* would block forever without O_NONBLOCK */
+    CHECK_INT(read_file(test_tmpdir(), 1024, &b), RC_IO);
+    CHECK_INT(read_file("/nonexistent/x", 1024, &b), RC_NOT_FOUND);
+    char path[512];
+    snprintf(path, sizeof path, "%s/big", test_tmpdir());
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("0123456789", f);
+        fclose(f);
+    }
+    CHECK_INT(read_file(path, 5, &b), RC_TOO_BIG);
+    buf_reset(&b);
+    CHECK_INT(read_file(path, 100, &b), RC_OK);
+    CHECK_STR(buf_str(&b), "0123456789");
+    buf_release(&b);
 }
