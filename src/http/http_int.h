@@ -40,8 +40,9 @@ size_t http_utf8_whole_prefix(const char *p, size_t n);
 
 /* Turns an uploaded file's name into a safe base name (no directories, no
  * C0/C1 control characters, line separators or bidi controls, valid UTF-8,
- * at most HTTP_NAME_MAX bytes cut at a whole character). Returns a malloc'ed
- * string, or NULL when nothing usable is left (also for "." and ".."). */
+ * at most HTTP_NAME_MAX bytes: a longer name loses the end of its stem, on
+ * a whole character, and keeps an extension of up to 16 bytes). Returns a
+ * malloc'ed string, or NULL when nothing usable is left (also "." and ".."). */
 char *http_clean_filename(const char *name);
 
 /* ---- the server (server.c) ---- */

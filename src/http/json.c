@@ -119,11 +119,11 @@ size_t http_utf8_whole_prefix(const char *p, size_t n)
     return have < need ? i - 1 : n;
 }
 
+#define NAME_EXT_MAX 16 /* bytes of an extension kept when a name is cut */
+
 /* Characters dropped from file names: C0 and C1 controls, DEL, line and
  * paragraph separators, and the bidi embedding, override and isolate
  * controls (U+202E can make "gpj.exe" read as "exe.jpg" in a list). */
-#define NAME_EXT_MAX 16 /* bytes of an extension kept when a name is cut */
-
 static int name_char_hidden(uint32_t cp)
 {
     return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
