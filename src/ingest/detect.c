@@ -99,6 +99,8 @@ static int looks_jsonl(const char *p, size_t n)
             if (p[a] != '{')
                 return 0;
             seen++;
+            if (!ingest_json_line_ok(p + a, b - a))
+                return 0; /* jansson would spend ~50 bytes per "[]" */
             json_error_t je;
             json_t *j = json_loadb(p + a, b - a, 0, &je);
             if (j && json_is_object(j) && json_is_string(json_object_get(j, "text")))

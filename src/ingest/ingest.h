@@ -72,8 +72,10 @@ typedef int (*ingest_jsonl_cb)(void *ctx, const char *id, struct doc *doc);
 
 /* Calls cb for each well-formed line. A malformed line (bad JSON, missing
  * id/text, empty text, invalid UTF-8) is reported in err as "line N: ..."
- * (first 20 described, the rest counted) and skipped. The id may be a
- * string or an integer. Blank lines are ignored.
+ * (first 20 described, the rest counted) and skipped; so is a line with
+ * more than 65536 JSON values (arrays, objects, members), refused before
+ * it is parsed (memory). The id may be a string or an integer. Blank lines
+ * are ignored.
  * Returns RC_OK when every line was good, RC_PARSE when some were skipped,
  * or the callback's non-zero value if it stopped. */
 int ingest_jsonl(const void *data, size_t n, ingest_jsonl_cb cb, void *ctx, struct buf *err);

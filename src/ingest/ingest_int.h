@@ -127,6 +127,14 @@ void ingest_num_label(struct ingest_numbering *nb, long num_id, int ilvl, struct
  * expanded: no amplification). */
 void ingest_xml_text(const xmlNode *n, struct buf *out);
 
+/* JSON lines: more arrays, objects and members than this in one line and
+ * the line is refused before jansson parses it (a 15 MB line of "[],"
+ * took 690 MB and 2.4 s; a corpus line has a handful of members). */
+#define INGEST_JSON_MAX_VALUES 65536
+/* True when p[0..n) has at most INGEST_JSON_MAX_VALUES '{', '[' and ','
+ * outside strings (a cheap linear scan; says nothing about validity). */
+int ingest_json_line_ok(const char *p, size_t n);
+
 /* Sets out's title from docProps/core.xml dc:title when the archive has a
  * non-empty one; anything missing or broken leaves the title alone. */
 void ingest_core_title(zip_t *za, zip_uint64_t *budget, struct doc *out);

@@ -20,6 +20,26 @@ static void bad_line(struct buf *err, size_t *nbad, size_t lineno, const char *z
     (*nbad)++;
 }
 
+int ingest_json_line_ok(const char *p, size_t n)
+{
+    size_t values = 0;
+    int in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if ((c == '{' || c == '[' || c == ',') && ++values > INGEST_JSON_MAX_VALUES) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int ingest_jsonl(const void *data, size_t n, ingest_jsonl_cb cb, void *ctx, struct buf *err)
 {
     int rc = RC_OK;
@@ -38,6 +58,10 @@ int ingest_jsonl(const void *data, size_t n, ingest_jsonl_cb cb, void *ctx, stru
             b--;
         if (a == b)
             continue;
+        if (!ingest_json_line_ok(p + a, b - a)) {
+            bad_line(err, &nbad, lineno, "JSON 值过多", "too many JSON values in one line");
+            continue;
+        }
         json_error_t je;
         json_t *j = json_loadb(p + a, b - a, JSON_REJECT_DUPLICATES, &je);
         if (!j || !json_is_object(j)) {

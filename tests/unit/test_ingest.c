@@ -1282,3 +1282,28 @@ TEST(ingest_jsonl_good_and_bad_lines)
     CHECK_INT(calls, 1);
     buf_release(&err);
 }
+
+TEST(ingest_jsonl_too_many_values)
+{
+    /* A line of 100k empty arrays (300 KB) would cost jansson ~50 bytes per
+     * "[]": it is refused unparsed, and detection does not call it JSONL. */
+    struct buf jl = BUF_INIT, err = BUF_INIT;
+    struct seen s = {0};
+    CHECK_INT(buf_adds(&jl, "{\"id\":\"a\",\"text\":\"甲\"}\n{\"id\":\"b\",\"x\":["), RC_OK);
+    for (int i = 0; i < 100000; i++)
+        CHECK_INT(buf_adds(&jl, "[],"), RC_OK);
+    CHECK_INT(buf_adds(&jl, "[]],\"text\":\"乙\"}\n{\"id\":\"c\",\"text\":\"a,[{\\\"\"}\n"), RC_OK);
+    CHECK_INT(ingest_jsonl(jl.p, jl.len, collect, &s, &err), RC_PARSE);
+    CHECK_INT(s.n, 2);
+    if (s.n == 2) {
+        CHECK_STR(s.ids[0], "a");
+        CHECK_STR(s.ids[1], "c"); /* commas and brackets inside strings do not count */
+    }
+    CHECK_CONTAINS(buf_str(&err), "line 2: JSON 值过多 / too many JSON values in one line");
+    /* the heavy line first: not taken for JSON lines */
+    CHECK_INT(ingest_detect("c.jsonl", strchr(jl.p, '\n') + 1,
+                            jl.len - (size_t)(strchr(jl.p, '\n') + 1 - jl.p)),
+              INGEST_TXT);
+    buf_release(&jl);
+    buf_release(&err);
+}
