@@ -77,9 +77,9 @@ void ingest_title_from_name(struct doc *d, const char *name);
 int ingest_join_line(struct buf *para, const char *line, size_t n);
 
 /* True when an end-of-central-directory record in the zip's tail (zip64
- * included; any candidate) declares more than INGEST_ZIP_MAX_ENTRIES
- * entries. Checked before libzip opens the archive: libzip materialises
- * every entry first (500k entries: 12 s and 200 MB before our check). */
+ * included; any candidate with a plausible central directory) declares
+ * more than INGEST_ZIP_MAX_ENTRIES entries. Checked before libzip opens the archive: libzip
+ * materialises every entry first (500k entries: 12 s and 200 MB before our check). */
 int ingest_zip_too_many(const char *data, size_t n);
 /* Opens a zip held in memory (data must outlive the archive). NULL when the
  * bytes are not a readable zip or ingest_zip_too_many says so. */

@@ -23,19 +23,25 @@ int ingest_zip_too_many(const char *data, size_t n)
 {
     const unsigned char *p = (const unsigned char *)data;
     /* The end-of-central-directory record sits in the last 22 + 65535
-     * bytes (its comment is at most 65535). Every candidate counts: a
-     * fake record in a comment must not hide the real one. */
+     * bytes (its comment is at most 65535). Every candidate that libzip
+     * could accept counts (a fake record in a comment must not hide the
+     * real one): its central directory lies before it and is big enough
+     * for the declared entries (46 bytes each at least). Other matches
+     * are chance bytes in compressed data and are ignored. */
     size_t lo = n > 22 + 65535 ? n - 22 - 65535 : 0;
     for (size_t i = n >= 22 ? n - 22 + 1 : 0; i-- > lo;) {
         if (memcmp(p + i, "PK\5\6", 4) != 0)
             continue;
-        uint64_t count = le(p + i + 10, 2);
+        uint64_t count = le(p + i + 10, 2), size = le(p + i + 12, 4), off = le(p + i + 16, 4);
         if (count == 0xFFFF && i >= 20 && memcmp(p + i - 20, "PK\6\7", 4) == 0) {
-            uint64_t off = le(p + i - 20 + 8, 8); /* the zip64 record */
-            if (n >= 56 && off <= n - 56 && memcmp(p + off, "PK\6\6", 4) == 0)
-                count = le(p + off + 32, 8);
+            uint64_t z = le(p + i - 20 + 8, 8); /* the zip64 record */
+            if (n >= 56 && z <= n - 56 && memcmp(p + z, "PK\6\6", 4) == 0) {
+                count = le(p + z + 32, 8);
+                size = le(p + z + 40, 8);
+                off = le(p + z + 48, 8);
+            }
         }
-        if (count > INGEST_ZIP_MAX_ENTRIES)
+        if (count > INGEST_ZIP_MAX_ENTRIES && size / 46 >= count && off <= i && size <= i - off)
             return 1;
     }
     return 0;
