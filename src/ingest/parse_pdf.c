@@ -205,15 +205,24 @@ static void geo_release(struct geo *g)
     free(g->left);
 }
 
+static int blank_line(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\f')
+            return 0;
+    return 1;
+}
+
 static int page_text(struct doc *out, struct buf *para, const char *t, const struct geo *g)
 {
     int rc = RC_OK;
-    size_t n = strlen(t), maxw = 0, i = 0, line = 0, prev = (size_t)-1;
-    while (i < n) { /* the page's full line width */
+    size_t n = strlen(t), maxw = 0, i = 0, line = 0, prev = (size_t)-1, nb_total = 0, nb = 0;
+    while (i < n) { /* the page's full line width and its non-blank lines */
         const char *nl = memchr(t + i, '\n', n - i);
         size_t end = nl ? (size_t)(nl - t) : n, w = width(t + i, end - i);
         if (w > maxw)
             maxw = w;
+        nb_total += !blank_line(t + i, end - i);
         i = end + 1;
     }
     i = 0;
@@ -233,7 +242,10 @@ static int page_text(struct doc *out, struct buf *para, const char *t, const str
             flush(out, para);
             continue;
         }
-        if (page_number_line(s, sn))
+        /* page numbers sit in the first or last two lines (header, footer);
+         * a bare number inside the page ("2023", an amount) is content */
+        nb++;
+        if (page_number_line(s, sn) && (nb <= 2 || nb + 2 > nb_total))
             continue;
         if (g->ok && line < g->nlines && g->top[line] >= 0) {
             /* a wider gap above, or an indented start, opens a paragraph */

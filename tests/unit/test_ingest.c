@@ -1105,6 +1105,30 @@ TEST(ingest_pdf_fenbian_and_part_headings)
     buf_release(&err);
 }
 
+TEST(ingest_pdf_bare_numbers_inside_page_kept)
+{
+    /* A line that is only a number is a page number in the header or
+     * footer (the last line here) but content inside the page: "2023"
+     * used to be dropped wherever it stood. */
+    const char *lines[] = {
+        "第一条 甲乙丙丁戊己庚辛壬癸甲乙丙丁戊己庚辛壬癸甲乙丙丁戊己", "第二条 短句。", "2023",
+        "第三条 子丑寅卯辰巳午未申酉子丑寅卯辰巳午未申酉子丑寅卯辰巳", "第四条 短句。", "7"};
+    struct buf pdf = BUF_INIT, err = BUF_INIT;
+    make_pdf("", 1, lines, sizeof lines / sizeof *lines, &pdf);
+    struct doc d;
+    doc_init(&d);
+    CHECK_INT(parse_auto("n.pdf", pdf.p, pdf.len, &d, &err), RC_OK);
+    CHECK_INT(d.nblocks, 5);
+    if (d.nblocks == 5) {
+        CHECK_STR(d.blocks[1].text, "第二条 短句。");
+        CHECK_STR(d.blocks[2].text, "2023");
+        CHECK_STR(d.blocks[4].text, "第四条 短句。");
+    }
+    doc_release(&d);
+    buf_release(&pdf);
+    buf_release(&err);
+}
+
 TEST(ingest_pdf_text_and_paragraphs)
 {
     /* No CJK font is guaranteed on build machines: the PDF text is ASCII. */
