@@ -221,8 +221,8 @@ int ingest_parse_html(const char *name, const char *p, size_t n, struct doc *out
     htmlDocPtr hd = NULL;
     struct html h = {.out = out};
     buf_init(&h.para, (size_t)16 << 20);
-    buf_init(&h.title, 4096);
-    buf_init(&h.h1, 4096);
+    buf_init(&h.title, (size_t)64 << 10); /* doc_set_title keeps 200 characters */
+    buf_init(&h.h1, (size_t)64 << 10);
     char cs[48];
     struct buf scratch = BUF_INIT;
     int rc = RC_PARSE;

@@ -526,6 +526,25 @@ TEST(ingest_html_blocks_and_tables)
     buf_release(&err);
 }
 
+TEST(ingest_html_long_title_cut_not_lost)
+{
+    /* A <title> of 2000 characters (6000 bytes) used to overflow a 4 KB
+     * buffer and be dropped for the <h1>; now it is kept, cut to 200. */
+    struct buf h = BUF_INIT, err = BUF_INIT;
+    struct doc d;
+    CHECK_INT(buf_adds(&h, "<html><head><title>"), RC_OK);
+    for (int i = 0; i < 2000; i++)
+        CHECK_INT(buf_adds(&h, "规"), RC_OK);
+    CHECK_INT(buf_adds(&h, "</title></head><body><h1>标题一</h1><p>正文</p></body></html>"), RC_OK);
+    doc_init(&d);
+    CHECK_INT(ingest_parse(INGEST_HTML, "t.html", h.p, h.len, &d, &err), RC_OK);
+    CHECK_INT(utf8_count(d.title, strlen(d.title)), DOC_TITLE_MAX_CHARS);
+    CHECK(strncmp(d.title, "规规规", strlen("规规规")) == 0);
+    doc_release(&d);
+    buf_release(&h);
+    buf_release(&err);
+}
+
 TEST(ingest_html_large_table)
 {
     struct buf h = BUF_INIT, err = BUF_INIT;
