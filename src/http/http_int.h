@@ -70,6 +70,7 @@ struct http_server {
     int nstreams;                      /* streams whose worker part has not finished */
     int nasks;                         /* asks whose request has not completed */
     int jobs_pending;                  /* an upload arrived: claim jobs */
+    int warm_pending;                  /* build the KBs' search indexes once, at start */
     int ingesting;                     /* workers running ingest jobs */
     pthread_t *workers;
     int nworkers;

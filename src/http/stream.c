@@ -498,6 +498,18 @@ static void *worker_main(void *arg)
         }
         if (s->stopping)
             break;
+        if (s->warm_pending && s->ingesting < max_ingest) {
+            /* the first questions after a start should not wait for an index */
+            s->warm_pending = 0;
+            s->ingesting++;
+            pthread_mutex_unlock(&s->mu);
+            struct kb_conn *c = http_conn(s);
+            if (c)
+                kb_warm(c);
+            pthread_mutex_lock(&s->mu);
+            s->ingesting--;
+            continue;
+        }
         if (s->jobs_pending && s->ingesting < max_ingest) {
             s->jobs_pending = 0;
             s->ingesting++;
@@ -519,6 +531,7 @@ static void *worker_main(void *arg)
 
 int http_workers_start(struct http_server *s)
 {
+    s->warm_pending = 1;
     int n = s->cfg->workers > 0 ? s->cfg->workers : 1;
     s->workers = xcalloc((size_t)n, sizeof *s->workers);
     for (int i = 0; i < n; i++) {

@@ -1029,6 +1029,18 @@ struct kb_snapshot *kb_snapshot_get(struct kb_conn *c, int64_t kb_id)
     return s;
 }
 
+size_t kb_warm(struct kb_conn *c)
+{
+    struct kb_info *kbs = NULL;
+    size_t n = 0;
+    if (kb_list(c, &kbs, &n) != RC_OK)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        kb_snapshot_put(kb_snapshot_get(c, kbs[i].id));
+    kb_infos_free(kbs, n);
+    return n;
+}
+
 int kb_embed_endpoint(const struct kb_engine *e, struct llm_endpoint *ep)
 {
     const struct config *cfg = e->cfg;

@@ -89,6 +89,7 @@ TEST(kb_create_validates_and_rejects_duplicates)
     CHECK_STR(k.name, "规章");
     kb_info_release(&k);
     CHECK_INT(kb_get(f.c, "nope", &k), RC_NOT_FOUND);
+    CHECK_INT(kb_warm(f.c), 1);
     buf_release(&err);
     teardown(&f);
 }
