@@ -65,8 +65,13 @@ evalrow cmrc2018 cmrc "$SHARED/cmrc2018/dev.jsonl" trigram "SQLite FTS5 trigram 
 evalrow cmrc2018 cmrc "$SHARED/cmrc2018/dev.jsonl" fts5 "SQLite FTS5 + atrium tokenizer" --no-answers --limit 1000
 
 echo "== http"
+# The server gets a data folder with the bankregs KB alone: the memory
+# target is for that KB (the server builds every KB's index at start).
+DATA_HTTP="$DATA/http"
+$BIN --data "$DATA_HTTP" --quiet kb create regs >/dev/null
+$BIN --data "$DATA_HTTP" --quiet kb ingest regs "$SHARED/bankregs/docs" >/dev/null
 PORT=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
-ATRIUM_LOG_LEVEL=warn $BIN --data "$DATA" serve --port "$PORT" 2>"$OUT/serve.log" &
+ATRIUM_LOG_LEVEL=warn $BIN --data "$DATA_HTTP" serve --port "$PORT" 2>"$OUT/serve.log" &
 SPID=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 curl -sf -X POST -H 'Content-Type: application/json' -d '{"query":"预热","k":5}' \
@@ -98,7 +103,7 @@ kill "$SPID"
 wait "$SPID" 2>/dev/null || true
 SPID=
 echo >>"$RES"
-echo "Server peak RSS (VmHWM) with the bankregs and cmrc2018 KBs: $((rss_idle / 1024)) MB after the first search, $((rss_peak / 1024)) MB after the wrk runs." >>"$RES"
+echo "Server peak RSS (VmHWM) with the bankregs KB: $((rss_idle / 1024)) MB after the first search, $((rss_peak / 1024)) MB after the wrk runs." >>"$RES"
 echo "  rss: idle $((rss_idle / 1024)) MB, peak $((rss_peak / 1024)) MB"
 echo
 cat "$RES"
