@@ -24,6 +24,8 @@ static const struct key keys[] = {
     {"port", K_INT, F(port)},
     {"threads", K_INT, F(threads)},
     {"workers", K_INT, F(workers)},
+    {"max_connections", K_INT, F(max_connections)},
+    {"max_connections_per_ip", K_INT, F(max_per_ip)},
     {"log_level", K_STR, F(log_level)},
     {"upload_max_mb", K_MB, F(upload_max)},
     {"body_max_kb", K_KB, F(body_max)},
@@ -142,6 +144,8 @@ int config_load(struct config *cfg, const char *path, struct buf *err)
     cfg->port = 8080;
     cfg->threads = 2;
     cfg->workers = 4;
+    cfg->max_connections = 1024;
+    cfg->max_per_ip = 0;
     cfg->log_level = xstrdup("info");
     cfg->upload_max = 50u * 1024 * 1024;
     cfg->body_max = 1024 * 1024;

@@ -10,26 +10,28 @@
 #include "common/buf.h"
 
 struct config {
-    char *data_dir;        /* data_dir: where atrium.db lives (./data) */
-    char *bind;            /* bind: listen address (127.0.0.1) */
-    int port;              /* port (8080) */
-    int threads;           /* threads: HTTP pool threads (2) */
-    int workers;           /* workers: background threads for ingest and streams (4) */
-    char *log_level;       /* log_level: debug|info|warn|error (info) */
-    size_t upload_max;     /* upload_max_mb: largest accepted upload, bytes (50 MB) */
-    size_t body_max;       /* body_max_kb: largest JSON body, bytes (1 MB) */
-    double min_score;      /* answer_min_score: below this the answer is "not found" */
+    char *data_dir;      /* data_dir: where atrium.db lives (./data) */
+    char *bind;          /* bind: listen address (127.0.0.1) */
+    int port;            /* port (8080) */
+    int threads;         /* threads: HTTP pool threads (2) */
+    int workers;         /* workers: background threads for ingest and streams (4) */
+    int max_connections; /* max_connections: open HTTP connections at most (1024) */
+    int max_per_ip;      /* max_connections_per_ip: per client address, 0 = no limit (0) */
+    char *log_level;     /* log_level: debug|info|warn|error (info) */
+    size_t upload_max;   /* upload_max_mb: largest accepted upload, bytes (50 MB) */
+    size_t body_max;     /* body_max_kb: largest JSON body, bytes (1 MB) */
+    double min_score;    /* answer_min_score: below this the answer is "not found" */
 
     /* Models: OpenAI-compatible endpoints. Empty url = not configured. */
-    char *chat_url;        /* chat_url: base URL, e.g. http://127.0.0.1:8000/v1 */
-    char *chat_model;      /* chat_model */
-    char *chat_api_key;    /* chat_api_key (never logged) */
-    char *embed_url;       /* embed_url */
-    char *embed_model;     /* embed_model */
-    char *embed_api_key;   /* embed_api_key */
-    char *rerank_url;      /* rerank_url */
-    char *rerank_model;    /* rerank_model */
-    char *rerank_api_key;  /* rerank_api_key */
+    char *chat_url;             /* chat_url: base URL, e.g. http://127.0.0.1:8000/v1 */
+    char *chat_model;           /* chat_model */
+    char *chat_api_key;         /* chat_api_key (never logged) */
+    char *embed_url;            /* embed_url */
+    char *embed_model;          /* embed_model */
+    char *embed_api_key;        /* embed_api_key */
+    char *rerank_url;           /* rerank_url */
+    char *rerank_model;         /* rerank_model */
+    char *rerank_api_key;       /* rerank_api_key */
     int connect_timeout_ms;     /* model_connect_timeout_ms (2000) */
     int first_token_timeout_ms; /* model_first_token_timeout_ms (15000) */
     int total_timeout_ms;       /* model_total_timeout_ms (60000) */

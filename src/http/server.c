@@ -604,7 +604,10 @@ int http_start(const struct config *cfg, struct kb_engine *eng, struct http_serv
         s, /* first, or MHD complains */
         MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(cfg->max_connections > 0 ? cfg->max_connections : 1024),
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(cfg->max_per_ip > 0 ? cfg->max_per_ip : 0),
+        MHD_OPTION_END);
     if (!s->d) {
         (void)buf_addf(err, "无法监听 / cannot listen on %s:%d", bind, cfg->port);
         rc = RC_IO;

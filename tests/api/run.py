@@ -962,6 +962,34 @@ def restart_keeps_data(ctx):
     check_eq(body["hits"][0]["label"], "第四条", "top label after restart")
 
 
+@test()
+def connection_limit_per_ip(ctx):
+    # With max_connections_per_ip = 2, a third connection from the same
+    # address is closed at once; the first two keep being served.
+    import socket
+    srv = Server(ctx.atrium, ctx.workdir, "limited", {"ATRIUM_MAX_CONNECTIONS_PER_IP": "2"}, 20)
+    socks = []
+    try:
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            socks.append(s)
+        third = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        socks.append(third)
+        third.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            data = third.recv(1024)
+        except (ConnectionResetError, socket.timeout):
+            data = b""
+        check(data == b"", "third connection was served: %r" % data[:80])
+        first = socks[0]
+        first.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        check(first.recv(1024).startswith(b"HTTP/1.1 200"), "first connection still served")
+    finally:
+        for s in socks:
+            s.close()
+        srv.stop()
+
+
 @test(quick=True)
 def stop_during_streams(ctx):
     # SIGTERM while streams are running (one waiting on a stalled model, one

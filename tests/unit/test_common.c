@@ -59,8 +59,15 @@ TEST(config_file_then_env)
     CHECK_INT(cfg.port, 9090);
     CHECK_STR(cfg.chat_model, "deepseek");
     CHECK_STR(cfg.data_dir, "./data");
+    CHECK_INT(cfg.max_connections, 1024);
+    CHECK_INT(cfg.max_per_ip, 0);
     config_release(&cfg);
     unsetenv("ATRIUM_CHAT_MODEL");
+    setenv("ATRIUM_MAX_CONNECTIONS_PER_IP", "8", 1);
+    CHECK_INT(config_load(&cfg, path, &err), RC_OK);
+    CHECK_INT(cfg.max_per_ip, 8);
+    config_release(&cfg);
+    unsetenv("ATRIUM_MAX_CONNECTIONS_PER_IP");
 
     f = fopen(path, "w");
     if (!f)
