@@ -679,10 +679,6 @@ static int ingest_doc(struct kb_conn *c, int64_t kb_id, const char *name, const 
 {
     if (!d->title[0])
         doc_set_title(d, name, strlen(name));
-    if (doc_current(c, kb_id, name, sha)) {
-        report_add(rep, name, KB_UNCHANGED, RC_OK, NULL, 0);
-        return RC_OK;
-    }
     struct chunk_list cl = {0};
     chunk_doc(d, NULL, &cl);
     if (cl.n == 0) {
@@ -738,6 +734,10 @@ static int on_jsonl_doc(void *ctx, const char *id, struct doc *d)
     struct jsonl_ctx *j = ctx;
     char sha[65];
     doc_sha(d, sha);
+    if (doc_current(j->c, j->kb_id, id, sha)) { /* (files are checked before parsing) */
+        report_add(j->rep, id, KB_UNCHANGED, RC_OK, NULL, 0);
+        return 0;
+    }
     int rc = ingest_doc(j->c, j->kb_id, id, "jsonl", sha, d, j->rep);
     if (rc && !j->first_rc)
         j->first_rc = rc;

@@ -626,10 +626,6 @@ struct fts_q {
 static int add_fts_token(void *ctx, const char *tok, size_t n, size_t start, size_t end)
 {
     struct fts_q *f = ctx;
-    /* Skip dictionary words (> 2 CJK chars = > 6 bytes of CJK): as phrases they
-     * would have to match our token positions exactly. */
-    if (n > 6 && (unsigned char)tok[0] >= 0xe0)
-        return 0;
     if (f->match->len)
         buf_adds(f->match, " OR ");
     buf_addc(f->match, '"');
@@ -722,7 +718,8 @@ static int search_fts(struct kb_conn *c, int64_t kb_id, const char *folded, int 
         trigram_match(folded, &match);
     } else {
         struct fts_q f = {&match, 0};
-        tok_run(folded, strlen(folded), TOK_DEFAULT, add_fts_token, &f);
+        /* bigrams only: the atrium FTS5 index holds no dictionary words */
+        tok_run(folded, strlen(folded), TOK_BIGRAMS, add_fts_token, &f);
     }
     *nh = 0;
     if (!match.len) {
