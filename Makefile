@@ -7,7 +7,7 @@ BUILD    ?= build
 ASAN     ?= $(BUILD)/asan
 CC       ?= cc
 PKGS     := sqlite3 libmicrohttpd jansson libcurl icu-uc icu-i18n opencc libsodium \
-            libxml-2.0 libzip poppler-glib
+            libxml-2.0 libzip poppler-glib ldap lber
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

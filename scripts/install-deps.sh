@@ -9,6 +9,7 @@ PKGS=(
   libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
   libicu-dev libopencc-dev opencc libsodium-dev
   libxml2-dev libzip-dev libpoppler-glib-dev
+  libldap-dev slapd ldap-utils
   python3 zip poppler-utils wrk
 )
 

@@ -42,6 +42,25 @@ static const struct key keys[] = {
     {"model_connect_timeout_ms", K_INT, F(connect_timeout_ms)},
     {"model_first_token_timeout_ms", K_INT, F(first_token_timeout_ms)},
     {"model_total_timeout_ms", K_INT, F(total_timeout_ms)},
+    {"session_idle_min", K_INT, F(session_idle_min)},
+    {"session_max_hours", K_INT, F(session_max_hours)},
+    {"login_max_failures", K_INT, F(login_max_failures)},
+    {"login_lockout_min", K_INT, F(login_lockout_min)},
+    {"password_min_len", K_INT, F(password_min_len)},
+    {"hash_concurrency", K_INT, F(hash_concurrency)},
+    {"hash_queue", K_INT, F(hash_queue)},
+    {"cookie_secure", K_INT, F(cookie_secure)},
+    {"audit_flush_ms", K_INT, F(audit_flush_ms)},
+    {"ldap_url", K_STR, F(ldap_url)},
+    {"ldap_base_dn", K_STR, F(ldap_base_dn)},
+    {"ldap_user_filter", K_STR, F(ldap_user_filter)},
+    {"ldap_bind_dn", K_STR, F(ldap_bind_dn)},
+    {"ldap_bind_password", K_STR, F(ldap_bind_password)},
+    {"ldap_group_base_dn", K_STR, F(ldap_group_base_dn)},
+    {"ldap_group_filter", K_STR, F(ldap_group_filter)},
+    {"ldap_name_attr", K_STR, F(ldap_name_attr)},
+    {"ldap_empno_attr", K_STR, F(ldap_empno_attr)},
+    {"ldap_timeout_ms", K_INT, F(ldap_timeout_ms)},
 };
 #undef F
 
@@ -153,6 +172,19 @@ int config_load(struct config *cfg, const char *path, struct buf *err)
     cfg->connect_timeout_ms = 2000;
     cfg->first_token_timeout_ms = 15000;
     cfg->total_timeout_ms = 60000;
+    cfg->session_idle_min = 30;
+    cfg->session_max_hours = 12;
+    cfg->login_max_failures = 5;
+    cfg->login_lockout_min = 15;
+    cfg->password_min_len = 10;
+    cfg->hash_concurrency = 2;
+    cfg->hash_queue = 64;
+    cfg->audit_flush_ms = 200;
+    cfg->ldap_user_filter = xstrdup("(uid=%s)");
+    cfg->ldap_group_filter = xstrdup("(|(member=%D)(uniqueMember=%D)(memberUid=%s))");
+    cfg->ldap_name_attr = xstrdup("cn");
+    cfg->ldap_empno_attr = xstrdup("employeeNumber");
+    cfg->ldap_timeout_ms = 3000;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].kind == K_STR && !*(char **)((char *)cfg + keys[i].off))
             *(char **)((char *)cfg + keys[i].off) = xstrdup("");

@@ -77,8 +77,14 @@ int kb_conn_open(struct kb_engine *e, struct kb_conn **out, struct buf *err)
     c->e = e;
     c->db = db;
     c->cache = db_cache_new(db);
+    c->store = (struct db_conn){db, c->cache};
     *out = c;
     return RC_OK;
+}
+
+struct db_conn *kb_conn_store(struct kb_conn *c)
+{
+    return &c->store;
 }
 
 void kb_conn_close(struct kb_conn *c)

@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/config.h"
+#include "store/db.h"
 
 struct kb_engine;
 struct kb_conn;
@@ -24,6 +25,9 @@ int kb_engine_open(const struct config *cfg, struct kb_engine **out, struct buf 
 void kb_engine_close(struct kb_engine *e);
 int kb_conn_open(struct kb_engine *e, struct kb_conn **out, struct buf *err);
 void kb_conn_close(struct kb_conn *c);
+/* The connection underneath, for auth/ and the other services that share
+ * the thread's connection (and its transactions). Owned by c. */
+struct db_conn *kb_conn_store(struct kb_conn *c);
 
 /* Builds the search index of every KB that has none yet or an outdated
  * one, so that the first questions after a start do not wait for it (about

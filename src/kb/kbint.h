@@ -53,6 +53,7 @@ struct kb_conn {
     struct kb_engine *e;
     sqlite3 *db;
     struct db_cache *cache;
+    struct db_conn store; /* the same two, for the services beside kb/ */
 };
 
 /* Returns a referenced snapshot of the KB at its current generation,

@@ -72,6 +72,134 @@ static const char *const migrations[] = {
     "  created_at INTEGER NOT NULL,"
     "  updated_at INTEGER NOT NULL);"
     "CREATE INDEX jobs_status ON jobs(status, id);",
+
+    /* 2: identity, organisation, KB access and the audit log. kbs is rebuilt
+     * (the SQLite 12-step way, foreign keys off: see migrate) so that only
+     * enterprise KB names are unique across the bank; personal and
+     * conversation KBs are unique per owner. */
+    "CREATE TABLE users("
+    "  id INTEGER PRIMARY KEY,"
+    "  username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    "  display_name TEXT NOT NULL DEFAULT '',"
+    "  employee_no TEXT NOT NULL DEFAULT '',"
+    "  source TEXT NOT NULL DEFAULT 'local'," /* local | ldap */
+    "  pwhash TEXT,"                         /* argon2id string; NULL for ldap users */
+    "  disabled INTEGER NOT NULL DEFAULT 0,"
+    "  failed_logins INTEGER NOT NULL DEFAULT 0,"
+    "  locked_until INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  last_login_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE sessions("
+    "  id INTEGER PRIMARY KEY,"
+    "  token_hash TEXT NOT NULL UNIQUE," /* sha256 hex of the cookie value */
+    "  csrf TEXT NOT NULL,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL," /* absolute expiry */
+    "  ip TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX sessions_user ON sessions(user_id);"
+    "CREATE TABLE api_tokens("
+    "  id INTEGER PRIMARY KEY,"
+    "  token_hash TEXT NOT NULL UNIQUE,"
+    "  prefix TEXT NOT NULL," /* the first characters, to recognise a token */
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL DEFAULT 0," /* 0 = never */
+    "  revoked_at INTEGER NOT NULL DEFAULT 0,"
+    "  last_used_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX api_tokens_user ON api_tokens(user_id);"
+    "CREATE TABLE orgs("
+    "  id INTEGER PRIMARY KEY,"
+    "  parent_id INTEGER REFERENCES orgs(id),"
+    "  name TEXT NOT NULL,"
+    "  code TEXT NOT NULL DEFAULT '',"
+    "  path TEXT NOT NULL," /* '/1/4/9/': ids from the root, for subtree tests */
+    "  created_at INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX orgs_sibling ON orgs(coalesce(parent_id, 0), name);"
+    "CREATE INDEX orgs_path ON orgs(path);"
+    "CREATE TABLE org_members("
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  source TEXT NOT NULL DEFAULT 'local',"
+    "  PRIMARY KEY(user_id, org_id));"
+    "CREATE INDEX org_members_org ON org_members(org_id);"
+    "CREATE TABLE positions("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE user_positions("
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  position_id INTEGER NOT NULL REFERENCES positions(id) ON DELETE CASCADE,"
+    "  source TEXT NOT NULL DEFAULT 'local',"
+    "  PRIMARY KEY(user_id, position_id));"
+    "CREATE TABLE roles("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  perms INTEGER NOT NULL DEFAULT 0," /* enum auth_perm bits */
+    "  builtin INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE user_roles("
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  role_id INTEGER NOT NULL REFERENCES roles(id) ON DELETE CASCADE,"
+    "  source TEXT NOT NULL DEFAULT 'local',"
+    "  PRIMARY KEY(user_id, role_id));"
+    "CREATE TABLE ldap_maps("
+    "  id INTEGER PRIMARY KEY,"
+    "  match TEXT NOT NULL," /* a group DN, or an OU DN the user's DN ends with */
+    "  target_type TEXT NOT NULL," /* org | position | role */
+    "  target_id INTEGER NOT NULL,"
+    "  UNIQUE(match, target_type, target_id));"
+    "CREATE TABLE kbs_new("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  kind TEXT NOT NULL DEFAULT 'enterprise'," /* enterprise | personal | conversation */
+    "  owner_id INTEGER REFERENCES users(id) ON DELETE CASCADE,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  generation INTEGER NOT NULL DEFAULT 0,"
+    "  ndocs INTEGER NOT NULL DEFAULT 0,"
+    "  nchunks INTEGER NOT NULL DEFAULT 0,"
+    "  nchars INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO kbs_new(id, name, kind, created_at, generation, ndocs, nchunks, nchars)"
+    "  SELECT id, name, 'enterprise', created_at, generation, ndocs, nchunks, nchars FROM kbs;"
+    "DROP TABLE kbs;"
+    "ALTER TABLE kbs_new RENAME TO kbs;"
+    "CREATE UNIQUE INDEX kbs_name ON kbs(name) WHERE owner_id IS NULL;"
+    "CREATE UNIQUE INDEX kbs_owner_name ON kbs(owner_id, name) WHERE owner_id IS NOT NULL;"
+    "CREATE TABLE kb_acl("
+    "  id INTEGER PRIMARY KEY,"
+    "  kb_id INTEGER NOT NULL REFERENCES kbs(id) ON DELETE CASCADE,"
+    "  subject_type TEXT NOT NULL," /* org | position | role | user */
+    "  subject_id INTEGER NOT NULL,"
+    "  level INTEGER NOT NULL," /* 1 read, 2 write, 3 admin */
+    "  created_at INTEGER NOT NULL,"
+    "  UNIQUE(kb_id, subject_type, subject_id));"
+    "CREATE INDEX kb_acl_subject ON kb_acl(subject_type, subject_id);"
+    "CREATE TABLE doc_files("
+    "  doc_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,"
+    "  mime TEXT NOT NULL,"
+    "  data BLOB NOT NULL);"
+    "CREATE TABLE audit_log("
+    "  id INTEGER PRIMARY KEY,"
+    "  ts INTEGER NOT NULL," /* unix milliseconds */
+    "  user_id INTEGER NOT NULL DEFAULT 0,"
+    "  actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT NOT NULL DEFAULT '',"
+    "  detail TEXT NOT NULL DEFAULT '{}',"
+    "  ip TEXT NOT NULL DEFAULT '',"
+    "  prev_hash TEXT NOT NULL,"
+    "  hash TEXT NOT NULL);"
+    "CREATE INDEX audit_user ON audit_log(user_id, id);"
+    "CREATE INDEX audit_action ON audit_log(action, id);"
+    "CREATE INDEX audit_ts ON audit_log(ts);"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;",
 };
 
 int db_schema_version(void)
@@ -137,6 +265,19 @@ int db_tx_end(sqlite3 *db, struct db_tx *tx, int ok)
     return RC_OK;
 }
 
+/* Non-zero when a migration left a row pointing at nothing. */
+static int foreign_keys_broken(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int broken = 1;
+    if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL) == SQLITE_OK)
+        broken = sqlite3_step(st) != SQLITE_DONE;
+    sqlite3_finalize(st);
+    if (broken)
+        log_error("migration left dangling foreign keys");
+    return broken;
+}
+
 static int migrate(sqlite3 *db, struct buf *err)
 {
     int have = db_user_version(db);
@@ -150,20 +291,32 @@ static int migrate(sqlite3 *db, struct buf *err)
                  want);
         return RC_DB;
     }
+    if (have == want)
+        return RC_OK;
+    /* Rebuilding a table (migration 2 does) needs foreign keys off, or
+     * dropping the old table would cascade; the pragma is a no-op inside a
+     * transaction, so it is set around them, and the keys are checked
+     * before each commit. */
+    if (db_exec(db, "PRAGMA foreign_keys = OFF"))
+        goto fail;
     for (int v = have; v < want; v++) {
         if (db_begin(db))
             goto fail;
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
-        if (db_exec(db, migrations[v]) || db_exec(db, pragma) || db_commit(db)) {
+        if (db_exec(db, migrations[v]) || foreign_keys_broken(db) || db_exec(db, pragma) ||
+            db_commit(db)) {
             db_rollback(db);
             goto fail;
         }
         log_info("store migrated to schema %d", v + 1);
     }
+    if (db_exec(db, "PRAGMA foreign_keys = ON"))
+        goto fail;
     return RC_OK;
 fail:
     buf_addf(err, "数据库迁移失败 / migration failed: %s", sqlite3_errmsg(db));
+    sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
     return RC_DB;
 }
 

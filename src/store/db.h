@@ -45,6 +45,14 @@ struct db_cache *db_cache_new(sqlite3 *db);
 void db_cache_free(struct db_cache *c);
 sqlite3_stmt *db_stmt(struct db_cache *c, const char *sql);
 
+/* A thread's connection and its statement cache, as the services below
+ * kb/ (auth/ and later ones) take them. Owned by whoever opened it (the
+ * kb_conn of the thread, see kb_conn_store). */
+struct db_conn {
+    sqlite3 *db;
+    struct db_cache *cache;
+};
+
 /* Column helpers: text as a malloc'd copy ("" for NULL). */
 char *db_col_str(sqlite3_stmt *st, int col);
 
