@@ -60,12 +60,11 @@ int position_unassign(struct db_conn *d, int64_t user_id, int64_t position_id);
 
 /* ---- roles ---- */
 
-/* The built-in roles, created by role_seed (idempotent, run at open):
+/* The built-in roles come with the schema (store/db.c, migration 2):
  * admin (everything but audit.read: 三员分立, the auditor is someone
  * else), kb_admin (kb.create, kb.admin), agent_admin (agents.manage),
- * auditor (audit.read), user (nothing beyond what grants give). Built-in
- * roles cannot be deleted or changed. */
-int role_seed(struct db_conn *d);
+ * auditor (audit.read), user (nothing beyond what grants give; every new
+ * user holds it). Built-in roles cannot be deleted or changed. */
 int role_create(struct db_conn *d, const char *name, unsigned perms, int64_t *id,
                 struct buf *err);
 int role_find(struct db_conn *d, const char *id_or_name, int64_t *id);

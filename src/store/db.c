@@ -141,6 +141,11 @@ static const char *const migrations[] = {
     "  perms INTEGER NOT NULL DEFAULT 0," /* enum auth_perm bits */
     "  builtin INTEGER NOT NULL DEFAULT 0,"
     "  created_at INTEGER NOT NULL);"
+    /* The built-in roles (perms: enum auth_perm in auth/auth.h). admin has
+     * everything but audit.read: the auditor is someone else (三员分立). */
+    "INSERT INTO roles(name, perms, builtin, created_at) VALUES"
+    "  ('admin', 127, 1, 0), ('kb_admin', 24, 1, 0), ('agent_admin', 32, 1, 0),"
+    "  ('auditor', 128, 1, 0), ('user', 0, 1, 0);"
     "CREATE TABLE user_roles("
     "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
     "  role_id INTEGER NOT NULL REFERENCES roles(id) ON DELETE CASCADE,"
