@@ -22,28 +22,31 @@ enum acl_subject { ACL_SUBJ_ORG = 1, ACL_SUBJ_POSITION, ACL_SUBJ_ROLE, ACL_SUBJ_
 
 /* The caller's access level (0..3) to the KB row aliased `k`, as an SQL
  * expression. Parameters: ?1 = the user id, ?2 = 1 when the user holds
- * kb.admin (admin of every enterprise KB), else 0. Use numbered parameters
- * ?3 and up for the rest of the query.
+ * kb.admin (admin of every enterprise KB), 2 for no principal at all (the
+ * CLI operator on the server: everything), else 0. Use numbered
+ * parameters ?3 and up for the rest of the query.
  *
  * - a KB with an owner (personal, conversation): 3 for the owner, else 0 —
  *   not even kb.admin reads someone's personal KB;
  * - an enterprise KB: 3 with kb.admin, else the highest level granted to
  *   the user, one of their roles or positions, or an org that contains one
  *   of their orgs (the grantee org is a prefix of the member org's path). */
-#define ACL_KB_LEVEL_SQL                                                                         \
-    "(CASE WHEN k.owner_id IS NOT NULL THEN (CASE WHEN k.owner_id = ?1 THEN 3 ELSE 0 END)"       \
-    " WHEN ?2 THEN 3"                                                                            \
-    " ELSE coalesce((SELECT max(a.level) FROM kb_acl a WHERE a.kb_id = k.id AND ("               \
-    "   (a.subject_type = 'user' AND a.subject_id = ?1)"                                         \
-    "   OR (a.subject_type = 'role' AND a.subject_id IN"                                         \
-    "       (SELECT role_id FROM user_roles WHERE user_id = ?1))"                                \
-    "   OR (a.subject_type = 'position' AND a.subject_id IN"                                     \
-    "       (SELECT position_id FROM user_positions WHERE user_id = ?1))"                        \
-    "   OR (a.subject_type = 'org' AND EXISTS (SELECT 1 FROM org_members m"                      \
-    "       JOIN orgs mo ON mo.id = m.org_id JOIN orgs g ON g.id = a.subject_id"                 \
+#define ACL_KB_LEVEL_SQL                                                                           \
+    "(CASE WHEN ?2 = 2 THEN 3"                                                                     \
+    " WHEN k.owner_id IS NOT NULL THEN (CASE WHEN k.owner_id = ?1 THEN 3 ELSE 0 END)"              \
+    " WHEN ?2 = 1 THEN 3"                                                                          \
+    " ELSE coalesce((SELECT max(a.level) FROM kb_acl a WHERE a.kb_id = k.id AND ("                 \
+    "   (a.subject_type = 'user' AND a.subject_id = ?1)"                                           \
+    "   OR (a.subject_type = 'role' AND a.subject_id IN"                                           \
+    "       (SELECT role_id FROM user_roles WHERE user_id = ?1))"                                  \
+    "   OR (a.subject_type = 'position' AND a.subject_id IN"                                       \
+    "       (SELECT position_id FROM user_positions WHERE user_id = ?1))"                          \
+    "   OR (a.subject_type = 'org' AND EXISTS (SELECT 1 FROM org_members m"                        \
+    "       JOIN orgs mo ON mo.id = m.org_id JOIN orgs g ON g.id = a.subject_id"                   \
     "       WHERE m.user_id = ?1 AND substr(mo.path, 1, length(g.path)) = g.path)))), 0) END)"
 
-/* Binds ?1 and ?2 of a statement that embeds ACL_KB_LEVEL_SQL. */
+/* Binds ?1 and ?2 of a statement that embeds ACL_KB_LEVEL_SQL. who NULL or
+ * via AUTH_VIA_CLI: ?2 = 2 (unrestricted). */
 void acl_bind(sqlite3_stmt *st, const struct auth_principal *who);
 
 /* "read" | "write" | "admin" ↔ enum; 0 when unknown. */

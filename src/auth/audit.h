@@ -52,9 +52,13 @@ void audit_hash(const char *prev_hash, int64_t id, int64_t ts_ms, int64_t user_i
 int audit_verify(struct db_conn *d, int64_t *checked, int64_t *bad_id, int64_t *head_id,
                  char head_hash[65], struct buf *err);
 
+/* The id of the entry whose hash is `hash` (a head kept elsewhere, checked
+ * by `atrium audit verify --expect`). RC_OK, RC_NOT_FOUND or RC_DB. */
+int audit_find_hash(struct db_conn *d, const char *hash, int64_t *id);
+
 struct audit_filter {
-    const char *user;   /* user name or NULL */
-    const char *action; /* exact action, or a prefix ending in '.' ("kb."), or NULL */
+    const char *user;           /* user name or NULL */
+    const char *action;         /* exact action, or a prefix ending in '.' ("kb."), or NULL */
     int64_t since_ms, until_ms; /* 0 = open */
     int64_t before_id;          /* paging: entries with id < before_id (0 = newest) */
     int limit;                  /* 1..1000, default 100 */

@@ -51,8 +51,8 @@ struct auth_principal {
     char username[65];
     unsigned perms; /* enum auth_perm bits */
     enum auth_via via;
-    int64_t cred_id;  /* the session's or the token's row id */
-    char csrf[65];    /* the session's CSRF token (sessions only) */
+    int64_t cred_id; /* the session's or the token's row id */
+    char csrf[65];   /* the session's CSRF token (sessions only) */
 };
 
 /* Loads user_id's principal (perms from roles). RC_NOT_FOUND for an unknown

@@ -65,8 +65,7 @@ int position_unassign(struct db_conn *d, int64_t user_id, int64_t position_id);
  * else), kb_admin (kb.create, kb.admin), agent_admin (agents.manage),
  * auditor (audit.read), user (nothing beyond what grants give; every new
  * user holds it). Built-in roles cannot be deleted or changed. */
-int role_create(struct db_conn *d, const char *name, unsigned perms, int64_t *id,
-                struct buf *err);
+int role_create(struct db_conn *d, const char *name, unsigned perms, int64_t *id, struct buf *err);
 int role_find(struct db_conn *d, const char *id_or_name, int64_t *id);
 /* RC_DENIED for a built-in role. */
 int role_set_perms(struct db_conn *d, int64_t id, unsigned perms);

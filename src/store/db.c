@@ -83,7 +83,7 @@ static const char *const migrations[] = {
     "  display_name TEXT NOT NULL DEFAULT '',"
     "  employee_no TEXT NOT NULL DEFAULT '',"
     "  source TEXT NOT NULL DEFAULT 'local'," /* local | ldap */
-    "  pwhash TEXT,"                         /* argon2id string; NULL for ldap users */
+    "  pwhash TEXT,"                          /* argon2id string; NULL for ldap users */
     "  disabled INTEGER NOT NULL DEFAULT 0,"
     "  failed_logins INTEGER NOT NULL DEFAULT 0,"
     "  locked_until INTEGER NOT NULL DEFAULT 0,"
@@ -153,7 +153,7 @@ static const char *const migrations[] = {
     "  PRIMARY KEY(user_id, role_id));"
     "CREATE TABLE ldap_maps("
     "  id INTEGER PRIMARY KEY,"
-    "  match TEXT NOT NULL," /* a group DN, or an OU DN the user's DN ends with */
+    "  match TEXT NOT NULL,"       /* a group DN, or an OU DN the user's DN ends with */
     "  target_type TEXT NOT NULL," /* org | position | role */
     "  target_id INTEGER NOT NULL,"
     "  UNIQUE(match, target_type, target_id));"
@@ -199,6 +199,7 @@ static const char *const migrations[] = {
     "  prev_hash TEXT NOT NULL,"
     "  hash TEXT NOT NULL);"
     "CREATE INDEX audit_user ON audit_log(user_id, id);"
+    "CREATE INDEX audit_actor ON audit_log(actor, id);"
     "CREATE INDEX audit_action ON audit_log(action, id);"
     "CREATE INDEX audit_ts ON audit_log(ts);"
     "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_log"
