@@ -70,11 +70,20 @@ echo "== http"
 DATA_HTTP="$DATA/http"
 $BIN --data "$DATA_HTTP" --quiet kb create regs >/dev/null
 $BIN --data "$DATA_HTTP" --quiet kb ingest regs "$SHARED/bankregs/docs" >/dev/null
+# Searches go as a teller whose read access comes from a grant to their
+# branch's parent org (the permission filter does real work on each request).
+printf 'Bench#Teller-2026\n' | $BIN --data "$DATA_HTTP" --quiet user add teller >/dev/null
+$BIN --data "$DATA_HTTP" --quiet org add 恒远银行 >/dev/null
+$BIN --data "$DATA_HTTP" --quiet org add 上海分行 --parent 恒远银行 >/dev/null
+$BIN --data "$DATA_HTTP" --quiet org member add 恒远银行/上海分行 teller >/dev/null
+$BIN --data "$DATA_HTTP" --quiet kb grant regs --org 恒远银行 >/dev/null
+TOKEN=$($BIN --data "$DATA_HTTP" token create teller --name bench | tail -n 1)
 PORT=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
 ATRIUM_LOG_LEVEL=warn $BIN --data "$DATA_HTTP" serve --port "$PORT" 2>"$OUT/serve.log" &
 SPID=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
-curl -sf -X POST -H 'Content-Type: application/json' -d '{"query":"预热","k":5}' \
+curl -sf -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
+    -d '{"query":"预热","k":5}' \
     "http://127.0.0.1:$PORT/api/v1/kbs/regs/search" >/dev/null
 rss_idle=$(awk '/VmHWM/{print $2}' /proc/$SPID/status)
 QS=$(python3 -c "
@@ -87,7 +96,7 @@ echo >>"$RES"
 echo "| endpoint | connections | requests/s | latency p50 | latency p99 | non-2xx |" >>"$RES"
 echo "|---|---:|---:|---:|---:|---:|" >>"$RES"
 for conns in 16 64; do
-    WRK_QUERIES="$QS" wrk -t2 -c$conns -d${WRK_SECONDS:-10}s --latency -s bench/wrk_search.lua \
+    WRK_TOKEN="$TOKEN" WRK_QUERIES="$QS" wrk -t2 -c$conns -d${WRK_SECONDS:-10}s --latency -s bench/wrk_search.lua \
         "http://127.0.0.1:$PORT/api/v1/kbs/regs/search" >"$OUT/wrk-search-$conns.txt" 2>&1 || true
     rps=$(awk '/Requests\/sec/{print $2}' "$OUT/wrk-search-$conns.txt")
     p50=$(awk '$1=="50%"{print $2}' "$OUT/wrk-search-$conns.txt")

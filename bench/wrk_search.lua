@@ -1,7 +1,8 @@
 -- wrk script: POST a JSON search to one knowledge base, keep-alive.
 -- Usage: wrk -t2 -c64 -d10s -s bench/wrk_search.lua http://127.0.0.1:8080/api/v1/kbs/1/search
 -- Environment: WRK_QUERIES="q1|q2|..." rotates queries (default: a few
--- regulation questions); WRK_K sets k (default 5). Non-200 answers are
+-- regulation questions); WRK_K sets k (default 5); WRK_TOKEN is the API
+-- token sent as "Authorization: Bearer …" (every route needs one). Non-200 answers are
 -- counted and printed at the end, so a broken run cannot pass as fast.
 local queries = {}
 local env = os.getenv("WRK_QUERIES")
@@ -11,6 +12,9 @@ else
   queries = { "住宿标准", "报销申请期限", "出差火车座位", "协议酒店", "差旅费用管理" }
 end
 local k = tonumber(os.getenv("WRK_K") or "5") or 5
+local headers = { ["Content-Type"] = "application/json" }
+local token = os.getenv("WRK_TOKEN")
+if token and #token > 0 then headers["Authorization"] = "Bearer " .. token end
 
 local bodies = {}
 for i, q in ipairs(queries) do
@@ -34,7 +38,7 @@ end
 request = function()
   counter = counter + 1
   local body = bodies[(counter % #bodies) + 1]
-  return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, body)
+  return wrk.format("POST", nil, headers, body)
 end
 
 response = function(status, headers, body)

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Starts the Atrium demo: creates the knowledge base "demo" (if missing),
-# ingests the fictional bank manual in demo/, prints example questions and
-# runs the server. Safe to re-run: an existing KB is reused and unchanged
-# files are skipped by the ingest.
+# ingests the fictional bank manual in demo/, makes the admin user "demo"
+# (first run only; the password is printed once) and lets every user read
+# the KB, prints example questions with a fresh one-day API token and runs
+# the server. Safe to re-run: an existing KB and user are reused and
+# unchanged files are skipped by the ingest.
 #
 # Usage: scripts/demo.sh [PATH_TO_ATRIUM]      (default: build/atrium)
 # Environment: ATRIUM_DATA (data folder, default ./data), PORT (default 8080),
-#              ATRIUM_DEMO_KB (KB name, default demo). See docs/DEMO.md.
+#              ATRIUM_DEMO_KB (KB name, default demo), ATRIUM_DEMO_PASSWORD (the
+#              demo user's password on first run; default: a random one).
+#              See docs/DEMO.md.
 set -euo pipefail
 
 ATRIUM=${1:-build/atrium}
@@ -62,6 +66,18 @@ shopt -u nullglob
 [ ${#files[@]} -gt 0 ] || die "demo/ 中没有可导入的文件 / nothing to ingest in $DEMO_DIR"
 atrium kb ingest "$KB" "${files[@]}" || die "导入失败 / ingest failed (see the messages above)"
 
+# A user to sign in with: the admin "demo" (made once), and read access to
+# the KB for every user (the built-in role "user").
+if ! atrium user show demo >/dev/null 2>&1; then
+    PW=${ATRIUM_DEMO_PASSWORD:-Hy$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | head -c 12)#7}
+    printf '%s\n' "$PW" | atrium user add demo --admin --display 演示管理员 >/dev/null ||
+        die "无法创建演示用户 / cannot create the demo user"
+    echo "演示用户 / demo user: demo  密码 / password: $PW  (只显示这一次 / shown once)"
+fi
+atrium --quiet kb grant "$KB" --role user >/dev/null || die "无法授权 / kb grant failed"
+TOKEN=$(atrium token create demo --name demo --expires 1 | tail -n 1) ||
+    die "无法创建令牌 / cannot create a token"
+
 cat <<EOF
 
 演示知识库已就绪 / the demo knowledge base is ready. 试试 / try:
@@ -74,7 +90,7 @@ cat <<EOF
 服务启动中 / starting the server on http://${ATRIUM_BIND:-127.0.0.1}:$PORT (Ctrl-C 停止 / to stop).
 网页界面尚未提供（见 issue #6），可以用 HTTP API 提问 / no web pages yet (issue #6); ask over the API:
 
-  curl -s -X POST -H 'Content-Type: application/json' \\
+  curl -s -X POST -H 'Content-Type: application/json' -H 'Authorization: Bearer $TOKEN' \\
        -d '{"question":"挂失止付后几天内要申请公示催告？"}' \\
        http://${ATRIUM_BIND:-127.0.0.1}:$PORT/api/v1/kbs/$KB/ask
 

@@ -6,7 +6,7 @@ set -u
 cd "$(dirname "$0")/.."
 SECS=${1:-${FUZZ_SECONDS:-8}}
 OUT=${FUZZ_BUILD:-build/fuzz}
-PKGS="sqlite3 libmicrohttpd jansson libcurl icu-uc icu-i18n opencc libsodium libxml-2.0 libzip poppler-glib"
+PKGS="sqlite3 libmicrohttpd jansson libcurl icu-uc icu-i18n opencc libsodium libxml-2.0 libzip poppler-glib ldap lber"
 CFLAGS="-std=c11 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE -Isrc $(pkg-config --cflags $PKGS) -g -O1 \
  -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
 LIBS="$(pkg-config --libs $PKGS) -lpthread -lm"

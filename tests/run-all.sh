@@ -41,8 +41,12 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite unit "$BUILD/unit_tests"
 run_suite unit-asan "$ASAN/unit_tests"
 run_suite cli python3 tests/cli/run.py --atrium "$BUILD/atrium"
+run_suite cli-identity python3 tests/cli/identity.py --atrium "$BUILD/atrium"
+run_suite cli-audit python3 tests/cli/audit.py --atrium "$BUILD/atrium"
 run_suite api python3 tests/api/run.py --atrium "$BUILD/atrium"
 run_suite api-asan python3 tests/api/run.py --atrium "$ASAN/atrium" --quick
+run_suite api-acl python3 tests/api/acl.py --atrium "$BUILD/atrium"
+run_suite api-acl-asan python3 tests/api/acl.py --atrium "$ASAN/atrium"
 run_suite fuzz tests/fuzz-smoke.sh "${FUZZ_SECONDS:-8}"
 
 echo

@@ -11,6 +11,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "kb/kb.h"
+#include "store/db.h"
 
 #ifndef ATRIUM_VERSION
 #define ATRIUM_VERSION "0.1.0"
@@ -100,5 +101,58 @@ int cli_cmd_search(struct cli *c, int argc, char **argv);
 int cli_cmd_ask(struct cli *c, int argc, char **argv);
 int cli_cmd_serve(struct cli *c, int argc, char **argv);
 int cli_cmd_eval(struct cli *c, int argc, char **argv);
+/* Identity and organisation (cli_user.c, cli_org.c, cli_ldap.c). */
+int cli_cmd_user(struct cli *c, int argc, char **argv);
+int cli_cmd_token(struct cli *c, int argc, char **argv);
+int cli_cmd_org(struct cli *c, int argc, char **argv);
+int cli_cmd_position(struct cli *c, int argc, char **argv);
+int cli_cmd_role(struct cli *c, int argc, char **argv);
+int cli_cmd_ldap(struct cli *c, int argc, char **argv);
+int cli_cmd_audit(struct cli *c, int argc, char **argv);
+
+/* `atrium kb grant|revoke|acl` (cli_acl.c). cli_cmd_kb hands these verbs
+ * over before it parses options, since they take their own (--org, --level
+ * …). cli_kb_access_verb returns the verb when argv (everything after "kb")
+ * names one of them as its first positional argument, else NULL;
+ * cli_kb_access then parses the same argv (verb included). */
+const char *cli_kb_access_verb(int argc, char **argv);
+int cli_kb_access(struct cli *c, const char *verb, int argc, char **argv);
+
+/* ---- identity commands: shared helpers (cli_user.c) ---- */
+
+/* cli_open, then the store connection of c->conn. NULL with *code set (the
+ * error printed) on failure. */
+struct db_conn *cli_store(struct cli *c, int *code);
+/* Every change is audited in its own transaction: cli_change_begin opens
+ * it (RC_OK or RC_DB); cli_change_end, when rc is RC_OK, appends the audit
+ * entry (the CLI operator's principal, action, target, detail — stolen,
+ * may be NULL) and commits, otherwise, or when the entry cannot be
+ * written, rolls the change back. Returns the final result code. */
+int cli_change_begin(struct db_conn *d, struct db_tx *tx);
+int cli_change_end(struct db_conn *d, struct db_tx *tx, int rc, const char *action,
+                   const char *target, json_t *detail);
+/* Reads a password, never from argv: from the terminal without echo
+ * (asked twice when confirm, both must match) when stdin is one, else the
+ * first line of stdin (the trailing \n or \r\n dropped). out holds cap
+ * bytes; wipe it with cli_wipe. Prints the problem and returns an exit
+ * code (2: no password, too long, no match). */
+int cli_read_password(const char *prompt, int confirm, char *out, size_t cap);
+void cli_wipe(void *p, size_t n);
+/* Prints "用户不存在 / unknown user: NAME" (zh "用户", en "user") for
+ * RC_NOT_FOUND, else a read error, and returns the exit code. */
+int cli_not_found(int rc, const char *zh, const char *en, const char *name);
+/* A user's id from an id or a user name; prints and returns an exit code. */
+int cli_find_user(struct db_conn *d, const char *name, int64_t *id);
+/* Usage error unless only options whose bit (1u << index in opts) is in
+ * allowed were given. */
+int cli_only_opts(const struct cli_opt *opts, const struct cli_args *a, unsigned allowed,
+                  const char *noun);
+/* Parses a numeric row id (1..INT64_MAX); usage error otherwise. */
+int cli_id_arg(const char *what, const char *s, int64_t *out);
+/* Pads out with spaces from byte offset `from` to `width` terminal columns
+ * (CJK characters take two), for table cells that hold names. */
+void cli_pad(struct buf *out, size_t from, size_t width);
+/* Local time "2025-01-31 14:05" of a unix time in seconds, "-" for 0. */
+void cli_time(struct buf *out, int64_t secs);
 
 #endif

@@ -1,5 +1,6 @@
 /* `atrium eval`: runs a question set against a KB through kb/eval and prints
  * a small table (or the report as JSON). */
+#include "auth/auth.h"
 #include "cli/cli.h"
 
 #include <string.h>
@@ -7,7 +8,7 @@
 #include "common/rc.h"
 #include "kb/eval.h"
 
-enum { O_K, O_ENGINE, O_NO_SYN, O_LIMIT, O_ANSWERS, O_NO_ANSWERS };
+enum { O_K, O_ENGINE, O_NO_SYN, O_LIMIT, O_ANSWERS, O_NO_ANSWERS, O_AS };
 
 static void on_progress(void *ctx, size_t done, size_t total)
 {
@@ -59,10 +60,11 @@ static void print_report(const struct eval_report *r)
 
 int cli_cmd_eval(struct cli *c, int argc, char **argv)
 {
-    static const struct cli_opt opts[] = {
-        {"--top", "-k", 1},   {"--engine", NULL, 1},  {"--no-synonyms", NULL, 0},
-        {"--limit", NULL, 1}, {"--answers", NULL, 0}, {"--no-answers", NULL, 0},
-        {NULL, NULL, 0}};
+    static const struct cli_opt opts[] = {{"--top", "-k", 1},         {"--engine", NULL, 1},
+                                          {"--no-synonyms", NULL, 0}, {"--limit", NULL, 1},
+                                          {"--answers", NULL, 0},     {"--no-answers", NULL, 0},
+                                          {"--as", NULL, 1},          {NULL, NULL, 0}};
+    struct auth_principal who;
     struct cli_args a;
     struct kb_info kb = {0};
     struct eval_set set = {0};
@@ -122,6 +124,20 @@ int cli_cmd_eval(struct cli *c, int argc, char **argv)
     }
     if ((code = cli_open(c)) || (code = cli_find_kb(c, a.pos[0], &kb)))
         goto out;
+    if (a.val[O_AS]) {
+        struct auth_user u;
+        struct db_conn *d = kb_conn_store(c->conn);
+        rc = auth_user_get(d, a.val[O_AS], &u);
+        if (rc == RC_OK) {
+            rc = auth_principal_load(d, u.id, &who);
+            auth_user_release(&u);
+        }
+        if (rc) {
+            code = cli_fail(rc, NULL, "无法以该用户身份评测 / cannot evaluate as that user");
+            goto out;
+        }
+        o.who = &who;
+    }
     o.progress = on_progress;
     o.progress_ctx = c;
     rc = eval_run(c->conn, kb.id, &set, &o, &rep, &err);

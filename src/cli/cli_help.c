@@ -28,7 +28,93 @@ static const char usage_kb[] =
     "  atrium kb synonyms KB                 列出同义词 / list synonym groups\n"
     "  atrium kb synonyms KB add TERM...     新增同义词组 / add a synonym group\n"
     "  atrium kb synonyms KB delete ID       删除同义词组 / delete a synonym group\n"
+    "  atrium kb grant KB --org PATH | --position NAME | --role NAME | --user NAME\n"
+    "                 [--level read|write|admin]\n"
+    "                                        授权（默认 read）/ grant access (default read)\n"
+    "  atrium kb revoke KB GRANT_ID          撤销授权 / remove a grant\n"
+    "  atrium kb acl KB                      列出授权 / list the grants\n"
     "  KB 可以是名称或编号 / KB is a name or a numeric id.\n"
+    "\n";
+
+static const char usage_user[] =
+    "用户 / users:\n"
+    "  atrium user add NAME [--admin] [--display NAME] [--employee-no N]\n"
+    "                                        新建本地用户（--admin 同时授予 admin 角色）/\n"
+    "                                        create a local user (--admin: also the admin role)\n"
+    "  atrium user list                      列出用户 / list users\n"
+    "  atrium user show NAME                 用户详情、组织、岗位、角色、权限 /\n"
+    "                                        a user with orgs, positions, roles, permissions\n"
+    "  atrium user update NAME [--display NAME] [--employee-no N]\n"
+    "                                        修改姓名或工号 / change name or employee number\n"
+    "  atrium user disable NAME              停用（结束会话，令牌失效）/ disable (ends sessions)\n"
+    "  atrium user enable NAME               启用 / enable\n"
+    "  atrium user passwd NAME               设置新密码 / set a new password\n"
+    "  密码从终端读取（不回显，输入两次），或在标准输入不是终端时读取其第一行；\n"
+    "  从不接受命令行参数中的密码。/ The password is read from the terminal (no echo,\n"
+    "  asked twice) or, when stdin is not a terminal, from its first line; never from argv.\n"
+    "  NAME 可以是用户名或编号 / NAME is a user name or a numeric id.\n"
+    "\n";
+
+static const char usage_token[] =
+    "API 令牌 / API tokens:\n"
+    "  atrium token create USER [--name N] [--expires DAYS]\n"
+    "                                        新建令牌，只显示一次（stdout 最后一行）/\n"
+    "                                        create a token, shown once (last line of stdout)\n"
+    "    --name N       令牌名称 / a label for the token\n"
+    "    --expires DAYS 有效天数 0-3650（0 = 永不过期，默认）/ days valid, 0-3650 (0 = never)\n"
+    "  atrium token list [USER]              列出令牌（不含令牌本身）/ list tokens (never the "
+    "secret)\n"
+    "  atrium token revoke ID                吊销令牌 / revoke a token\n"
+    "\n";
+
+static const char usage_org[] =
+    "组织 / org tree:\n"
+    "  atrium org add NAME [--parent PATH|ID]   新建组织 / create an org (a root without "
+    "--parent)\n"
+    "  atrium org list                          组织树 / the org tree\n"
+    "  atrium org show PATH|ID                  组织详情和成员 / an org and its members\n"
+    "  atrium org move PATH|ID --to PATH|ID|/   移动（/ = 设为根）/ move (/ = make it a root)\n"
+    "  atrium org rename PATH|ID NEWNAME        重命名 / rename\n"
+    "  atrium org rm PATH|ID                    删除（须无下级）/ delete (no child orgs)\n"
+    "  atrium org member add ORG USER           加入成员 / add a member\n"
+    "  atrium org member rm ORG USER            移出成员 / remove a member\n"
+    "  PATH 是从根开始的名称路径，如 总行/上海分行；名称唯一时可只写名称 /\n"
+    "  PATH is the names from the root, e.g. 总行/上海分行; a unique name alone works.\n"
+    "\n";
+
+static const char usage_position[] =
+    "岗位 / positions:\n"
+    "  atrium position add NAME              新建岗位 / create a position\n"
+    "  atrium position list                  列出岗位 / list positions\n"
+    "  atrium position rm NAME               删除岗位 / delete a position\n"
+    "  atrium position assign USER POSITION  分配岗位 / give a user a position\n"
+    "  atrium position unassign USER POSITION 取消岗位 / take it away\n"
+    "\n";
+
+static const char usage_role[] =
+    "角色 / roles:\n"
+    "  atrium role list                      列出角色和权限 / list roles and permissions\n"
+    "  atrium role add NAME --perms P,...    新建角色 / create a role\n"
+    "  atrium role perms NAME --perms P,...  修改权限（内置角色不可改）/ set its permissions\n"
+    "                                        (built-in roles cannot be changed)\n"
+    "  atrium role rm NAME                   删除角色 / delete a role\n"
+    "  atrium role grant USER ROLE           授予角色 / give a user a role\n"
+    "  atrium role revoke USER ROLE          收回角色 / take it away\n"
+    "  权限 / permissions: users.manage, org.manage, roles.manage, kb.create, kb.admin,\n"
+    "  agents.manage, models.manage, audit.read\n"
+    "\n";
+
+static const char usage_ldap[] =
+    "LDAP:\n"
+    "  atrium ldap map add MATCH --org PATH | --position NAME | --role NAME\n"
+    "                                        组或 OU 的 DN 映射到组织、岗位、角色 /\n"
+    "                                        map a group DN or an OU DN to an org, position, "
+    "role\n"
+    "  atrium ldap map list                  列出映射 / list the maps\n"
+    "  atrium ldap map rm ID                 删除映射 / delete a map\n"
+    "  atrium ldap test USER                 按服务器的方式登录一次并显示同步结果（密码读法同\n"
+    "                                        user add）/ sign in the way the server does and show\n"
+    "                                        the synced user (password read as for user add)\n"
     "\n";
 
 static const char usage_search[] =
@@ -75,6 +161,19 @@ static const char usage_serve[] =
     "    runs the HTTP server until SIGINT/SIGTERM; --port 0 picks a free port\n"
     "\n";
 
+static const char usage_audit[] =
+    "审计日志 / audit log:\n"
+    "  atrium audit verify [--expect HASH]   校验哈希链（被篡改时退出码 1）/\n"
+    "                                        check the hash chain (exit 1 when tampered)\n"
+    "    --expect HASH  先前记下的头哈希必须仍在链中 / a head hash kept earlier must still\n"
+    "                   be in the chain (catches a deleted tail)\n"
+    "  atrium audit list [--user U] [--action A] [--since T] [--until T] [--limit N]\n"
+    "                    [--before ID]\n"
+    "    列出记录，新的在前 / entries, newest first. --action kb. 匹配前缀 / matches a prefix;\n"
+    "    T: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]（本地时间，Z 为 UTC / local, Z for UTC）或 unix 秒\n"
+    "    / or unix seconds; --limit 1..1000 (100); --before ID 继续列出 / continues a listing\n"
+    "\n";
+
 static const char usage_tail[] =
     "其他 / other:\n"
     "  atrium version [--json]               版本 / version ({\"version\": ...} with --json)\n"
@@ -96,6 +195,20 @@ void cli_usage(FILE *f, const char *noun)
         part = usage_eval;
     else if (noun && strcmp(noun, "serve") == 0)
         part = usage_serve;
+    else if (noun && strcmp(noun, "user") == 0)
+        part = usage_user;
+    else if (noun && strcmp(noun, "token") == 0)
+        part = usage_token;
+    else if (noun && strcmp(noun, "org") == 0)
+        part = usage_org;
+    else if (noun && strcmp(noun, "position") == 0)
+        part = usage_position;
+    else if (noun && strcmp(noun, "role") == 0)
+        part = usage_role;
+    else if (noun && strcmp(noun, "ldap") == 0)
+        part = usage_ldap;
+    else if (noun && strcmp(noun, "audit") == 0)
+        part = usage_audit;
     if (part) {
         fputs(part, f);
         return;
@@ -106,5 +219,12 @@ void cli_usage(FILE *f, const char *noun)
     fputs(usage_ask, f);
     fputs(usage_eval, f);
     fputs(usage_serve, f);
+    fputs(usage_user, f);
+    fputs(usage_token, f);
+    fputs(usage_org, f);
+    fputs(usage_position, f);
+    fputs(usage_role, f);
+    fputs(usage_ldap, f);
+    fputs(usage_audit, f);
     fputs(usage_tail, f);
 }

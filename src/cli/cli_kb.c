@@ -1,6 +1,7 @@
 /* `atrium kb ...`: create, list, docs, ingest (files and folders, with a
  * progress bar and a summary) and synonyms. Every verb is a thin call into
  * kb/kb.h. */
+#include "auth/audit.h"
 #include "cli/cli.h"
 
 #include <dirent.h>
@@ -28,7 +29,16 @@ static int kb_create_cmd(struct cli *c, struct cli_args *a)
     struct kb_info info = {0};
     struct buf err = BUF_INIT;
     int code = CLI_EXIT_OK;
-    int rc = kb_create(c->conn, a->pos[0], &info, &err);
+    struct db_conn *d = kb_conn_store(c->conn);
+    struct db_tx tx;
+    int rc = cli_change_begin(d, &tx);
+    if (rc == RC_OK) {
+        rc = kb_create(c->conn, a->pos[0], &info, &err);
+        char target[32];
+        snprintf(target, sizeof target, "kb:%lld", (long long)info.id);
+        rc = cli_change_end(d, &tx, rc, "kb.create", target,
+                            json_pack("{s:s,s:s}", "name", a->pos[0], "kind", "enterprise"));
+    }
     if (rc) {
         code = cli_fail(rc, &err, "无法创建知识库 / cannot create the knowledge base");
         goto out;
@@ -89,7 +99,7 @@ static int kb_docs_cmd(struct cli *c, struct cli_args *a)
         return code;
     struct kb_doc_info *docs = NULL;
     size_t n = 0;
-    int rc = kb_docs(c->conn, kb.id, &docs, &n);
+    int rc = kb_docs(c->conn, NULL, kb.id, &docs, &n);
     if (rc) {
         code = cli_fail(rc, NULL, "无法列出文档 / cannot list documents");
         goto out;
@@ -217,6 +227,27 @@ static void print_item_error(const struct kb_ingest_item *it)
     buf_release(&msg);
 }
 
+/* The audit entry of a document the CLI ingested (doc.upload), written in
+ * the batch's transaction so the two commit together. */
+static int audit_ingested(struct cli *c, int64_t kb_id, const struct kb_ingest_item *it)
+{
+    struct auth_principal who;
+    auth_principal_cli(&who);
+    char target[32];
+    snprintf(target, sizeof target, "kb:%lld", (long long)kb_id);
+    json_t *detail = json_pack("{s:s,s:s,s:I}", "filename", it->name, "outcome",
+                               kb_outcome_name(it->outcome), "chunks", (json_int_t)it->nchunks);
+    struct audit_entry e;
+    audit_entry_from(&e, &who);
+    e.action = "doc.upload";
+    e.target = target;
+    e.detail = detail;
+    e.ip = "";
+    int rc = audit_append(kb_conn_store(c->conn), &e);
+    json_decref(detail);
+    return rc;
+}
+
 static int kb_ingest_cmd(struct cli *c, struct cli_args *a)
 {
     if (a->npos < 2)
@@ -283,9 +314,12 @@ static int kb_ingest_cmd(struct cli *c, struct cli_args *a)
         batch_files++;
         size_t before = rep.n;
         rc = kb_ingest_bytes(c->conn, kb.id, base, data.p ? data.p : "", data.len, &rep);
-        for (size_t j = before; j < rep.n; j++)
+        for (size_t j = before; j < rep.n; j++) {
             if (rep.a[j].outcome == KB_FAILED)
                 print_item_error(&rep.a[j]);
+            else if (rep.a[j].outcome != KB_UNCHANGED && audit_ingested(c, kb.id, &rep.a[j]))
+                rc = RC_DB; /* in the batch's transaction: no entry, no document */
+        }
         if (rc == RC_DB || rc == RC_INTERNAL) {
             fatal = rc;
             break;
@@ -392,8 +426,17 @@ static int kb_synonyms_cmd(struct cli *c, struct cli_args *a)
             goto out;
         }
         int64_t gid = 0;
-        rc = kb_synonym_add(c->conn, kb.id, (const char *const *)&a->pos[2], (size_t)(a->npos - 2),
-                            &gid, &err);
+        struct db_conn *d = kb_conn_store(c->conn);
+        struct db_tx tx;
+        rc = cli_change_begin(d, &tx);
+        if (rc == RC_OK) {
+            rc = kb_synonym_add(c->conn, kb.id, (const char *const *)&a->pos[2],
+                                (size_t)(a->npos - 2), &gid, &err);
+            char target[32];
+            snprintf(target, sizeof target, "kb:%lld", (long long)kb.id);
+            rc = cli_change_end(d, &tx, rc, "synonym.add", target,
+                                json_pack("{s:I}", "group", (json_int_t)gid));
+        }
         if (rc) {
             code = cli_fail(rc, &err, "无法添加同义词 / cannot add the synonym group");
             goto out;
@@ -408,7 +451,16 @@ static int kb_synonyms_cmd(struct cli *c, struct cli_args *a)
         code = cli_int_arg("ID", a->pos[2], 1, 2147483647, &id);
         if (code)
             goto out;
-        rc = kb_synonym_delete(c->conn, kb.id, id);
+        struct db_conn *d = kb_conn_store(c->conn);
+        struct db_tx tx;
+        rc = cli_change_begin(d, &tx);
+        if (rc == RC_OK) {
+            rc = kb_synonym_delete(c->conn, kb.id, id);
+            char target[32];
+            snprintf(target, sizeof target, "kb:%lld", (long long)kb.id);
+            rc = cli_change_end(d, &tx, rc, "synonym.delete", target,
+                                json_pack("{s:i}", "group", id));
+        }
         if (rc) {
             code = cli_fail(rc, NULL, "无法删除同义词组 / cannot delete the synonym group");
             goto out;
@@ -428,6 +480,10 @@ out:
 
 int cli_cmd_kb(struct cli *c, int argc, char **argv)
 {
+    /* grant / revoke / acl take options of their own (cli_acl.c). */
+    const char *access = cli_kb_access_verb(argc, argv);
+    if (access)
+        return cli_kb_access(c, access, argc, argv);
     static const struct cli_opt opts[] = {{NULL, NULL, 0}};
     struct cli_args a;
     int code = cli_parse_args(c, argc, argv, opts, &a);

@@ -128,6 +128,20 @@ int main(int argc, char **argv)
         cmd = cli_cmd_serve;
     else if (strcmp(noun, "eval") == 0)
         cmd = cli_cmd_eval;
+    else if (strcmp(noun, "user") == 0)
+        cmd = cli_cmd_user;
+    else if (strcmp(noun, "token") == 0)
+        cmd = cli_cmd_token;
+    else if (strcmp(noun, "org") == 0)
+        cmd = cli_cmd_org;
+    else if (strcmp(noun, "position") == 0)
+        cmd = cli_cmd_position;
+    else if (strcmp(noun, "role") == 0)
+        cmd = cli_cmd_role;
+    else if (strcmp(noun, "ldap") == 0)
+        cmd = cli_cmd_ldap;
+    else if (strcmp(noun, "audit") == 0)
+        cmd = cli_cmd_audit;
     else {
         code = cli_usage_error(NULL, "未知命令 / unknown command: %.40s", noun);
         goto out;

@@ -37,26 +37,26 @@ struct config {
     int total_timeout_ms;       /* model_total_timeout_ms (60000) */
 
     /* Sign-in and sessions (auth/). */
-    int session_idle_min;      /* session_idle_min: idle expiry (30) */
-    int session_max_hours;     /* session_max_hours: absolute expiry (12) */
-    int login_max_failures;    /* login_max_failures: failures before lockout (5) */
-    int login_lockout_min;     /* login_lockout_min: how long a lockout lasts (15) */
-    int password_min_len;      /* password_min_len: characters (10) */
-    int hash_concurrency;      /* hash_concurrency: password hashes at once (2) */
-    int hash_queue;            /* hash_queue: sign-ins waiting for a hash slot (64) */
-    int cookie_secure;         /* cookie_secure: 1 = Secure cookies (behind TLS) (0) */
-    int audit_flush_ms;        /* audit_flush_ms: most delay of a question's audit entry (200) */
+    int session_idle_min;   /* session_idle_min: idle expiry (30) */
+    int session_max_hours;  /* session_max_hours: absolute expiry (12) */
+    int login_max_failures; /* login_max_failures: failures before lockout (5) */
+    int login_lockout_min;  /* login_lockout_min: how long a lockout lasts (15) */
+    int password_min_len;   /* password_min_len: characters (10) */
+    int hash_concurrency;   /* hash_concurrency: password hashes at once (2) */
+    int hash_queue;         /* hash_queue: sign-ins waiting for a hash slot (64) */
+    int cookie_secure;      /* cookie_secure: 1 = Secure cookies (behind TLS) (0) */
+    int audit_flush_ms;     /* audit_flush_ms: most delay of a question's audit entry (200) */
     /* LDAP / Active Directory. Empty url = local users only. */
-    char *ldap_url;            /* ldap_url: ldap://host:389 */
-    char *ldap_base_dn;        /* ldap_base_dn: where users are searched */
-    char *ldap_user_filter;    /* ldap_user_filter: (uid=%s); %s is the escaped user name */
-    char *ldap_bind_dn;        /* ldap_bind_dn: service account for the search ("" = anonymous) */
-    char *ldap_bind_password;  /* ldap_bind_password (never logged) */
-    char *ldap_group_base_dn;  /* ldap_group_base_dn: where groups are searched ("" = base) */
-    char *ldap_group_filter;   /* ldap_group_filter: (|(member=%D)(uniqueMember=%D)(memberUid=%s)) */
-    char *ldap_name_attr;      /* ldap_name_attr: display name attribute (cn) */
-    char *ldap_empno_attr;     /* ldap_empno_attr: employee number attribute (employeeNumber) */
-    int ldap_timeout_ms;       /* ldap_timeout_ms (3000) */
+    char *ldap_url;           /* ldap_url: ldap://host:389 */
+    char *ldap_base_dn;       /* ldap_base_dn: where users are searched */
+    char *ldap_user_filter;   /* ldap_user_filter: (uid=%s); %s is the escaped user name */
+    char *ldap_bind_dn;       /* ldap_bind_dn: service account for the search ("" = anonymous) */
+    char *ldap_bind_password; /* ldap_bind_password (never logged) */
+    char *ldap_group_base_dn; /* ldap_group_base_dn: where groups are searched ("" = base) */
+    char *ldap_group_filter;  /* ldap_group_filter: (|(member=%D)(uniqueMember=%D)(memberUid=%s)) */
+    char *ldap_name_attr;     /* ldap_name_attr: display name attribute (cn) */
+    char *ldap_empno_attr;    /* ldap_empno_attr: employee number attribute (employeeNumber) */
+    int ldap_timeout_ms;      /* ldap_timeout_ms (3000) */
 };
 
 /* Fills `cfg` with defaults, then reads `path` (NULL: $ATRIUM_CONFIG, else

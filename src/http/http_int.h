@@ -71,7 +71,12 @@ struct http_server {
     int nasks;                         /* asks whose request has not completed */
     int jobs_pending;                  /* an upload arrived: claim jobs */
     int warm_pending;                  /* build the KBs' search indexes once, at start */
-    int ingesting;                     /* workers running ingest jobs */
+    struct http_stream *thead, *ttail; /* slow tasks (sign-ins) waiting for a worker */
+    int ntasks_queued, ntasks_running;
+    int max_tasks;              /* tasks running at once: below the workers, so asks find one */
+    int max_task_queue;         /* more waiting get 429 */
+    struct audit_writer *audit; /* questions and searches, batched */
+    int ingesting;              /* workers running ingest jobs */
     pthread_t *workers;
     int nworkers;
     struct kb_conn **conns; /* every thread's connection, closed at stop */
@@ -99,23 +104,45 @@ void http_workers_join(struct http_server *s);
 
 #include <microhttpd.h>
 
+#include "auth/auth.h"
 #include "kb/kb.h"
 
-enum http_route {
-    HR_NONE = 0,
-    HR_HEALTH,
-    HR_KBS,
-    HR_KB,
-    HR_DOCS,
-    HR_DOC,
-    HR_JOB,
-    HR_SEARCH,
-    HR_ASK,
-    HR_SYNS,
-    HR_SYN,
+enum http_method {
+    HM_GET = 1,
+    HM_POST = 2,
+    HM_DELETE = 4,
+    HM_HEAD = 8,
+    HM_PUT = 16,
+    HM_PATCH = 32,
+    HM_OTHER = 64
 };
-enum http_method { HM_GET = 1, HM_POST = 2, HM_DELETE = 4, HM_HEAD = 8, HM_OTHER = 16 };
 enum http_body_kind { HB_NONE = 0, HB_JSON, HB_MULTIPART, HB_RAW };
+
+struct http_req;
+/* A route's handler: the body (if any) has been read; c is this thread's
+ * connection. Answers the request (http_send_*). */
+typedef enum MHD_Result (*http_handler)(struct http_req *r, struct kb_conn *c);
+
+enum http_route_flags {
+    RF_PUBLIC = 1, /* no sign-in needed (/healthz, login) */
+    RF_UPLOAD = 2, /* the POST body is a file upload, not JSON */
+};
+
+/* One row of the route table (routes.c). A pattern is a path whose
+ * segments may be parameters: ":kb" (a KB the caller may access at
+ * kb_level, by id or name, resolved with the ACL in SQL: 404 when it may
+ * not be read, 403 when it may be read but not at that level), ":id" and
+ * ":id2" (positive integers), ":s" (one segment as text, e.g. a user name). */
+struct http_route_def {
+    const char *pattern;
+    unsigned methods; /* HM_GET implies HM_HEAD */
+    http_handler fn;
+    unsigned flags; /* enum http_route_flags */
+    unsigned perms; /* enum auth_perm bits the caller must all hold */
+    int kb_level;   /* enum acl_level needed on :kb */
+};
+extern const struct http_route_def http_routes[];
+extern const size_t http_nroutes;
 
 struct http_upload_file {
     char *path; /* on disk under upload_dir; NULL once handed to a job */
@@ -133,13 +160,18 @@ struct http_req {
     char id[33];
     char path[128]; /* for the access log: the path only, truncated */
     double t0;
-    enum http_route route;
+    const struct http_route_def *def; /* the matched route */
+    unsigned allowed;                 /* methods the path allows (for 405) */
     enum http_method method;
+    struct auth_principal who; /* valid when authed */
+    int authed;
+    char ip[48];
     enum http_body_kind body_kind;
     size_t body_limit; /* bytes accepted for this route's body */
     int has_kb;
     struct kb_info kb;
-    int64_t arg_id; /* the id after documents/, jobs/ or synonyms/ */
+    int64_t arg_id, arg_id2; /* the :id and :id2 parameters */
+    char arg_str[192];       /* the :s parameter */
     struct buf body;
     size_t discarded; /* body bytes dropped after a deferred error */
     /* A deferred error: answered on the final handler call so that the
@@ -176,10 +208,101 @@ enum MHD_Result http_send_error(struct http_req *r, int status, const char *code
 enum MHD_Result http_send_rc(struct http_req *r, int rc, const char *msg);
 enum MHD_Result http_send_empty(struct http_req *r, int status);
 
-/* ---- routes (routes_kb.c) ---- */
+/* ---- routes (routes.c and routes_*.c) ---- */
 
 /* Answers a request whose body (if any) has been read completely. */
 enum MHD_Result http_route_dispatch(struct http_req *r);
+/* Answers a service failure with its own message when err holds one, else
+ * a generic one for rc; logs the unexpected ones. */
+enum MHD_Result http_send_service_error(struct http_req *r, int rc, const struct buf *err);
+/* Parses the JSON object body; on failure answers 400 and returns NULL. */
+json_t *http_body_json(struct http_req *r, enum MHD_Result *res);
+/* A string member: NULL when absent; *bad set when present but not a
+ * string without NUL bytes (the caller answers 400). */
+const char *http_json_str(json_t *o, const char *key, int *bad);
+/* Writes an audit entry for r's caller now, in the caller's transaction
+ * if any (admin changes). RC_OK or RC_DB. */
+int http_audit_now(struct http_req *r, struct kb_conn *c, const char *action, const char *target,
+                   json_t *detail);
+/* Queues an audit entry (questions, searches, sign-ins): never waits for
+ * the disk. detail is borrowed. */
+void http_audit_later(struct http_req *r, const char *action, const char *target, json_t *detail);
+
+/* Handlers, one per route and method (see the table in routes.c). */
+enum MHD_Result http_h_health(struct http_req *r, struct kb_conn *c);
+/* routes_kb.c */
+enum MHD_Result http_h_kbs_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_kbs_create(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_kb_get(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_docs_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_doc_get(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_doc_content(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_doc_delete(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_chunk_get(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_job_get(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_search(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_ask(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_synonyms_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_synonyms_add(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_synonym_delete(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_acl_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_acl_grant(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_acl_revoke(struct http_req *r, struct kb_conn *c);
+/* routes_auth.c */
+enum MHD_Result http_h_login(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_logout(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_me(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_password(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_my_tokens(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_my_token_create(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_my_token_revoke(struct http_req *r, struct kb_conn *c);
+/* routes_admin.c */
+enum MHD_Result http_h_users_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_users_create(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_user_get(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_user_update(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_user_tokens(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_user_token_create(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_token_revoke(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_user_role_add(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_user_role_remove(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_user_position_add(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_user_position_remove(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_orgs_tree(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_orgs_create(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_org_get(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_org_update(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_org_delete(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_org_member_add(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_org_member_remove(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_positions_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_positions_create(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_position_delete(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_roles_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_roles_create(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_role_update(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_role_delete(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_ldap_maps(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_ldap_map_add(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_ldap_map_delete(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_audit(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_audit_verify(struct http_req *r, struct kb_conn *c);
+
+/* ---- slow tasks on the workers (stream.c) ---- */
+
+/* What a task answers: a status and JSON body, and a Set-Cookie header
+ * value when not NULL. */
+struct http_task_result {
+    int status;
+    json_t *body;
+    char *set_cookie;
+};
+typedef void (*http_task_fn)(void *ctx, struct kb_conn *c, struct http_task_result *res);
+/* Runs fn(ctx, …) on a worker (a sign-in's password hash must not run on
+ * a request thread) and answers with its result; ctx_free(ctx) afterwards.
+ * At most s->max_tasks run at once; past s->max_task_queue waiting, 429. */
+enum MHD_Result http_defer(struct http_req *r, http_task_fn fn, void *ctx,
+                           void (*ctx_free)(void *));
 
 /* ---- uploads (upload.c) ---- */
 
@@ -203,6 +326,9 @@ enum MHD_Result http_ask_stream(struct http_req *r, struct http_query_body *q);
  * the connection and queues the question; the worker resumes it and the
  * next handler call answers with http_ask_deferred_result. Takes q->text. */
 enum MHD_Result http_ask_deferred(struct http_req *r, struct http_query_body *q);
+/* Sends a task's result (consumes its body; adds Set-Cookie when set). */
+enum MHD_Result http_send_task_result(struct http_req *r, struct http_task_result *t);
+/* Answers a request whose deferred ask or task has finished. */
 enum MHD_Result http_ask_deferred_result(struct http_req *r);
 /* The request is over (completed or the client went away): tells the
  * worker to stop, adds the bytes sent to r->bytes, drops r's reference. */

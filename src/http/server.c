@@ -19,8 +19,11 @@
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
+#include "auth/audit.h"
 #include "http/http_int.h"
 #include "text/utf8.h"
+
+#include <sodium.h>
 
 #define URL_MAX 2048
 #define UPLOAD_SLACK (64 * 1024) /* multipart framing on top of upload_max */
@@ -74,8 +77,10 @@ enum MHD_Result http_respond(struct http_req *r, int status, struct MHD_Response
         return MHD_NO;
     }
     enum MHD_Result res = MHD_YES;
-    if (MHD_add_response_header(resp, "X-Request-Id", r->id) != MHD_YES)
-        log_warn("http: cannot add X-Request-Id");
+    if (MHD_add_response_header(resp, "X-Request-Id", r->id) != MHD_YES ||
+        (status == 429 &&
+         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1") != MHD_YES))
+        log_warn("http: cannot add X-Request-Id or Retry-After");
     res = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     r->responded = 1;
@@ -94,8 +99,10 @@ static enum MHD_Result send_text_allow(struct http_req *r, int status, char *p, 
         free(p);
         return MHD_NO;
     }
+    /* Answers hold what one user may see (and tokens once): never cached. */
     if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 "application/json; charset=utf-8") != MHD_YES ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
         (allow && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES))
         log_warn("http: cannot add a response header");
     return http_respond(r, status, resp, n);
@@ -138,6 +145,50 @@ enum MHD_Result http_send_error(struct http_req *r, int status, const char *code
     return send_json_allow(r, status, error_json(code, msg), NULL);
 }
 
+enum MHD_Result http_send_task_result(struct http_req *r, struct http_task_result *t)
+{
+    json_t *j = t->body;
+    t->body = NULL;
+    char *p = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!p)
+        return http_send_rc(r, RC_INTERNAL, "内部错误 / internal error");
+    size_t n = strlen(p);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n, p, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(p);
+        return MHD_NO;
+    }
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                "application/json; charset=utf-8") != MHD_YES ||
+        (t->set_cookie &&
+         MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, t->set_cookie) != MHD_YES) ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES)
+        log_warn("http: cannot add a response header");
+    return http_respond(r, t->status ? t->status : 200, resp, n);
+}
+
+/* A 401 with the challenge RFC 9110 asks for. */
+static enum MHD_Result send_json_www(struct http_req *r, json_t *j)
+{
+    char *p = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!p)
+        return MHD_NO;
+    size_t n = strlen(p);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n, p, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(p);
+        return MHD_NO;
+    }
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                "application/json; charset=utf-8") != MHD_YES ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"atrium\"") != MHD_YES)
+        log_warn("http: cannot add a response header");
+    return http_respond(r, 401, resp, n);
+}
+
 enum MHD_Result http_send_rc(struct http_req *r, int rc, const char *msg)
 {
     return http_send_error(r, rc_http_status(rc), rc_code(rc), msg);
@@ -152,106 +203,194 @@ enum MHD_Result http_send_empty(struct http_req *r, int status)
 
 /* ---- routing ---- */
 
-static unsigned route_methods(enum http_route rt)
+/* "GET, HEAD, POST" for a method set. */
+static const char *allow_header(unsigned m, char *out, size_t cap)
 {
-    switch (rt) {
-    case HR_HEALTH:
-        return HM_GET | HM_HEAD;
-    case HR_KBS:
-        return HM_GET | HM_HEAD | HM_POST;
-    case HR_KB:
-        return HM_GET | HM_HEAD;
-    case HR_DOCS:
-        return HM_GET | HM_HEAD | HM_POST;
-    case HR_DOC:
-        return HM_DELETE;
-    case HR_JOB:
-        return HM_GET | HM_HEAD;
-    case HR_SEARCH:
-        return HM_POST;
-    case HR_ASK:
-        return HM_POST;
-    case HR_SYNS:
-        return HM_GET | HM_HEAD | HM_POST;
-    case HR_SYN:
-        return HM_DELETE;
-    default:
-        return 0;
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{HM_GET, "GET"}, {HM_HEAD, "HEAD"},   {HM_POST, "POST"},
+                 {HM_PUT, "PUT"}, {HM_PATCH, "PATCH"}, {HM_DELETE, "DELETE"}};
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!(m & names[i].bit))
+            continue;
+        int w = snprintf(out + n, cap - n, "%s%s", n ? ", " : "", names[i].name);
+        if (w < 0 || (size_t)w >= cap - n)
+            break;
+        n += (size_t)w;
     }
-}
-
-static const char *allow_header(unsigned m)
-{
-    if (m == (HM_GET | HM_HEAD))
-        return "GET, HEAD";
-    if (m == (HM_GET | HM_HEAD | HM_POST))
-        return "GET, HEAD, POST";
-    if (m == HM_POST)
-        return "POST";
-    if (m == HM_DELETE)
-        return "DELETE";
-    return "";
+    return out;
 }
 
 static enum http_method parse_method(const char *m)
 {
-    if (strcmp(m, "GET") == 0)
-        return HM_GET;
-    if (strcmp(m, "POST") == 0)
-        return HM_POST;
-    if (strcmp(m, "DELETE") == 0)
-        return HM_DELETE;
-    if (strcmp(m, "HEAD") == 0)
-        return HM_HEAD;
+    static const struct {
+        const char *name;
+        enum http_method m;
+    } names[] = {{"GET", HM_GET},   {"POST", HM_POST}, {"DELETE", HM_DELETE},
+                 {"HEAD", HM_HEAD}, {"PUT", HM_PUT},   {"PATCH", HM_PATCH}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(m, names[i].name) == 0)
+            return names[i].m;
     return HM_OTHER;
 }
 
-/* Splits the path into segments (empty ones skipped) and finds the route.
- * *kb_seg points into `copy`; *arg_seg too, or NULL. */
-static enum http_route match_route(char *copy, const char **kb_seg, const char **arg_seg)
+#define SEG_MAX 10
+
+struct route_params {
+    const char *kb, *id, *id2, *s;
+};
+
+/* Does pattern match the path segments? Fills the parameters when so. */
+static int pattern_match(const char *pattern, const char *const *seg, size_t n,
+                         struct route_params *p)
 {
-    const char *seg[8];
+    struct route_params got = {0};
+    size_t i = 0;
+    const char *q = pattern;
+    while (*q) {
+        const char *e = strchr(q, '/');
+        size_t len = e ? (size_t)(e - q) : strlen(q);
+        if (i >= n)
+            return 0;
+        if (q[0] == ':') {
+            if (len == 3 && strncmp(q, ":kb", 3) == 0)
+                got.kb = seg[i];
+            else if (len == 3 && strncmp(q, ":id", 3) == 0)
+                got.id = seg[i];
+            else if (len == 4 && strncmp(q, ":id2", 4) == 0)
+                got.id2 = seg[i];
+            else
+                got.s = seg[i];
+        } else if (strlen(seg[i]) != len || strncmp(seg[i], q, len) != 0) {
+            return 0;
+        }
+        i++;
+        q += len;
+        if (*q == '/')
+            q++;
+    }
+    if (i != n)
+        return 0;
+    *p = got;
+    return 1;
+}
+
+/* Finds the route for a path (split in `copy`) and method. Sets r->def
+ * (NULL when nothing matches that method) and r->allowed (the methods
+ * the path has at all; 0 = unknown path). */
+static void match_route(struct http_req *r, char *copy, struct route_params *params)
+{
+    const char *seg[SEG_MAX];
     size_t n = 0;
     char *save = NULL;
-    *kb_seg = NULL;
-    *arg_seg = NULL;
+    r->def = NULL;
+    r->allowed = 0;
     for (char *t = strtok_r(copy, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
-        if (n == 8)
-            return HR_NONE;
+        if (n == SEG_MAX)
+            return;
         seg[n++] = t;
     }
-    if (n == 1 && strcmp(seg[0], "healthz") == 0)
-        return HR_HEALTH;
-    if (n < 3 || strcmp(seg[0], "api") != 0 || strcmp(seg[1], "v1") != 0 ||
-        strcmp(seg[2], "kbs") != 0)
-        return HR_NONE;
-    if (n == 3)
-        return HR_KBS;
-    *kb_seg = seg[3];
-    if (n == 4)
-        return HR_KB;
-    const char *what = seg[4];
-    if (n == 5) {
-        if (strcmp(what, "documents") == 0)
-            return HR_DOCS;
-        if (strcmp(what, "search") == 0)
-            return HR_SEARCH;
-        if (strcmp(what, "ask") == 0)
-            return HR_ASK;
-        if (strcmp(what, "synonyms") == 0)
-            return HR_SYNS;
-        return HR_NONE;
+    enum http_method want = r->method == HM_HEAD ? HM_GET : r->method;
+    for (size_t i = 0; i < http_nroutes; i++) {
+        const struct http_route_def *d = &http_routes[i];
+        struct route_params p;
+        if (!pattern_match(d->pattern, seg, n, &p))
+            continue;
+        r->allowed |= d->methods | (d->methods & HM_GET ? HM_HEAD : 0);
+        if (!r->def && (d->methods & want)) {
+            r->def = d;
+            *params = p;
+        }
     }
-    if (n == 6) {
-        *arg_seg = seg[5];
-        if (strcmp(what, "documents") == 0)
-            return HR_DOC;
-        if (strcmp(what, "jobs") == 0)
-            return HR_JOB;
-        if (strcmp(what, "synonyms") == 0)
-            return HR_SYN;
+}
+
+/* The client address, for the audit log. */
+static void client_ip(struct http_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    r->ip[0] = '\0';
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, r->ip,
+                  sizeof r->ip);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, r->ip,
+                  sizeof r->ip);
+}
+
+/* The value of cookie `name` in the Cookie header, copied to out. */
+static int find_cookie(struct http_req *r, const char *name, char *out, size_t cap)
+{
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+    if (!v || !*v || strlen(v) >= cap)
+        return 0;
+    memcpy(out, v, strlen(v) + 1);
+    return 1;
+}
+
+/* Who is asking: a bearer token, else the session cookie. Records 401 /
+ * 403 (CSRF) with http_req_fail and returns non-zero when nobody valid is. */
+static int authenticate(struct http_req *r, struct kb_conn *c)
+{
+    struct db_conn *d = kb_conn_store(c);
+    const char *authz =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    int rc;
+    if (authz && *authz) {
+        if (strncasecmp(authz, "Bearer ", 7) != 0) {
+            http_req_fail(r, 401, "unauthorized",
+                          "仅支持 Bearer 令牌 / only Bearer tokens are accepted");
+            return 1;
+        }
+        const char *tok = authz + 7;
+        while (*tok == ' ')
+            tok++;
+        rc = auth_token_check(d, tok, &r->who);
+        if (rc != RC_OK) {
+            if (rc == RC_DB)
+                http_req_fail_rc(r, RC_DB, "存储不可用 / store unavailable");
+            else
+                http_req_fail(r, 401, "unauthorized",
+                              "令牌无效、已过期或已吊销 / invalid, expired or revoked token");
+            return 1;
+        }
+        r->authed = 1;
+        return 0;
     }
-    return HR_NONE;
+    char cookie[128];
+    if (!find_cookie(r, AUTH_SESSION_COOKIE, cookie, sizeof cookie)) {
+        http_req_fail(r, 401, "unauthorized", "请先登录 / sign-in required");
+        return 1;
+    }
+    rc = auth_session_check(d, r->srv->cfg, cookie, &r->who);
+    if (rc != RC_OK) {
+        if (rc == RC_DB)
+            http_req_fail_rc(r, RC_DB, "存储不可用 / store unavailable");
+        else
+            http_req_fail(r, 401, "unauthorized",
+                          "会话已过期，请重新登录 / session expired, sign in again");
+        return 1;
+    }
+    /* A cookie rides along with any request the browser makes, so a write
+     * must also prove it came from our page: the CSRF token it was given
+     * at sign-in, in a header another site cannot set. */
+    if (r->method != HM_GET && r->method != HM_HEAD) {
+        const char *t = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-CSRF-Token");
+        if (!t || strlen(t) != strlen(r->who.csrf) ||
+            sodium_memcmp(t, r->who.csrf, strlen(r->who.csrf)) != 0) {
+            http_req_fail(r, 403, "csrf_failed",
+                          "缺少或错误的 CSRF 令牌 / missing or wrong X-CSRF-Token");
+            return 1;
+        }
+    }
+    r->authed = 1;
+    return 0;
 }
 
 static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -303,9 +442,9 @@ static enum MHD_Result req_begin(struct http_req *r, const char *url, const char
 {
     struct http_server *s = r->srv;
     char copy[URL_MAX];
-    const char *kb_seg = NULL, *arg_seg = NULL;
     r->method = parse_method(method);
     copy_log_path(r, url);
+    client_ip(r);
     /* Until the route says otherwise, a body (even one that is dropped after
      * an error) may be as large as a JSON body. */
     r->body_limit = s->cfg->body_max;
@@ -328,46 +467,69 @@ static enum MHD_Result req_begin(struct http_req *r, const char *url, const char
         return MHD_YES;
     }
     memcpy(copy, url, ulen + 1);
-    r->route = match_route(copy, &kb_seg, &arg_seg);
-    if (r->route == HR_NONE) {
+    struct route_params params = {0};
+    match_route(r, copy, &params);
+    if (!r->allowed) {
         http_req_fail(r, 404, "not_found", "接口不存在 / no such endpoint");
         return MHD_YES;
     }
-    unsigned allowed = route_methods(r->route);
-    if (!(allowed & r->method)) {
+    if (!r->def) {
         http_req_fail(r, 405, "method_not_allowed",
                       "不支持该请求方法 / method not allowed for this endpoint");
         return MHD_YES;
     }
+    const struct http_route_def *def = r->def;
 
     /* The body: what kind, how much, and reject oversized ones now. */
-    if (r->method == HM_POST)
-        r->body_kind = r->route == HR_DOCS ? HB_MULTIPART : HB_JSON;
+    if (r->method == HM_POST || r->method == HM_PUT || r->method == HM_PATCH)
+        r->body_kind = (def->flags & RF_UPLOAD) ? HB_MULTIPART : HB_JSON;
     if (r->body_kind == HB_MULTIPART)
         r->body_limit = s->cfg->upload_max + UPLOAD_SLACK;
     int64_t len = declared_length(r);
     if (len >= 0 && (uint64_t)len > r->body_limit)
         return http_send_rc(r, RC_TOO_BIG, "请求体过大 / request body too large");
+    if (def->flags & RF_PUBLIC)
+        goto params;
 
-    if (kb_seg) {
-        struct kb_conn *c = http_conn(s);
-        if (!c) {
-            http_req_fail_rc(r, RC_DB, "存储不可用 / store unavailable");
-            return MHD_YES;
-        }
-        int rc = kb_get(c, kb_seg, &r->kb);
+    struct kb_conn *c = http_conn(s);
+    if (!c) {
+        http_req_fail_rc(r, RC_DB, "存储不可用 / store unavailable");
+        return MHD_YES;
+    }
+    if (authenticate(r, c))
+        return MHD_YES;
+    if ((r->who.perms & def->perms) != def->perms) {
+        http_req_fail(r, 403, "forbidden", "没有权限 / you do not have permission for this");
+        return MHD_YES;
+    }
+    if (params.kb) {
+        int rc = kb_get_for(c, &r->who, params.kb, def->kb_level, &r->kb);
         if (rc != RC_OK) {
             if (rc == RC_NOT_FOUND || rc == RC_INVALID)
                 http_req_fail(r, 404, "not_found", "知识库不存在 / unknown knowledge base");
+            else if (rc == RC_DENIED)
+                http_req_fail(r, 403, "forbidden",
+                              "没有该知识库的写入或管理权限 / no write or admin access to this "
+                              "knowledge base");
             else
                 http_req_fail_rc(r, rc, "读取知识库失败 / cannot read the knowledge base");
             return MHD_YES;
         }
         r->has_kb = 1;
     }
-    if (arg_seg && parse_i64(arg_seg, 1, INT64_MAX, &r->arg_id) != RC_OK) {
+params:
+    if ((params.id && parse_i64(params.id, 1, INT64_MAX, &r->arg_id) != RC_OK) ||
+        (params.id2 && parse_i64(params.id2, 1, INT64_MAX, &r->arg_id2) != RC_OK)) {
         http_req_fail(r, 404, "not_found", "资源不存在 / no such resource");
         return MHD_YES;
+    }
+    if (params.s) {
+        size_t n = strlen(params.s);
+        if (n >= sizeof r->arg_str) {
+            http_req_fail(r, 404, "not_found", "资源不存在 / no such resource");
+            return MHD_YES;
+        }
+        memcpy(r->arg_str, params.s, n + 1);
     }
     if (r->body_kind == HB_MULTIPART)
         http_upload_begin(r);
@@ -398,9 +560,12 @@ static enum MHD_Result req_finish(struct http_req *r)
 {
     if (r->err_status) {
         http_upload_cleanup(r);
+        char allow[64];
         if (r->err_status == 405)
             return send_json_allow(r, 405, error_json(r->err_code, r->err_msg),
-                                   allow_header(route_methods(r->route)));
+                                   allow_header(r->allowed, allow, sizeof allow));
+        if (r->err_status == 401)
+            return send_json_www(r, error_json(r->err_code, r->err_msg));
         return http_send_error(r, r->err_status, r->err_code, r->err_msg);
     }
     if (r->stream)
@@ -490,10 +655,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r->stream)
         http_stream_detach(r);
     http_upload_cleanup(r);
-    static const char *methods[] = {"", "GET", "POST", "", "DELETE", "", "", "", "HEAD"};
-    const char *m = (unsigned)r->method < 9 ? methods[r->method] : "";
-    log_info("%s %s %d %zu %.1fms%s", m[0] ? m : "OTHER", r->path, r->status, r->bytes,
-             now_ms() - r->t0, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
+    char m[64];
+    allow_header(r->method, m, sizeof m);
+    /* The user id, not the name: access logs carry no personal data. */
+    log_info("%s %s %d %zu %.1fms u=%lld%s", m[0] ? m : "OTHER", r->path, r->status, r->bytes,
+             now_ms() - r->t0, r->authed ? (long long)r->who.user_id : -1LL,
+             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
     log_set_request_id(NULL);
     req_free(r);
     *con_cls = NULL;
@@ -525,6 +692,7 @@ static int make_dir(const char *path)
 
 static void server_free(struct http_server *s)
 {
+    audit_writer_stop(s->audit); /* after the workers: they post entries too */
     for (size_t i = 0; i < s->nconns; i++)
         kb_conn_close(s->conns[i]);
     free(s->conns);
@@ -588,6 +756,19 @@ int http_start(const struct config *cfg, struct kb_engine *eng, struct http_serv
         goto out;
     }
 
+    auth_hash_limit(cfg->hash_concurrency > 0 ? cfg->hash_concurrency : 1,
+                    cfg->hash_queue > 0 ? cfg->hash_queue : 1);
+    {
+        int nw = cfg->workers > 0 ? cfg->workers : 1;
+        int hc = cfg->hash_concurrency > 0 ? cfg->hash_concurrency : 1;
+        s->max_tasks = nw > 1 && hc > nw - 1 ? nw - 1 : hc;
+        s->max_task_queue = cfg->hash_queue > 0 ? cfg->hash_queue : 1;
+    }
+    if (audit_writer_start(kb_engine_db_path(eng), cfg->audit_flush_ms, &s->audit) != RC_OK) {
+        (void)buf_adds(err, "无法启动审计日志 / cannot start the audit log writer");
+        rc = RC_DB;
+        goto out;
+    }
     if (http_workers_start(s) != RC_OK) {
         (void)buf_adds(err, "无法启动工作线程 / cannot start worker threads");
         goto out;

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
+#include "auth/audit.h"
 #include "http/http_int.h"
 #include "text/utf8.h"
 
@@ -49,6 +50,14 @@ struct http_stream {
     int rc;
     json_t *result;
     struct buf err;
+    /* Who asked, for the permission filter and the audit log. */
+    struct auth_principal who;
+    char ip[48];
+    /* A slow task instead of an ask (http_defer). */
+    http_task_fn task;
+    void *task_ctx;
+    void (*task_free)(void *);
+    struct http_task_result tres;
 };
 
 static int server_stopping(struct http_server *s)
@@ -67,6 +76,10 @@ static void stream_unref(struct http_stream *st)
     buf_release(&st->err);
     json_decref(st->result);
     free(st->question);
+    if (st->task_free)
+        st->task_free(st->task_ctx);
+    json_decref(st->tres.body);
+    free(st->tres.set_cookie);
     pthread_mutex_destroy(&st->mu);
     free(st);
 }
@@ -230,6 +243,61 @@ static json_t *error_event(int rc, const char *msg)
     return j ? j : json_pack("{s:s,s:s}", "code", rc_code(rc), "message", "");
 }
 
+/* The audit entry of an answered question: who, which KB, which chunks
+ * were shown (the citations). */
+static void audit_ask(struct http_stream *st, const struct kb_answer *ans)
+{
+    if (!st->srv->audit)
+        return;
+    json_t *chunks = json_array();
+    for (size_t i = 0; i < ans->ncites; i++)
+        (void)json_array_append_new(chunks, json_integer(ans->cites[i].chunk_id));
+    static const char *modes[] = {"none", "extractive", "model"};
+    json_t *detail =
+        json_pack("{s:o, s:[I], s:o, s:s}", "question",
+                  text_json(st->question, strlen(st->question)), "kbs", (json_int_t)st->kb_id,
+                  "chunks", chunks, "mode", modes[(unsigned)ans->mode < 3 ? ans->mode : 0]);
+    char target[32];
+    snprintf(target, sizeof target, "kb:%lld", (long long)st->kb_id);
+    struct audit_entry e;
+    audit_entry_from(&e, &st->who);
+    e.action = "kb.ask";
+    e.target = target;
+    e.detail = detail;
+    e.ip = st->ip;
+    audit_writer_post(st->srv->audit, &e);
+    json_decref(detail);
+}
+
+/* Runs a deferred task (a sign-in) and wakes its connection. */
+static void task_run(struct http_server *s, struct http_stream *st)
+{
+    log_set_request_id(st->id);
+    struct kb_conn *c = server_stopping(s) ? NULL : http_conn(s);
+    if (!c) {
+        st->tres.status = rc_http_status(server_stopping(s) ? RC_BUSY : RC_DB);
+        st->tres.body = json_pack(
+            "{s:{s:s,s:s}}", "error", "code", rc_code(server_stopping(s) ? RC_BUSY : RC_DB),
+            "message", server_stopping(s) ? STOPPING_MSG : "存储不可用 / store unavailable");
+    } else {
+        st->task(st->task_ctx, c, &st->tres);
+    }
+    pthread_mutex_lock(&st->mu);
+    st->done = 1;
+    if (st->suspended && st->conn) {
+        st->suspended = 0;
+        MHD_resume_connection(st->conn);
+    }
+    pthread_mutex_unlock(&st->mu);
+    pthread_mutex_lock(&s->mu);
+    s->ntasks_running--;
+    if (--s->nstreams == 0)
+        pthread_cond_broadcast(&s->idle_cv);
+    pthread_mutex_unlock(&s->mu);
+    stream_unref(st);
+    log_set_request_id(NULL);
+}
+
 static void stream_run(struct http_server *s, struct http_stream *st)
 {
     struct kb_answer ans;
@@ -254,8 +322,10 @@ static void stream_run(struct http_server *s, struct http_stream *st)
             kb_ask(c, st->kb_id, st->question, &st->opts, stream_check_stop, st, &ans, &st->err);
         if (st->stopped && server_stopping(s)) /* the answer was cut short */
             goto stopping;
-        if (st->rc == RC_OK)
+        if (st->rc == RC_OK) {
             st->result = kb_answer_json(&ans);
+            audit_ask(st, &ans);
+        }
         goto finish;
     }
     int rc = kb_ask(c, st->kb_id, st->question, &st->opts, stream_on_delta, st, &ans, &err);
@@ -265,6 +335,7 @@ static void stream_run(struct http_server *s, struct http_stream *st)
         (void)stream_push(st, "error", error_event(rc, buf_str(&err)), 1);
         goto finish;
     }
+    audit_ask(st, &ans);
     if (st->ndeltas == 0 && ans.text && *ans.text)
         (void)stream_push(st, "delta",
                           json_pack("{s:o}", "text", text_json(ans.text, strlen(ans.text))), 0);
@@ -327,9 +398,14 @@ static struct http_stream *stream_new(struct http_req *r, struct http_query_body
     buf_init(&st->err, 4096);
     memcpy(st->id, r->id, sizeof st->id);
     st->kb_id = r->kb.id;
-    st->question = q->text;
-    q->text = NULL;
-    st->opts.k = q->k;
+    st->who = r->who;
+    memcpy(st->ip, r->ip, sizeof st->ip);
+    if (q) {
+        st->question = q->text;
+        q->text = NULL;
+        st->opts.k = q->k;
+    }
+    st->opts.who = r->authed ? &st->who : NULL;
     return st;
 }
 
@@ -384,6 +460,40 @@ enum MHD_Result http_ask_deferred(struct http_req *r, struct http_query_body *q)
     return MHD_YES;
 }
 
+enum MHD_Result http_defer(struct http_req *r, http_task_fn fn, void *ctx, void (*ctx_free)(void *))
+{
+    struct http_server *s = r->srv;
+    struct http_stream *st = stream_new(r, NULL, 2); /* worker, request */
+    st->json_mode = 1;
+    st->task = fn;
+    st->task_ctx = ctx;
+    st->task_free = ctx_free;
+    st->suspended = 1;
+    MHD_suspend_connection(r->conn);
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping || s->ntasks_queued >= s->max_task_queue) {
+        int stopping = s->stopping;
+        pthread_mutex_unlock(&s->mu);
+        MHD_resume_connection(r->conn);
+        st->refs = 1;
+        stream_unref(st);
+        return http_send_rc(r, RC_BUSY,
+                            stopping ? STOPPING_MSG
+                                     : "登录请求过多，请稍后重试 / too many sign-ins, retry later");
+    }
+    if (s->ttail)
+        s->ttail->next = st;
+    else
+        s->thead = st;
+    s->ttail = st;
+    s->ntasks_queued++;
+    s->nstreams++;
+    pthread_cond_signal(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
+    ask_started(r, st);
+    return MHD_YES;
+}
+
 enum MHD_Result http_ask_deferred_result(struct http_req *r)
 {
     struct http_stream *st = r->stream;
@@ -394,6 +504,10 @@ enum MHD_Result http_ask_deferred_result(struct http_req *r)
     pthread_mutex_unlock(&st->mu);
     if (!done) /* not ours to answer yet (cannot happen while suspended) */
         return MHD_YES;
+    if (st->task) {
+        json_decref(res);
+        return http_send_task_result(r, &st->tres);
+    }
     if (st->rc == RC_OK)
         return http_send_json(r, 200, res);
     json_decref(res);
@@ -493,6 +607,19 @@ static void *worker_main(void *arg)
             st->next = NULL;
             pthread_mutex_unlock(&s->mu);
             stream_run(s, st);
+            pthread_mutex_lock(&s->mu);
+            continue;
+        }
+        if (s->thead && s->ntasks_running < s->max_tasks) {
+            struct http_stream *st = s->thead;
+            s->thead = st->next;
+            if (!s->thead)
+                s->ttail = NULL;
+            st->next = NULL;
+            s->ntasks_queued--;
+            s->ntasks_running++;
+            pthread_mutex_unlock(&s->mu);
+            task_run(s, st);
             pthread_mutex_lock(&s->mu);
             continue;
         }

@@ -262,6 +262,11 @@ enum MHD_Result http_upload_finish(struct http_req *r)
         }
         free(f->path); /* the job owns the file now */
         f->path = NULL;
+        char target[64];
+        snprintf(target, sizeof target, "kb:%lld/job:%lld", (long long)r->kb.id, (long long)id);
+        json_t *detail = json_pack("{s:s,s:I}", "filename", f->name, "bytes", (json_int_t)f->size);
+        http_audit_later(r, "doc.upload", target, detail);
+        json_decref(detail);
         if (json_array_append_new(jobs, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "filename",
                                                   f->name, "status", "queued")) != 0)
             log_warn("http: job %lld left out of the answer", (long long)id);

@@ -159,7 +159,7 @@ int kb_ask(struct kb_conn *c, int64_t kb_id, const char *question, const struct 
 {
     memset(out, 0, sizeof *out);
     double t0 = now_ms();
-    struct kb_search_opts so = {o && o->k > 0 ? o->k : 5, o ? o->flags : 0};
+    struct kb_search_opts so = {o && o->k > 0 ? o->k : 5, o ? o->flags : 0, o ? o->who : NULL};
     struct kb_hits hits = {0};
     int rc = kb_search(c, kb_id, question, &so, &hits, err);
     if (rc)

@@ -577,7 +577,8 @@ int eval_run(struct kb_conn *c, int64_t kb_id, const struct eval_set *set,
     if (out->answers != EVAL_ANSWERS_OFF && norm_init() != RC_OK)
         log_warn("eval: text folding unavailable, answers compared with ASCII folding only");
     double t0 = now_ms();
-    struct kb_search_opts so = {.k = k, .flags = out->flags | KB_NO_HIGHLIGHT};
+    struct kb_search_opts so = {
+        .k = k, .flags = out->flags | KB_NO_HIGHLIGHT, .who = o ? o->who : NULL};
     if (total > 0) {
         /* One untimed search first: the index loads lazily on first use and
          * that one-off cost would otherwise land in p99. */
@@ -616,8 +617,10 @@ int eval_run(struct kb_conn *c, int64_t kb_id, const struct eval_set *set,
         }
         buf_release(&serr);
         if (out->answers != EVAL_ANSWERS_OFF && q->nanswers > 0) {
-            struct kb_ask_opts ao = {
-                .k = 5, .flags = out->flags, .no_model = out->answers != EVAL_ANSWERS_MODEL};
+            struct kb_ask_opts ao = {.k = 5,
+                                     .flags = out->flags,
+                                     .no_model = out->answers != EVAL_ANSWERS_MODEL,
+                                     .who = so.who};
             struct kb_answer ans = {0};
             struct buf aerr = BUF_INIT;
             int arc = kb_ask(c, kb_id, q->question, &ao, NULL, NULL, &ans, &aerr);

@@ -123,6 +123,9 @@ struct eval_opts {
     size_t limit; /* evaluate only the first `limit` questions (0: all) */
     eval_progress_cb progress;
     void *progress_ctx;
+    /* Search as this user: the permission filter runs with every search
+     * (NULL: unfiltered), so its cost shows in the latencies. */
+    const struct auth_principal *who;
 };
 
 struct eval_type_metrics {

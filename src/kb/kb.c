@@ -2,6 +2,7 @@
  * ingest pipeline (detect → parse → chunk → embed → one transaction), and
  * the per-KB search snapshots. */
 #include "kb/kbint.h"
+#include "auth/acl.h"
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -82,6 +83,11 @@ int kb_conn_open(struct kb_engine *e, struct kb_conn **out, struct buf *err)
     return RC_OK;
 }
 
+const char *kb_engine_db_path(const struct kb_engine *e)
+{
+    return e->db_path;
+}
+
 struct db_conn *kb_conn_store(struct kb_conn *c)
 {
     return &c->store;
@@ -118,11 +124,20 @@ static int valid_name(const char *name)
 }
 
 /* Counts are kept in the kbs row by ingest and delete (kb_count), so that
- * resolving a KB on every request is a point lookup. */
-static const char SQL_KB_BY_ID[] = "SELECT id, name, created_at, ndocs, nchunks, nchars FROM kbs"
-                                   " WHERE id = ?1 OR name = ?2";
-static const char SQL_KB_ALL[] =
-    "SELECT id, name, created_at, ndocs, nchunks, nchars FROM kbs ORDER BY id";
+ * resolving a KB on every request is a point lookup. The caller's access
+ * level is computed in the same query (auth/acl.h): a KB the caller may
+ * not read is never selected. By name, the caller's own personal KB comes
+ * before an enterprise KB of the same name; other people's personal KBs
+ * are not candidates at all. Conversation KBs are reached by id only. */
+#define KB_COLS "k.id, k.name, k.created_at, k.ndocs, k.nchunks, k.nchars, k.kind, k.owner_id, "
+static const char SQL_KB_FOR[] = "SELECT " KB_COLS ACL_KB_LEVEL_SQL " AS lvl FROM kbs k"
+                                 " WHERE (k.id = ?3 OR (k.name = ?4 AND k.kind <> 'conversation'"
+                                 "   AND (k.owner_id IS NULL OR k.owner_id = ?1)))"
+                                 "   AND lvl >= 1"
+                                 " ORDER BY k.owner_id IS NULL, k.id LIMIT 1";
+static const char SQL_KB_ALL_FOR[] = "SELECT " KB_COLS ACL_KB_LEVEL_SQL " AS lvl FROM kbs k"
+                                     " WHERE k.kind <> 'conversation' AND lvl >= 1"
+                                     " ORDER BY k.owner_id IS NOT NULL, k.id";
 
 /* Adds deltas to a KB's document, chunk and character counts. */
 static int kb_count(struct kb_conn *c, int64_t kb_id, int64_t docs, int64_t chunks, int64_t chars)
@@ -163,57 +178,97 @@ static void read_kb_row(sqlite3_stmt *st, struct kb_info *k)
     k->ndocs = sqlite3_column_int64(st, 3);
     k->nchunks = sqlite3_column_int64(st, 4);
     k->nchars = sqlite3_column_int64(st, 5);
+    k->kind = db_col_str(st, 6);
+    k->owner_id = sqlite3_column_int64(st, 7);
+    k->level = sqlite3_column_int(st, 8);
 }
 
 int kb_create(struct kb_conn *c, const char *name, struct kb_info *out, struct buf *err)
 {
+    return kb_create_ex(c, name, "enterprise", 0, out, err);
+}
+
+int kb_create_ex(struct kb_conn *c, const char *name, const char *kind, int64_t owner_id,
+                 struct kb_info *out, struct buf *err)
+{
     memset(out, 0, sizeof *out);
+    int personal = strcmp(kind, "enterprise") != 0;
     if (!valid_name(name)) {
         buf_addf(err, "知识库名称无效（1–64 个字符，不含 /，不能全为数字） / invalid KB name");
         return RC_INVALID;
     }
-    if (db_begin(c->db))
+    if ((strcmp(kind, "enterprise") != 0 && strcmp(kind, "personal") != 0 &&
+         strcmp(kind, "conversation") != 0) ||
+        (personal && owner_id <= 0) || (!personal && owner_id != 0)) {
+        buf_addf(err, "知识库类型无效 / invalid KB kind");
+        return RC_INVALID;
+    }
+    struct db_tx tx;
+    if (db_tx_begin(c->db, &tx))
         return RC_DB;
-    sqlite3_stmt *st = db_stmt(c->cache, "INSERT INTO kbs(name, created_at) VALUES (?1, ?2)");
+    sqlite3_stmt *st = db_stmt(
+        c->cache, "INSERT INTO kbs(name, kind, owner_id, created_at) VALUES (?1, ?2, ?3, ?4)");
     if (!st)
         goto fail;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, now_unix());
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    if (personal)
+        sqlite3_bind_int64(st, 3, owner_id);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_int64(st, 4, now_unix());
     int s = sqlite3_step(st);
+    sqlite3_reset(st);
     if (s == SQLITE_CONSTRAINT) {
-        db_rollback(c->db);
+        (void)db_tx_end(c->db, &tx, 0);
+        /* FOREIGN KEY (no such owner) or UNIQUE (name taken in its scope). */
+        if (sqlite3_extended_errcode(c->db) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+            buf_addf(err, "用户不存在 / unknown owner");
+            return RC_NOT_FOUND;
+        }
         buf_addf(err, "知识库已存在 / knowledge base already exists: %s", name);
         return RC_EXISTS;
     }
     if (s != SQLITE_DONE)
         goto fail;
     int64_t id = sqlite3_last_insert_rowid(c->db);
-    if (kb_synonyms_seed(c, id) || db_commit(c->db))
+    if (kb_synonyms_seed(c, id) || db_tx_end(c->db, &tx, 1))
         goto fail;
     char idstr[32];
     snprintf(idstr, sizeof idstr, "%lld", (long long)id);
     return kb_get(c, idstr, out);
 fail:
-    db_rollback(c->db);
     buf_addf(err, "存储错误 / store error: %s", sqlite3_errmsg(c->db));
+    (void)db_tx_end(c->db, &tx, 0);
     return RC_DB;
 }
 
 int kb_get(struct kb_conn *c, const char *id_or_name, struct kb_info *out)
 {
+    return kb_get_for(c, NULL, id_or_name, ACL_READ, out);
+}
+
+int kb_get_for(struct kb_conn *c, const struct auth_principal *who, const char *id_or_name,
+               int min_level, struct kb_info *out)
+{
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = db_stmt(c->cache, SQL_KB_BY_ID);
+    sqlite3_stmt *st = db_stmt(c->cache, SQL_KB_FOR);
     if (!st)
         return RC_DB;
     int64_t id = -1;
     if (parse_i64(id_or_name, 1, INT64_MAX, &id))
         id = -1;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, id_or_name, -1, SQLITE_TRANSIENT);
+    acl_bind(st, who);
+    sqlite3_bind_int64(st, 3, id);
+    sqlite3_bind_text(st, 4, id_or_name, -1, SQLITE_TRANSIENT);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) {
         read_kb_row(st, out);
         sqlite3_reset(st);
+        if (out->level < min_level) {
+            kb_info_release(out);
+            return RC_DENIED;
+        }
         return RC_OK;
     }
     sqlite3_reset(st);
@@ -222,11 +277,18 @@ int kb_get(struct kb_conn *c, const char *id_or_name, struct kb_info *out)
 
 int kb_list(struct kb_conn *c, struct kb_info **out, size_t *n)
 {
+    return kb_list_for(c, NULL, out, n);
+}
+
+int kb_list_for(struct kb_conn *c, const struct auth_principal *who, struct kb_info **out,
+                size_t *n)
+{
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = db_stmt(c->cache, SQL_KB_ALL);
+    sqlite3_stmt *st = db_stmt(c->cache, SQL_KB_ALL_FOR);
     if (!st)
         return RC_DB;
+    acl_bind(st, who);
     size_t cap = 0;
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -237,10 +299,29 @@ int kb_list(struct kb_conn *c, struct kb_info **out, size_t *n)
     return s == SQLITE_DONE ? RC_OK : RC_DB;
 }
 
+int kb_readable(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id)
+{
+    if (!who)
+        return RC_OK;
+    sqlite3_stmt *st = db_stmt(c->cache, "SELECT " ACL_KB_LEVEL_SQL " FROM kbs k WHERE k.id = ?3");
+    if (!st)
+        return RC_DB;
+    acl_bind(st, who);
+    sqlite3_bind_int64(st, 3, kb_id);
+    int s = sqlite3_step(st);
+    int level = s == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_reset(st);
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
+        return RC_DB;
+    return level >= ACL_READ ? RC_OK : RC_NOT_FOUND;
+}
+
 void kb_info_release(struct kb_info *k)
 {
     free(k->name);
     k->name = NULL;
+    free(k->kind);
+    k->kind = NULL;
 }
 
 void kb_infos_free(struct kb_info *a, size_t n)
@@ -252,9 +333,15 @@ void kb_infos_free(struct kb_info *a, size_t n)
 
 json_t *kb_info_json(const struct kb_info *k)
 {
-    return json_pack("{sI ss sI sI sI sI}", "id", (json_int_t)k->id, "name", k->name, "created_at",
-                     (json_int_t)k->created_at, "documents", (json_int_t)k->ndocs, "chunks",
-                     (json_int_t)k->nchunks, "characters", (json_int_t)k->nchars);
+    static const char *const access[] = {"none", "read", "write", "admin"};
+    json_t *j = json_pack("{sI ss ss sI sI sI sI ss}", "id", (json_int_t)k->id, "name", k->name,
+                          "kind", k->kind ? k->kind : "enterprise", "created_at",
+                          (json_int_t)k->created_at, "documents", (json_int_t)k->ndocs, "chunks",
+                          (json_int_t)k->nchunks, "characters", (json_int_t)k->nchars, "access",
+                          access[k->level >= 0 && k->level <= 3 ? k->level : 0]);
+    if (j && k->owner_id && json_object_set_new(j, "owner_id", json_integer(k->owner_id)) != 0)
+        log_warn("kb: owner left out of a KB's JSON");
+    return j;
 }
 
 int kb_bump_generation(struct kb_conn *c, int64_t kb_id)
@@ -271,45 +358,201 @@ int kb_bump_generation(struct kb_conn *c, int64_t kb_id)
 
 /* ---- documents ---- */
 
-int kb_docs(struct kb_conn *c, int64_t kb_id, struct kb_doc_info **out, size_t *n)
+/* Documents and chunks are selected with the ACL in the same query: a
+ * caller who may not read the KB gets nothing, as if it did not exist. */
+#define DOC_COLS                                                                                   \
+    "d.id, d.name, d.title, d.type, d.sha256, d.version, d.nchars, d.updated_at, d.nchunks"
+
+static void read_doc_row(sqlite3_stmt *st, struct kb_doc_info *d)
+{
+    d->id = sqlite3_column_int64(st, 0);
+    d->name = db_col_str(st, 1);
+    d->title = db_col_str(st, 2);
+    d->type = db_col_str(st, 3);
+    d->sha256 = db_col_str(st, 4);
+    d->version = sqlite3_column_int(st, 5);
+    d->nchars = sqlite3_column_int64(st, 6);
+    d->updated_at = sqlite3_column_int64(st, 7);
+    d->nchunks = sqlite3_column_int64(st, 8);
+}
+
+int kb_docs(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id,
+            struct kb_doc_info **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st =
-        db_stmt(c->cache,
-                "SELECT d.id, d.name, d.title, d.type, d.sha256, d.version, d.nchars, d.updated_at,"
-                " (SELECT count(*) FROM chunks c WHERE c.doc_id = d.id)"
-                " FROM documents d WHERE d.kb_id = ?1 ORDER BY d.name");
+    sqlite3_stmt *st = db_stmt(c->cache, "SELECT " DOC_COLS " FROM documents d"
+                                         " JOIN kbs k ON k.id = d.kb_id"
+                                         " WHERE d.kb_id = ?3 AND " ACL_KB_LEVEL_SQL " >= 1"
+                                         " ORDER BY d.name");
     if (!st)
         return RC_DB;
-    sqlite3_bind_int64(st, 1, kb_id);
+    acl_bind(st, who);
+    sqlite3_bind_int64(st, 3, kb_id);
     size_t cap = 0;
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         *out = xgrow(*out, &cap, *n + 1, sizeof **out);
-        struct kb_doc_info *d = &(*out)[(*n)++];
-        d->id = sqlite3_column_int64(st, 0);
-        d->name = db_col_str(st, 1);
-        d->title = db_col_str(st, 2);
-        d->type = db_col_str(st, 3);
-        d->sha256 = db_col_str(st, 4);
-        d->version = sqlite3_column_int(st, 5);
-        d->nchars = sqlite3_column_int64(st, 6);
-        d->updated_at = sqlite3_column_int64(st, 7);
-        d->nchunks = sqlite3_column_int64(st, 8);
+        read_doc_row(st, &(*out)[(*n)++]);
     }
     sqlite3_reset(st);
     return s == SQLITE_DONE ? RC_OK : RC_DB;
 }
 
+int kb_doc_get(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id, int64_t doc_id,
+               struct kb_doc_info *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = db_stmt(c->cache, "SELECT " DOC_COLS " FROM documents d"
+                                         " JOIN kbs k ON k.id = d.kb_id"
+                                         " WHERE d.id = ?4 AND d.kb_id = ?3"
+                                         "   AND " ACL_KB_LEVEL_SQL " >= 1");
+    if (!st)
+        return RC_DB;
+    acl_bind(st, who);
+    sqlite3_bind_int64(st, 3, kb_id);
+    sqlite3_bind_int64(st, 4, doc_id);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        read_doc_row(st, out);
+    sqlite3_reset(st);
+    return s == SQLITE_ROW ? RC_OK : s == SQLITE_DONE ? RC_NOT_FOUND : RC_DB;
+}
+
+const char *kb_type_mime(const char *type)
+{
+    static const struct {
+        const char *type, *mime;
+    } m[] = {
+        {"txt", "text/plain; charset=utf-8"},
+        {"md", "text/markdown; charset=utf-8"},
+        {"html", "text/html; charset=utf-8"},
+        {"pdf", "application/pdf"},
+        {"docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+        {"xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+    };
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (strcmp(type, m[i].type) == 0)
+            return m[i].mime;
+    return "application/octet-stream";
+}
+
+int kb_doc_file(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id, int64_t doc_id,
+                struct kb_file *out)
+{
+    memset(out, 0, sizeof *out);
+    struct kb_doc_info d;
+    int rc = kb_doc_get(c, who, kb_id, doc_id, &d);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = db_stmt(c->cache, "SELECT mime, data FROM doc_files WHERE doc_id = ?1");
+    if (!st) {
+        rc = RC_DB;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, doc_id);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        out->mime = db_col_str(st, 0);
+        size_t n = (size_t)sqlite3_column_bytes(st, 1);
+        out->data = xmalloc(n ? n : 1);
+        if (n)
+            memcpy(out->data, sqlite3_column_blob(st, 1), n);
+        out->n = n;
+        out->name = xstrdup(d.name);
+        out->original = 1;
+    }
+    sqlite3_reset(st);
+    if (s != SQLITE_ROW && s != SQLITE_DONE) {
+        rc = RC_DB;
+        goto out;
+    }
+    if (s == SQLITE_ROW)
+        goto out;
+    /* No file kept (a JSONL line): the document's text, chunk by chunk. */
+    st = db_stmt(c->cache, "SELECT heading, text, part FROM chunks WHERE doc_id = ?1 ORDER BY ord");
+    if (!st) {
+        rc = RC_DB;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, doc_id);
+    struct buf b = BUF_INIT;
+    buf_addf(&b, "%s\n", d.title);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *heading = (const char *)sqlite3_column_text(st, 0);
+        if (heading && *heading && sqlite3_column_int(st, 2) <= 1)
+            buf_addf(&b, "\n%s\n", heading);
+        buf_addf(&b, "%s\n", (const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_reset(st);
+    if (s != SQLITE_DONE) {
+        buf_release(&b);
+        rc = RC_DB;
+        goto out;
+    }
+    out->data = buf_detach(&b, &out->n);
+    out->mime = xstrdup("text/plain; charset=utf-8");
+    out->name = xmalloc(strlen(d.name) + 5);
+    memcpy(out->name, d.name, strlen(d.name));
+    memcpy(out->name + strlen(d.name), ".txt", 5);
+out:
+    kb_docs_free_one(&d);
+    return rc;
+}
+
+void kb_file_release(struct kb_file *f)
+{
+    free(f->name);
+    free(f->mime);
+    free(f->data);
+    memset(f, 0, sizeof *f);
+}
+
+int kb_chunk_get(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id,
+                 int64_t chunk_id, json_t **out)
+{
+    *out = NULL;
+    sqlite3_stmt *st =
+        db_stmt(c->cache, "SELECT ch.id, ch.kb_id, ch.doc_id, d.name, d.title, ch.heading,"
+                          " ch.label, ch.text, ch.part, ch.nparts, ch.ord FROM chunks ch"
+                          " JOIN documents d ON d.id = ch.doc_id JOIN kbs k ON k.id = ch.kb_id"
+                          " WHERE ch.id = ?4 AND ch.kb_id = ?3 AND " ACL_KB_LEVEL_SQL " >= 1");
+    if (!st)
+        return RC_DB;
+    acl_bind(st, who);
+    sqlite3_bind_int64(st, 3, kb_id);
+    sqlite3_bind_int64(st, 4, chunk_id);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        *out = json_pack(
+            "{sI sI sI ss ss ss ss ss si si sI}", "id", (json_int_t)sqlite3_column_int64(st, 0),
+            "kb_id", (json_int_t)sqlite3_column_int64(st, 1), "doc_id",
+            (json_int_t)sqlite3_column_int64(st, 2), "doc_name",
+            (const char *)sqlite3_column_text(st, 3), "doc_title",
+            (const char *)sqlite3_column_text(st, 4), "heading",
+            (const char *)sqlite3_column_text(st, 5), "label",
+            (const char *)sqlite3_column_text(st, 6), "text",
+            (const char *)sqlite3_column_text(st, 7), "part", sqlite3_column_int(st, 8), "nparts",
+            sqlite3_column_int(st, 9), "ord", (json_int_t)sqlite3_column_int64(st, 10));
+    sqlite3_reset(st);
+    if (s == SQLITE_ROW)
+        return *out ? RC_OK : RC_INTERNAL;
+    return s == SQLITE_DONE ? RC_NOT_FOUND : RC_DB;
+}
+
+void kb_docs_free_one(struct kb_doc_info *d)
+{
+    free(d->name);
+    free(d->title);
+    free(d->type);
+    free(d->sha256);
+    memset(d, 0, sizeof *d);
+}
+
 void kb_docs_free(struct kb_doc_info *a, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        free(a[i].name);
-        free(a[i].title);
-        free(a[i].type);
-        free(a[i].sha256);
-    }
+    for (size_t i = 0; i < n; i++)
+        kb_docs_free_one(&a[i]);
     free(a);
 }
 
@@ -355,7 +598,8 @@ static int delete_chunks(struct kb_conn *c, int64_t doc_id, unsigned fts)
 
 int kb_doc_delete(struct kb_conn *c, int64_t kb_id, int64_t doc_id)
 {
-    if (db_begin(c->db))
+    struct db_tx tx;
+    if (db_tx_begin(c->db, &tx))
         return RC_DB;
     sqlite3_stmt *st = db_stmt(c->cache, "SELECT 1 FROM documents WHERE id = ?1 AND kb_id = ?2");
     if (!st)
@@ -365,7 +609,7 @@ int kb_doc_delete(struct kb_conn *c, int64_t kb_id, int64_t doc_id)
     int s = sqlite3_step(st);
     sqlite3_reset(st);
     if (s == SQLITE_DONE) {
-        db_rollback(c->db);
+        (void)db_tx_end(c->db, &tx, 0);
         return RC_NOT_FOUND;
     }
     int64_t nchunks = 0, nchars = 0;
@@ -376,12 +620,12 @@ int kb_doc_delete(struct kb_conn *c, int64_t kb_id, int64_t doc_id)
     if (!st)
         goto fail;
     sqlite3_bind_int64(st, 1, doc_id);
-    if (sqlite3_step(st) != SQLITE_DONE || kb_bump_generation(c, kb_id) || db_commit(c->db))
+    if (sqlite3_step(st) != SQLITE_DONE || kb_bump_generation(c, kb_id) || db_tx_end(c->db, &tx, 1))
         goto fail;
     return RC_OK;
 fail:
     log_error("document delete failed: %s", sqlite3_errmsg(c->db));
-    db_rollback(c->db);
+    (void)db_tx_end(c->db, &tx, 0);
     return RC_DB;
 }
 
@@ -565,9 +809,17 @@ static float *embed_chunks(struct kb_conn *c, const char *title, const struct ch
 
 /* Writes one parsed document in one transaction, replacing an older
  * version. Either all of it is committed or nothing changes. */
+/* The original file of an upload, kept for downloads (NULL for JSONL lines). */
+struct kb_src {
+    const void *p;
+    size_t n;
+    const char *mime;
+};
+
 static int store_doc(struct kb_conn *c, int64_t kb_id, const char *name, const char *type,
                      const char *sha, const struct doc *d, const struct chunk_list *cl,
-                     const float *vecs, size_t dim, enum kb_outcome *outcome)
+                     const float *vecs, size_t dim, const struct kb_src *src,
+                     enum kb_outcome *outcome)
 {
     int64_t old_id = 0;
     char old_sha[65];
@@ -670,6 +922,17 @@ static int store_doc(struct kb_conn *c, int64_t kb_id, const char *name, const c
                 goto fail;
         }
     }
+    if (src && src->p) {
+        st = db_stmt(c->cache,
+                     "INSERT OR REPLACE INTO doc_files(doc_id, mime, data) VALUES (?1, ?2, ?3)");
+        if (!st || src->n > INT32_MAX)
+            goto fail;
+        sqlite3_bind_int64(st, 1, doc_id);
+        sqlite3_bind_text(st, 2, src->mime, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, src->p, (int)src->n, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            goto fail;
+    }
     if (kb_bump_generation(c, kb_id) || db_tx_end(c->db, &tx, 1))
         goto fail;
     return RC_OK;
@@ -681,7 +944,8 @@ fail:
 
 /* Chunks, embeds and stores one parsed document; records the outcome. */
 static int ingest_doc(struct kb_conn *c, int64_t kb_id, const char *name, const char *type,
-                      const char *sha, struct doc *d, struct kb_ingest_report *rep)
+                      const char *sha, struct doc *d, const struct kb_src *src,
+                      struct kb_ingest_report *rep)
 {
     if (!d->title[0])
         doc_set_title(d, name, strlen(name));
@@ -696,7 +960,7 @@ static int ingest_doc(struct kb_conn *c, int64_t kb_id, const char *name, const 
     size_t dim = 0;
     float *vecs = embed_chunks(c, d->title, &cl, &dim);
     enum kb_outcome o = KB_FAILED;
-    int rc = store_doc(c, kb_id, name, type, sha, d, &cl, vecs, dim, &o);
+    int rc = store_doc(c, kb_id, name, type, sha, d, &cl, vecs, dim, src, &o);
     free(vecs);
     if (rc)
         report_add(rep, name, KB_FAILED, rc, "写入存储失败 / store write failed", 0);
@@ -744,7 +1008,7 @@ static int on_jsonl_doc(void *ctx, const char *id, struct doc *d)
         report_add(j->rep, id, KB_UNCHANGED, RC_OK, NULL, 0);
         return 0;
     }
-    int rc = ingest_doc(j->c, j->kb_id, id, "jsonl", sha, d, j->rep);
+    int rc = ingest_doc(j->c, j->kb_id, id, "jsonl", sha, d, NULL, j->rep);
     if (rc && !j->first_rc)
         j->first_rc = rc;
     if (j->own_batch && ++j->pending >= JSONL_BATCH) {
@@ -800,8 +1064,10 @@ int kb_ingest_bytes(struct kb_conn *c, int64_t kb_id, const char *name, const vo
     rc = ingest_parse(t, base, data, n, &d, &err);
     if (rc)
         report_add(rep, base, KB_FAILED, rc, buf_str(&err), 0);
-    else
-        rc = ingest_doc(c, kb_id, base, ingest_type_name(t), sha, &d, rep);
+    else {
+        struct kb_src src = {data, n, kb_type_mime(ingest_type_name(t))};
+        rc = ingest_doc(c, kb_id, base, ingest_type_name(t), sha, &d, &src, rep);
+    }
     doc_release(&d);
 out:
     buf_release(&err);

@@ -23,6 +23,8 @@ struct kb_conn;
  * keeps a pointer to cfg, which must outlive it. */
 int kb_engine_open(const struct config *cfg, struct kb_engine **out, struct buf *err);
 void kb_engine_close(struct kb_engine *e);
+/* The store file's path (other writers open their own connections to it). */
+const char *kb_engine_db_path(const struct kb_engine *e);
 int kb_conn_open(struct kb_engine *e, struct kb_conn **out, struct buf *err);
 void kb_conn_close(struct kb_conn *c);
 /* The connection underneath, for auth/ and the other services that share
@@ -35,19 +37,45 @@ struct db_conn *kb_conn_store(struct kb_conn *c);
 size_t kb_warm(struct kb_conn *c);
 
 /* ---- knowledge bases ---- */
+
+/* Who is asking (auth/auth.h). Functions that take one select only what
+ * that principal may read, inside the query (auth/acl.h); NULL means the
+ * operator on the server (the CLI): everything. */
+struct auth_principal;
+
 struct kb_info {
     int64_t id;
     char *name;
+    char *kind;         /* "enterprise", "personal" or "conversation" */
+    int64_t owner_id;   /* personal and conversation KBs; 0 for enterprise */
+    int level;          /* the caller's access: 1 read, 2 write, 3 admin (enum acl_level) */
     int64_t created_at; /* unix seconds */
     int64_t ndocs, nchunks, nchars;
 };
-/* Names: 1–64 chars, UTF-8, no '/', not all digits. RC_INVALID, RC_EXISTS. */
+/* Names: 1–64 chars, UTF-8, no '/', not all digits. Enterprise names are
+ * unique across the bank, personal ones per owner. RC_INVALID, RC_EXISTS. */
 int kb_create(struct kb_conn *c, const char *name, struct kb_info *out, struct buf *err);
-/* By numeric id or by name. RC_NOT_FOUND. */
+/* kind "enterprise" (owner_id 0), "personal" or "conversation" (owner_id
+ * > 0). Also RC_NOT_FOUND for an unknown owner. Joins a caller's
+ * transaction. */
+int kb_create_ex(struct kb_conn *c, const char *name, const char *kind, int64_t owner_id,
+                 struct kb_info *out, struct buf *err);
+/* By numeric id or by name, for `who` (NULL: anyone's). RC_NOT_FOUND when
+ * the KB does not exist or who may not read it (the same answer, on
+ * purpose); RC_DENIED when who may read it but below min_level. */
+int kb_get_for(struct kb_conn *c, const struct auth_principal *who, const char *id_or_name,
+               int min_level, struct kb_info *out);
 int kb_get(struct kb_conn *c, const char *id_or_name, struct kb_info *out);
+/* The KBs who may read (not conversation KBs): enterprise first, by id. */
+int kb_list_for(struct kb_conn *c, const struct auth_principal *who, struct kb_info **out,
+                size_t *n);
 int kb_list(struct kb_conn *c, struct kb_info **out, size_t *n);
+/* RC_OK when who (NULL: anyone) may read kb_id, else RC_NOT_FOUND. */
+int kb_readable(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id);
 void kb_info_release(struct kb_info *k);
 void kb_infos_free(struct kb_info *a, size_t n);
+/* {"id","name","kind","created_at","documents","chunks","characters",
+ *  "access":"read|write|admin","owner_id"?} */
 json_t *kb_info_json(const struct kb_info *k);
 
 /* ---- documents and ingest ---- */
@@ -60,8 +88,35 @@ struct kb_doc_info {
     int version; /* 1 on first ingest, +1 per changed re-ingest */
     int64_t nchunks, nchars, updated_at;
 };
-int kb_docs(struct kb_conn *c, int64_t kb_id, struct kb_doc_info **out, size_t *n);
+/* The documents of a KB, for who (NULL: anyone); none when who may not
+ * read it. */
+int kb_docs(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id,
+            struct kb_doc_info **out, size_t *n);
+/* One document. RC_NOT_FOUND when it does not exist, is in another KB, or
+ * who may not read the KB. */
+int kb_doc_get(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id, int64_t doc_id,
+               struct kb_doc_info *out);
+void kb_docs_free_one(struct kb_doc_info *d);
 void kb_docs_free(struct kb_doc_info *a, size_t n);
+
+/* A document to download: the file as uploaded (original = 1), or, for a
+ * JSONL line, its text rebuilt from the chunks (text/plain, name + ".txt"). */
+struct kb_file {
+    char *name, *mime;
+    void *data;
+    size_t n;
+    int original;
+};
+/* Same rules as kb_doc_get. The caller releases out. */
+int kb_doc_file(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id, int64_t doc_id,
+                struct kb_file *out);
+void kb_file_release(struct kb_file *f);
+/* The MIME type for an ingest type name ("pdf" → "application/pdf"). */
+const char *kb_type_mime(const char *type);
+/* One chunk, for a citation: {"id","kb_id","doc_id","doc_name","doc_title",
+ * "heading","label","text","part","nparts","ord"}. Same rules as kb_doc_get. */
+int kb_chunk_get(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id,
+                 int64_t chunk_id, json_t **out);
 json_t *kb_doc_json(const struct kb_doc_info *d);
 /* Deletes a document by id and its chunks. RC_NOT_FOUND. */
 int kb_doc_delete(struct kb_conn *c, int64_t kb_id, int64_t doc_id);
@@ -143,11 +198,14 @@ enum kb_search_flags {
     KB_NO_HIGHLIGHT = 32,
 };
 struct kb_search_opts {
-    int k;          /* hits wanted, 1..100 (default 5) */
-    unsigned flags; /* enum kb_search_flags */
+    int k;                            /* hits wanted, 1..100 (default 5) */
+    unsigned flags;                   /* enum kb_search_flags */
+    const struct auth_principal *who; /* NULL: no permission filter (the CLI) */
 };
 /* Ranks the KB's chunks for `query`. RC_INVALID for empty or non-UTF-8
- * queries. On success out holds up to k hits, best first. */
+ * queries; RC_NOT_FOUND when the KB does not exist or o->who may not read
+ * it (checked in SQL before anything is ranked). On success out holds up
+ * to k hits, best first. */
 int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct kb_search_opts *o,
               struct kb_hits *out, struct buf *err);
 void kb_hits_release(struct kb_hits *h);
@@ -178,9 +236,10 @@ struct kb_answer {
  * in one piece). Return non-zero to stop. */
 typedef int (*kb_delta_cb)(void *ctx, const char *p, size_t n);
 struct kb_ask_opts {
-    int k;          /* chunks retrieved for grounding (default 5) */
-    unsigned flags; /* kb_search_flags */
-    int no_model;   /* force the extractive answer */
+    int k;                            /* chunks retrieved for grounding (default 5) */
+    unsigned flags;                   /* kb_search_flags */
+    int no_model;                     /* force the extractive answer */
+    const struct auth_principal *who; /* as in kb_search_opts */
 };
 /* Answers a question from the KB: with a chat model configured, a grounded
  * streamed answer whose [n] markers map to cites; otherwise (or when the

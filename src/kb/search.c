@@ -3,6 +3,7 @@
  * dense vectors fused by reciprocal rank, optional rerank, then hit rows
  * with highlighted matches. */
 #include "kb/kbint.h"
+#include "auth/acl.h"
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -708,8 +709,9 @@ int kb_fts_ensure(struct kb_conn *c, enum kb_fts which)
     return RC_OK;
 }
 
-static int search_fts(struct kb_conn *c, int64_t kb_id, const char *folded, int k, int trigram,
-                      struct idx_hit **hits, int64_t **ids, size_t *nh)
+static int search_fts(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id,
+                      const char *folded, int k, int trigram, struct idx_hit **hits, int64_t **ids,
+                      size_t *nh)
 {
     struct buf match = BUF_INIT;
     if (kb_fts_ensure(c, trigram ? KB_FTS_TRIGRAM : KB_FTS_ATRIUM))
@@ -727,21 +729,24 @@ static int search_fts(struct kb_conn *c, int64_t kb_id, const char *folded, int 
         return RC_OK;
     }
     sqlite3_stmt *st =
-        trigram ? db_stmt(c->cache,
-                          "SELECT t.rowid, -bm25(chunks_tri, 1.5, 1.5, 1.0) AS s"
-                          " FROM chunks_tri t JOIN chunks c ON c.id = t.rowid"
-                          " WHERE chunks_tri MATCH ?1 AND c.kb_id = ?2 ORDER BY s DESC LIMIT ?3")
-                : db_stmt(c->cache,
-                          "SELECT t.rowid, -bm25(chunks_fts, 1.5, 1.5, 1.0) AS s"
-                          " FROM chunks_fts t JOIN chunks c ON c.id = t.rowid"
-                          " WHERE chunks_fts MATCH ?1 AND c.kb_id = ?2 ORDER BY s DESC LIMIT ?3");
+        trigram ? db_stmt(c->cache, "SELECT t.rowid, -bm25(chunks_tri, 1.5, 1.5, 1.0) AS s"
+                                    " FROM chunks_tri t JOIN chunks c ON c.id = t.rowid"
+                                    " JOIN kbs k ON k.id = c.kb_id"
+                                    " WHERE chunks_tri MATCH ?3 AND c.kb_id = ?4"
+                                    "   AND " ACL_KB_LEVEL_SQL " >= 1 ORDER BY s DESC LIMIT ?5")
+                : db_stmt(c->cache, "SELECT t.rowid, -bm25(chunks_fts, 1.5, 1.5, 1.0) AS s"
+                                    " FROM chunks_fts t JOIN chunks c ON c.id = t.rowid"
+                                    " JOIN kbs k ON k.id = c.kb_id"
+                                    " WHERE chunks_fts MATCH ?3 AND c.kb_id = ?4"
+                                    "   AND " ACL_KB_LEVEL_SQL " >= 1 ORDER BY s DESC LIMIT ?5");
     if (!st) {
         buf_release(&match);
         return RC_DB;
     }
-    sqlite3_bind_text(st, 1, match.p, (int)match.len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, kb_id);
-    sqlite3_bind_int(st, 3, k);
+    acl_bind(st, who);
+    sqlite3_bind_text(st, 3, match.p, (int)match.len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, kb_id);
+    sqlite3_bind_int(st, 5, k);
     *hits = xcalloc((size_t)k, sizeof **hits);
     *ids = xcalloc((size_t)k, sizeof **ids);
     int r;
@@ -770,6 +775,13 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
     if (!qlen || qlen > QUERY_MAX_BYTES || !utf8_valid(query, qlen)) {
         buf_addf(err, "查询为空、过长或不是有效的 UTF-8 / query is empty, too long or not UTF-8");
         return RC_INVALID;
+    }
+    /* The permission filter: the in-memory index holds one KB, so the KB
+     * set is the selection; the FTS5 engines repeat the rule in their SQL. */
+    int arc = kb_readable(c, o ? o->who : NULL, kb_id);
+    if (arc) {
+        buf_addf(err, "知识库不存在 / unknown knowledge base");
+        return arc;
     }
     struct buf folded = BUF_INIT;
     norm_fold(query, qlen, &folded);
@@ -803,7 +815,8 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
     int64_t *ids = NULL;
     size_t nh = 0;
     if (flags & (KB_FTS5 | KB_TRIGRAM)) {
-        rc = search_fts(c, kb_id, folded.p, k, !!(flags & KB_TRIGRAM), &hits, &ids, &nh);
+        rc = search_fts(c, o ? o->who : NULL, kb_id, folded.p, k, !!(flags & KB_TRIGRAM), &hits,
+                        &ids, &nh);
         if (rc)
             goto out;
     } else {

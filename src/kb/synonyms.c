@@ -151,15 +151,14 @@ int kb_synonym_add(struct kb_conn *c, int64_t kb_id, const char *const *terms, s
             buf_addc(&joined, ' ');
         buf_add(&joined, terms[i], len);
     }
-    if (db_begin(c->db)) {
+    struct db_tx tx;
+    if (db_tx_begin(c->db, &tx)) {
         rc = RC_DB;
         goto out;
     }
-    if (insert_group(c, kb_id, buf_str(&joined), group_id) || kb_bump_generation(c, kb_id) ||
-        db_commit(c->db)) {
-        db_rollback(c->db);
+    int ok = !insert_group(c, kb_id, buf_str(&joined), group_id) && !kb_bump_generation(c, kb_id);
+    if (db_tx_end(c->db, &tx, ok) || !ok)
         rc = RC_DB;
-    }
 out:
     buf_release(&joined);
     return rc;
@@ -167,26 +166,25 @@ out:
 
 int kb_synonym_delete(struct kb_conn *c, int64_t kb_id, int64_t group_id)
 {
-    if (db_begin(c->db))
+    struct db_tx tx;
+    if (db_tx_begin(c->db, &tx))
         return RC_DB;
+    int rc = RC_DB;
     sqlite3_stmt *st = db_stmt(c->cache, "DELETE FROM synonyms WHERE id = ?1 AND kb_id = ?2");
-    if (!st) {
-        db_rollback(c->db);
-        return RC_DB;
-    }
+    if (!st)
+        goto out;
     sqlite3_bind_int64(st, 1, group_id);
     sqlite3_bind_int64(st, 2, kb_id);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        db_rollback(c->db);
-        return RC_DB;
-    }
+    if (sqlite3_step(st) != SQLITE_DONE)
+        goto out;
     if (sqlite3_changes(c->db) == 0) {
-        db_rollback(c->db);
-        return RC_NOT_FOUND;
+        rc = RC_NOT_FOUND;
+        goto out;
     }
-    if (kb_bump_generation(c, kb_id) || db_commit(c->db)) {
-        db_rollback(c->db);
-        return RC_DB;
-    }
-    return RC_OK;
+    if (kb_bump_generation(c, kb_id) == RC_OK)
+        rc = RC_OK;
+out:
+    if (db_tx_end(c->db, &tx, rc == RC_OK) && rc == RC_OK)
+        rc = RC_DB;
+    return rc;
 }

@@ -143,6 +143,11 @@ class Server:
         env.update({"ATRIUM_LOG_LEVEL": "info", "ATRIUM_THREADS": str(Server.threads),
                     "ATRIUM_WORKERS": str(Server.workers)})
         env.update(env_extra)
+        self.env = env
+        self.atrium = atrium
+        # Every /api/v1 route needs a sign-in: an admin and an API token,
+        # made the way an operator bootstraps a new install (the CLI).
+        self.token = bootstrap_admin(atrium, self.data, env)
         self.proc = subprocess.Popen(
             [atrium, "--data", self.data, "serve", "--port", str(self.port)],
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
@@ -167,8 +172,11 @@ class Server:
             time.sleep(0.05)
         raise RuntimeError("%s did not answer /healthz" % self.name)
 
-    def request(self, method, path, body=None, headers=None, timeout=30):
+    def request(self, method, path, body=None, headers=None, timeout=30, auth=True):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        headers = dict(headers or {})
+        if auth and self.token and "Authorization" not in headers:
+            headers["Authorization"] = "Bearer " + self.token
         try:
             if isinstance(body, (dict, list)):
                 body = json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -182,8 +190,8 @@ class Server:
         finally:
             c.close()
 
-    def json(self, method, path, body=None, headers=None, timeout=30):
-        st, h, data = self.request(method, path, body, headers, timeout)
+    def json(self, method, path, body=None, headers=None, timeout=30, auth=True):
+        st, h, data = self.request(method, path, body, headers, timeout, auth)
         try:
             obj = json.loads(data.decode("utf-8")) if data else None
         except ValueError:
@@ -205,6 +213,22 @@ class Server:
 
 
 # ---------------------------------------------------------------- helpers
+
+ADMIN_PASSWORD = "Counter#2026-Hy"
+
+
+def bootstrap_admin(atrium, data, env, name="root"):
+    """Creates an admin (password on stdin) and returns a new API token."""
+    p = subprocess.run([atrium, "--data", data, "user", "add", name, "--admin"],
+                       input=ADMIN_PASSWORD + "\n", capture_output=True, text=True, env=env)
+    if p.returncode not in (0, 3) and "exists" not in p.stderr and "已存在" not in p.stderr:
+        raise RuntimeError("user add failed (%d): %s" % (p.returncode, p.stderr))
+    p = subprocess.run([atrium, "--data", data, "token", "create", name, "--name", "tests"],
+                       capture_output=True, text=True, env=env)
+    if p.returncode != 0:
+        raise RuntimeError("token create failed (%d): %s" % (p.returncode, p.stderr))
+    return p.stdout.strip().splitlines()[-1]
+
 
 
 def check(cond, msg="check failed"):
@@ -288,7 +312,8 @@ def read_sse(resp):
 def open_stream(srv, kb, question, timeout=30):
     c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
     body = json.dumps({"question": question, "stream": True}, ensure_ascii=False).encode()
-    c.request("POST", "/api/v1/kbs/%s/ask" % q(kb), body, {"Content-Type": "application/json"})
+    c.request("POST", "/api/v1/kbs/%s/ask" % q(kb), body, {"Content-Type": "application/json",
+                                                          "Authorization": "Bearer " + srv.token})
     return c, c.getresponse()
 
 
@@ -363,7 +388,8 @@ def keep_alive(ctx):
             r.read()
             check_eq(r.status, 200, "status")
             check(r.getheader("Connection", "").lower() != "close", "connection closed")
-        c.request("GET", "/api/v1/kbs/%s" % q(ctx.kb))
+        c.request("GET", "/api/v1/kbs/%s" % q(ctx.kb), headers={"Authorization": "Bearer " +
+                                                                ctx.plain.token})
         r = c.getresponse()
         r.read()
         check_eq(r.status, 200, "status after keep-alive")
@@ -576,9 +602,9 @@ def error_huge_body(ctx):
     # Declared length over the cap: refused before a byte of body is read.
     s = socket.create_connection(("127.0.0.1", ctx.plain.port), timeout=10)
     try:
-        s.sendall(("POST /api/v1/kbs/%s/search HTTP/1.1\r\nHost: x\r\n"
+        s.sendall(("POST /api/v1/kbs/%s/search HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
                    "Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n" %
-                   q(ctx.kb)).encode())
+                   q(ctx.kb)).replace("{TOKEN}", ctx.plain.token).encode())
         s.sendall(b'{"query":"' + b"a" * 65536)
         data = b""
         while b"\r\n\r\n" not in data:
@@ -611,7 +637,7 @@ def error_early_with_huge_body(ctx):
         s = socket.create_connection(("127.0.0.1", ctx.plain.port), timeout=3)
         try:
             s.sendall(("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
-                       "Content-Length: 5000000\r\n\r\n" % (method, path)).encode())
+                       "Content-Length: 5000000\r\n\r\n" % (method, path)).replace("{TOKEN}", ctx.plain.token).encode())
             s.sendall(b"x" * 65536)
             data = b""
             while b"\r\n\r\n" not in data:
@@ -628,9 +654,9 @@ def error_early_with_huge_body(ctx):
     # sends a byte of its body.
     s = socket.create_connection(("127.0.0.1", ctx.plain.port), timeout=3)
     try:
-        s.sendall(("POST /api/v1/kbs/%s/documents?filename=a.md HTTP/1.1\r\nHost: x\r\n"
+        s.sendall(("POST /api/v1/kbs/%s/documents?filename=a.md HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
                    "Content-Type: application/octet-stream\r\nContent-Length: 900000\r\n"
-                   "Expect: 100-continue\r\n\r\n" % q("没有这个库")).encode())
+                   "Expect: 100-continue\r\n\r\n" % q("没有这个库")).replace("{TOKEN}", ctx.plain.token).encode())
         data = s.recv(4096)
     finally:
         s.close()
@@ -766,10 +792,10 @@ def upload_part_data_after_pause(ctx):
     tail = ("\r\n--%s--\r\n" % boundary).encode()
     s = socket.create_connection(("127.0.0.1", ctx.plain.port), timeout=10)
     try:
-        s.sendall(("POST /api/v1/kbs/%s/documents HTTP/1.1\r\nHost: x\r\n"
+        s.sendall(("POST /api/v1/kbs/%s/documents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
                    "Content-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n"
                    "Connection: close\r\n\r\n" % (q(ctx.kb), boundary,
-                                                   len(head) + len(data) + len(tail))).encode())
+                                                   len(head) + len(data) + len(tail))).replace("{TOKEN}", ctx.plain.token).encode())
         s.sendall(head)
         time.sleep(0.2)
         s.sendall(data + tail)

@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/rc.h"
@@ -141,6 +142,46 @@ static int exchange(int port, const char *req, size_t n, char *out, size_t cap)
     return (int)got;
 }
 
+/* An admin (no password: a directory user, no hash to pay) and an API
+ * token for it, in the server's store: every /api/v1 route needs one. */
+static int make_token(const struct config *cfg, char token[64])
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/atrium.db", cfg->data_dir);
+    sqlite3 *db = NULL;
+    struct buf err = BUF_INIT;
+    int rc = db_open(path, &db, &err);
+    if (rc == RC_OK) {
+        struct db_conn d = {db, db_cache_new(db)};
+        int64_t uid = 0, tid = 0;
+        rc = auth_user_create(&d, cfg, "root", "", "", NULL, 1, &uid, &err);
+        if (rc == RC_OK)
+            rc = auth_token_create(&d, uid, "unit", 0, token, &tid, &err);
+        db_cache_free(d.cache);
+        db_close(db);
+    }
+    buf_release(&err);
+    return rc;
+}
+
+/* req with "Authorization: Bearer token" after its first "Host: t\r\n"
+ * line (every request of a pipeline when all is set). Malloc'd. */
+static char *authed(const char *req, const char *token, int all)
+{
+    struct buf b = BUF_INIT;
+    const char *p = req, *h;
+    while ((h = strstr(p, "Host: t\r\n")) != NULL) {
+        h += strlen("Host: t\r\n");
+        buf_add(&b, p, (size_t)(h - p));
+        buf_addf(&b, "Authorization: Bearer %s\r\n", token);
+        p = h;
+        if (!all)
+            break;
+    }
+    buf_adds(&b, p);
+    return buf_detach(&b, NULL);
+}
+
 static int count(const char *hay, const char *needle)
 {
     int n = 0;
@@ -174,14 +215,24 @@ TEST(http_server_routes_errors_and_keep_alive)
         goto out;
     int port = http_port(srv);
     CHECK(port > 0);
+    char token[64];
+    CHECK_INT(make_token(&cfg, token), RC_OK);
+
+    /* No credentials: 401 with a challenge, on every /api/v1 route. */
+    const char *anon = "GET /api/v1/kbs HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    CHECK(exchange(port, anon, strlen(anon), out, sizeof out) > 0);
+    CHECK_CONTAINS(out, "HTTP/1.1 401");
+    CHECK_CONTAINS(out, "WWW-Authenticate: Bearer");
 
     /* Three requests on one connection: all answered, the connection stays. */
-    const char *pipe3 = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
-                        "POST /api/v1/kbs HTTP/1.1\r\nHost: t\r\nContent-Length: 17\r\n\r\n"
-                        "{\"name\":\"规章\"}"
-                        "GET /api/v1/kbs/%E8%A7%84%E7%AB%A0 HTTP/1.1\r\nHost: t\r\n"
-                        "Connection: close\r\n\r\n";
+    char *pipe3 = authed("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+                         "POST /api/v1/kbs HTTP/1.1\r\nHost: t\r\nContent-Length: 17\r\n\r\n"
+                         "{\"name\":\"规章\"}"
+                         "GET /api/v1/kbs/%E8%A7%84%E7%AB%A0 HTTP/1.1\r\nHost: t\r\n"
+                         "Connection: close\r\n\r\n",
+                         token, 1);
     CHECK(exchange(port, pipe3, strlen(pipe3), out, sizeof out) > 0);
+    free(pipe3);
     CHECK_CONTAINS(out, "HTTP/1.1 200 OK");
     CHECK_CONTAINS(out, "{\"status\":\"ok\"}");
     CHECK_CONTAINS(out, "HTTP/1.1 201");
@@ -207,14 +258,18 @@ TEST(http_server_routes_errors_and_keep_alive)
          "HTTP/1.1 415"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        CHECK(exchange(port, cases[i][0], strlen(cases[i][0]), out, sizeof out) > 0);
+        char *req = authed(cases[i][0], token, 0);
+        CHECK(exchange(port, req, strlen(req), out, sizeof out) > 0);
         CHECK_CONTAINS(out, cases[i][1]);
+        free(req);
     }
     /* A chunked body that goes past body_max (1 KiB here) is refused. */
     char big[4096];
     int n = snprintf(big, sizeof big,
                      "POST /api/v1/kbs/1/search HTTP/1.1\r\nHost: t\r\n"
-                     "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n800\r\n");
+                     "Authorization: Bearer %s\r\n"
+                     "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n800\r\n",
+                     token);
     memset(big + n, 'a', 0x800);
     memcpy(big + n + 0x800, "\r\n0\r\n\r\n", 7);
     int got = exchange(port, big, (size_t)n + 0x800 + 7, out, sizeof out);
@@ -286,10 +341,14 @@ TEST(http_server_asks_during_stop_get_429)
     if (!srv)
         goto out;
     int port = http_port(srv);
-    const char *mk = "POST /api/v1/kbs HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\n"
-                     "Connection: close\r\n\r\n{\"name\":\"s\"}";
+    char token[64];
+    CHECK_INT(make_token(&cfg, token), RC_OK);
+    char *mk = authed("POST /api/v1/kbs HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\n"
+                      "Connection: close\r\n\r\n{\"name\":\"s\"}",
+                      token, 0);
     CHECK(exchange(port, mk, strlen(mk), out, sizeof out) > 0);
     CHECK_CONTAINS(out, "HTTP/1.1 201");
+    free(mk);
     /* The first half of http_stop: from now on asks are refused with the
      * result code of a busy server (no code outside rc.h). */
     http_workers_quiesce(srv);
@@ -298,8 +357,8 @@ TEST(http_server_asks_during_stop_get_429)
         char req[512];
         snprintf(req, sizeof req,
                  "POST /api/v1/kbs/s/ask HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n"
-                 "Connection: close\r\n\r\n%s",
-                 strlen(bodies[i]), bodies[i]);
+                 "Authorization: Bearer %s\r\nConnection: close\r\n\r\n%s",
+                 strlen(bodies[i]), token, bodies[i]);
         CHECK(exchange(port, req, strlen(req), out, sizeof out) > 0);
         CHECK_CONTAINS(out, "HTTP/1.1 429");
         CHECK_CONTAINS(out, "\"code\":\"too_many_requests\"");

@@ -126,7 +126,7 @@ TEST(kb_ingest_add_unchanged_replace_and_fail)
 
     struct kb_doc_info *docs = NULL;
     size_t n = 0;
-    CHECK_INT(kb_docs(f.c, f.kb.id, &docs, &n), RC_OK);
+    CHECK_INT(kb_docs(f.c, NULL, f.kb.id, &docs, &n), RC_OK);
     CHECK_INT(n, 1);
     if (n == 1) {
         CHECK_STR(docs[0].name, "账户办法.md");
@@ -137,7 +137,7 @@ TEST(kb_ingest_add_unchanged_replace_and_fail)
     /* The replaced version is what search sees. */
     struct kb_hits hits = {0};
     struct buf err = BUF_INIT;
-    struct kb_search_opts so = {5, 0};
+    struct kb_search_opts so = {5, 0, NULL};
     CHECK_INT(kb_search(f.c, f.kb.id, "挂失止付", &so, &hits, &err), RC_OK);
     for (size_t i = 0; i < hits.n; i++)
         CHECK(strstr(hits.a[i].text, "挂失") == NULL);
@@ -170,7 +170,7 @@ TEST(kb_search_ranks_article_with_path_and_highlight)
     kb_ingest_bytes(f.c, f.kb.id, "账户办法.md", REG_V1, strlen(REG_V1), &rep);
     struct kb_hits hits = {0};
     struct buf err = BUF_INIT;
-    struct kb_search_opts so = {3, 0};
+    struct kb_search_opts so = {3, 0, NULL};
     CHECK_INT(kb_search(f.c, f.kb.id, "存单丢了怎么挂失", &so, &hits, &err), RC_OK);
     CHECK(hits.n >= 1);
     if (hits.n >= 1) {
@@ -209,7 +209,7 @@ TEST(kb_synonyms_expand_queries)
     kb_ingest_bytes(f.c, f.kb.id, "账户办法.md", REG_V1, strlen(REG_V1), &rep);
     struct kb_hits hits = {0};
     struct buf err = BUF_INIT;
-    struct kb_search_opts so = {3, KB_NO_SYNONYMS};
+    struct kb_search_opts so = {3, KB_NO_SYNONYMS, NULL};
     /* "收据" appears nowhere; without synonyms nothing matches. */
     CHECK_INT(kb_search(f.c, f.kb.id, "收据", &so, &hits, &err), RC_OK);
     CHECK_INT(hits.n, 0);
@@ -391,7 +391,7 @@ TEST(kb_batch_documents_atomic_and_searchable_inside)
     struct kb_ingest_report rep = {0};
     struct kb_hits hits = {0};
     struct buf err = BUF_INIT;
-    struct kb_search_opts so = {3, 0};
+    struct kb_search_opts so = {3, 0, NULL};
     CHECK_INT(kb_batch_begin(f.c), RC_OK);
     CHECK_INT(kb_ingest_bytes(f.c, f.kb.id, "账户办法.md", REG_V1, strlen(REG_V1), &rep), RC_OK);
     /* a search inside the batch sees the batch's own writes */

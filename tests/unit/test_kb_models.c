@@ -138,7 +138,7 @@ static void ingest(struct fixture *f, const char *name, const char *text, size_t
 static void search(struct fixture *f, const char *query, int k, unsigned flags, struct kb_hits *out)
 {
     struct buf err = BUF_INIT;
-    struct kb_search_opts so = {k, flags | KB_NO_HIGHLIGHT};
+    struct kb_search_opts so = {k, flags | KB_NO_HIGHLIGHT, NULL};
     int rc = kb_search(f->c, f->kb.id, query, &so, out, &err);
     if (rc != RC_OK)
         test_fail(__FILE__, __LINE__, "kb_search(%s) = %d: %s", query, rc, buf_str(&err));
@@ -788,7 +788,7 @@ TEST(kb_models_ask_with_vectors_answers_what_bm25_answers)
     ingest(&f, "存款规程.md", RULES, RULES_CHUNKS);
     const char *q = "存单丢了怎么办";
     struct kb_answer plain, fused;
-    struct kb_ask_opts o = {5, KB_NO_VECTORS, 1};
+    struct kb_ask_opts o = {5, KB_NO_VECTORS, 1, NULL};
     CHECK_INT(kb_ask(f.c, f.kb.id, q, &o, NULL, NULL, &plain, &err), RC_OK);
     CHECK_INT(plain.mode, KB_ANSWER_EXTRACTIVE);
     CHECK(plain.ncites >= 1 && strcmp(plain.cites[0].label, "第三条") == 0 &&

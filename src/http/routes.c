@@ -1,0 +1,200 @@
+/* The route table: every endpoint, the methods it takes, what the caller
+ * must hold (a sign-in, permissions, a level on the KB in the path), and
+ * its handler; plus the small helpers the handlers share. docs/API.md
+ * describes each endpoint. Matching and the checks run in server.c before
+ * a handler is called, so a handler only ever sees a permitted request. */
+#include <string.h>
+
+#include "auth/acl.h"
+#include "auth/audit.h"
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/rc.h"
+#include "http/http_int.h"
+
+#define U AUTH_P_USERS
+#define O AUTH_P_ORG
+#define R AUTH_P_ROLES
+#define A AUTH_P_AUDIT
+
+const struct http_route_def http_routes[] = {
+    {"healthz", HM_GET, http_h_health, RF_PUBLIC, 0, 0},
+
+    /* sign-in and the caller's own account */
+    {"api/v1/auth/login", HM_POST, http_h_login, RF_PUBLIC, 0, 0},
+    {"api/v1/auth/logout", HM_POST, http_h_logout, 0, 0, 0},
+    {"api/v1/auth/me", HM_GET, http_h_me, 0, 0, 0},
+    {"api/v1/auth/password", HM_POST, http_h_password, 0, 0, 0},
+    {"api/v1/auth/tokens", HM_GET, http_h_my_tokens, 0, 0, 0},
+    {"api/v1/auth/tokens", HM_POST, http_h_my_token_create, 0, 0, 0},
+    {"api/v1/auth/tokens/:id", HM_DELETE, http_h_my_token_revoke, 0, 0, 0},
+
+    /* knowledge bases: the level needed on :kb is checked in the query */
+    {"api/v1/kbs", HM_GET, http_h_kbs_list, 0, 0, 0},
+    {"api/v1/kbs", HM_POST, http_h_kbs_create, 0, 0, 0},
+    {"api/v1/kbs/:kb", HM_GET, http_h_kb_get, 0, 0, ACL_READ},
+    {"api/v1/kbs/:kb/documents", HM_GET, http_h_docs_list, 0, 0, ACL_READ},
+    {"api/v1/kbs/:kb/documents", HM_POST, NULL, RF_UPLOAD, 0, ACL_WRITE},
+    {"api/v1/kbs/:kb/documents/:id", HM_GET, http_h_doc_get, 0, 0, ACL_READ},
+    {"api/v1/kbs/:kb/documents/:id", HM_DELETE, http_h_doc_delete, 0, 0, ACL_WRITE},
+    {"api/v1/kbs/:kb/documents/:id/content", HM_GET, http_h_doc_content, 0, 0, ACL_READ},
+    {"api/v1/kbs/:kb/chunks/:id", HM_GET, http_h_chunk_get, 0, 0, ACL_READ},
+    {"api/v1/kbs/:kb/jobs/:id", HM_GET, http_h_job_get, 0, 0, ACL_READ},
+    {"api/v1/kbs/:kb/search", HM_POST, http_h_search, 0, 0, ACL_READ},
+    {"api/v1/kbs/:kb/ask", HM_POST, http_h_ask, 0, 0, ACL_READ},
+    {"api/v1/kbs/:kb/synonyms", HM_GET, http_h_synonyms_list, 0, 0, ACL_READ},
+    {"api/v1/kbs/:kb/synonyms", HM_POST, http_h_synonyms_add, 0, 0, ACL_WRITE},
+    {"api/v1/kbs/:kb/synonyms/:id", HM_DELETE, http_h_synonym_delete, 0, 0, ACL_WRITE},
+    {"api/v1/kbs/:kb/acl", HM_GET, http_h_acl_list, 0, 0, ACL_ADMIN},
+    {"api/v1/kbs/:kb/acl", HM_POST, http_h_acl_grant, 0, 0, ACL_ADMIN},
+    {"api/v1/kbs/:kb/acl/:id", HM_DELETE, http_h_acl_revoke, 0, 0, ACL_ADMIN},
+
+    /* administration */
+    {"api/v1/users", HM_GET, http_h_users_list, 0, U, 0},
+    {"api/v1/users", HM_POST, http_h_users_create, 0, U, 0},
+    {"api/v1/users/:s", HM_GET, http_h_user_get, 0, U, 0},
+    {"api/v1/users/:s", HM_PATCH, http_h_user_update, 0, U, 0},
+    {"api/v1/users/:s/tokens", HM_GET, http_h_user_tokens, 0, U, 0},
+    {"api/v1/users/:s/tokens", HM_POST, http_h_user_token_create, 0, U, 0},
+    {"api/v1/tokens/:id", HM_DELETE, http_h_token_revoke, 0, U, 0},
+    {"api/v1/users/:s/roles", HM_POST, http_h_user_role_add, 0, R, 0},
+    {"api/v1/users/:s/roles/:id", HM_DELETE, http_h_user_role_remove, 0, R, 0},
+    {"api/v1/users/:s/positions", HM_POST, http_h_user_position_add, 0, O, 0},
+    {"api/v1/users/:s/positions/:id", HM_DELETE, http_h_user_position_remove, 0, O, 0},
+    {"api/v1/orgs", HM_GET, http_h_orgs_tree, 0, 0, 0},
+    {"api/v1/orgs", HM_POST, http_h_orgs_create, 0, O, 0},
+    {"api/v1/orgs/:id", HM_GET, http_h_org_get, 0, O, 0},
+    {"api/v1/orgs/:id", HM_PATCH, http_h_org_update, 0, O, 0},
+    {"api/v1/orgs/:id", HM_DELETE, http_h_org_delete, 0, O, 0},
+    {"api/v1/orgs/:id/members", HM_POST, http_h_org_member_add, 0, O, 0},
+    {"api/v1/orgs/:id/members/:s", HM_DELETE, http_h_org_member_remove, 0, O, 0},
+    {"api/v1/positions", HM_GET, http_h_positions_list, 0, 0, 0},
+    {"api/v1/positions", HM_POST, http_h_positions_create, 0, O, 0},
+    {"api/v1/positions/:id", HM_DELETE, http_h_position_delete, 0, O, 0},
+    {"api/v1/roles", HM_GET, http_h_roles_list, 0, 0, 0},
+    {"api/v1/roles", HM_POST, http_h_roles_create, 0, R, 0},
+    {"api/v1/roles/:id", HM_PATCH, http_h_role_update, 0, R, 0},
+    {"api/v1/roles/:id", HM_DELETE, http_h_role_delete, 0, R, 0},
+    {"api/v1/ldap/maps", HM_GET, http_h_ldap_maps, 0, U, 0},
+    {"api/v1/ldap/maps", HM_POST, http_h_ldap_map_add, 0, U, 0},
+    {"api/v1/ldap/maps/:id", HM_DELETE, http_h_ldap_map_delete, 0, U, 0},
+
+    /* the audit log: auditors only (admins are not auditors: 三员分立) */
+    {"api/v1/audit", HM_GET, http_h_audit, 0, A, 0},
+    {"api/v1/audit/verify", HM_GET, http_h_audit_verify, 0, A, 0},
+};
+const size_t http_nroutes = sizeof http_routes / sizeof http_routes[0];
+
+#undef U
+#undef O
+#undef R
+#undef A
+
+enum MHD_Result http_route_dispatch(struct http_req *r)
+{
+    if (!r->def || !r->def->fn)
+        return http_send_error(r, 404, "not_found", "接口不存在 / no such endpoint");
+    struct kb_conn *c = NULL;
+    if (r->def->fn != http_h_health) {
+        c = http_conn(r->srv);
+        if (!c)
+            return http_send_rc(r, RC_DB, "存储不可用 / store unavailable");
+    }
+    return r->def->fn(r, c);
+}
+
+enum MHD_Result http_h_health(struct http_req *r, struct kb_conn *c)
+{
+    (void)c;
+    return http_send_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static const char *default_message(int rc)
+{
+    switch (rc) {
+    case RC_INVALID:
+        return "请求无效 / invalid request";
+    case RC_NOT_FOUND:
+        return "资源不存在 / not found";
+    case RC_EXISTS:
+        return "名称已存在 / name already exists";
+    case RC_TOO_BIG:
+        return "超出大小限制 / size limit exceeded";
+    case RC_DB:
+        return "存储错误 / store error";
+    case RC_UPSTREAM:
+        return "上游服务错误 / upstream service failed";
+    case RC_TIMEOUT:
+        return "上游服务超时 / upstream service timed out";
+    case RC_BUSY:
+        return "服务繁忙 / server busy";
+    case RC_UNSUPPORTED:
+        return "不支持的类型 / unsupported media type";
+    case RC_PARSE:
+        return "内容无法解析 / content cannot be processed";
+    case RC_IO:
+        return "读写失败 / input/output error";
+    case RC_DENIED:
+        return "没有权限 / forbidden";
+    default:
+        return "内部错误 / internal error";
+    }
+}
+
+enum MHD_Result http_send_service_error(struct http_req *r, int rc, const struct buf *err)
+{
+    if (rc >= RC_IO && rc != RC_UPSTREAM && rc != RC_TIMEOUT && rc != RC_BUSY && rc != RC_DENIED)
+        log_error("http: %s failed: %s %s", r->path, rc_code(rc), err ? buf_str(err) : "");
+    const char *msg = err && err->len ? buf_str(err) : default_message(rc);
+    return http_send_rc(r, rc, msg);
+}
+
+json_t *http_body_json(struct http_req *r, enum MHD_Result *res)
+{
+    json_t *j = NULL;
+    struct buf err = BUF_INIT;
+    int rc = http_parse_json_body(r->body.p, r->body.len, &j, &err);
+    if (rc != RC_OK)
+        *res = http_send_rc(r, rc, buf_str(&err));
+    buf_release(&err);
+    return j;
+}
+
+const char *http_json_str(json_t *o, const char *key, int *bad)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return NULL;
+    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+        *bad = 1;
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static void entry_for(struct http_req *r, struct audit_entry *e, const char *action,
+                      const char *target, json_t *detail)
+{
+    audit_entry_from(e, &r->who);
+    e->action = action;
+    e->target = target ? target : "";
+    e->detail = detail;
+    e->ip = r->ip;
+}
+
+int http_audit_now(struct http_req *r, struct kb_conn *c, const char *action, const char *target,
+                   json_t *detail)
+{
+    struct audit_entry e;
+    entry_for(r, &e, action, target, detail);
+    return audit_append(kb_conn_store(c), &e);
+}
+
+void http_audit_later(struct http_req *r, const char *action, const char *target, json_t *detail)
+{
+    if (!r->srv->audit)
+        return;
+    struct audit_entry e;
+    entry_for(r, &e, action, target, detail);
+    audit_writer_post(r->srv->audit, &e);
+}
