@@ -51,6 +51,10 @@ $(BUILD)/atrium: $(BUILD)/$(MAIN_SRC:.c=.o) $(BUILD)/libatrium.a
 $(BUILD)/unit_tests: $(TOBJS) $(BUILD)/libatrium.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# Benchmark drivers (bench/*.c) link the library like the tool does.
+$(BUILD)/%_bench: bench/%_bench.c $(BUILD)/libatrium.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $^ $(LDLIBS)
+
 $(ASAN)/atrium: $(ASAN)/$(MAIN_SRC:.c=.o) $(AOBJS)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 

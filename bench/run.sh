@@ -72,7 +72,7 @@ $BIN --data "$DATA_HTTP" --quiet kb create regs >/dev/null
 $BIN --data "$DATA_HTTP" --quiet kb ingest regs "$SHARED/bankregs/docs" >/dev/null
 # Searches go as a teller whose read access comes from a grant to their
 # branch's parent org (the permission filter does real work on each request).
-printf 'Bench#Teller-2026\n' | $BIN --data "$DATA_HTTP" --quiet user add teller >/dev/null
+printf 'Bench#Counter-2026\n' | $BIN --data "$DATA_HTTP" --quiet user add teller >/dev/null
 $BIN --data "$DATA_HTTP" --quiet org add 恒远银行 >/dev/null
 $BIN --data "$DATA_HTTP" --quiet org add 上海分行 --parent 恒远银行 >/dev/null
 $BIN --data "$DATA_HTTP" --quiet org member add 恒远银行/上海分行 teller >/dev/null

@@ -130,14 +130,18 @@ static int valid_name(const char *name)
  * before an enterprise KB of the same name; other people's personal KBs
  * are not candidates at all. Conversation KBs are reached by id only. */
 #define KB_COLS "k.id, k.name, k.created_at, k.ndocs, k.nchunks, k.nchars, k.kind, k.owner_id, "
-static const char SQL_KB_FOR[] = "SELECT " KB_COLS ACL_KB_LEVEL_SQL " AS lvl FROM kbs k"
-                                 " WHERE (k.id = ?3 OR (k.name = ?4 AND k.kind <> 'conversation'"
-                                 "   AND (k.owner_id IS NULL OR k.owner_id = ?1)))"
-                                 "   AND lvl >= 1"
-                                 " ORDER BY k.owner_id IS NULL, k.id LIMIT 1";
-static const char SQL_KB_ALL_FOR[] = "SELECT " KB_COLS ACL_KB_LEVEL_SQL " AS lvl FROM kbs k"
-                                     " WHERE k.kind <> 'conversation' AND lvl >= 1"
-                                     " ORDER BY k.owner_id IS NOT NULL, k.id";
+/* The candidates are materialised first so that the access level is
+ * computed once per candidate row (a column alias used in WHERE would be
+ * evaluated again). */
+static const char SQL_KB_FOR[] =
+    "WITH c AS MATERIALIZED (SELECT " KB_COLS ACL_KB_LEVEL_SQL " AS lvl FROM kbs k"
+    "  WHERE k.id = ?3 OR (k.name = ?4 AND k.kind <> 'conversation'"
+    "    AND (k.owner_id IS NULL OR k.owner_id = ?1)))"
+    " SELECT * FROM c WHERE lvl >= 1 ORDER BY owner_id IS NULL, id LIMIT 1";
+static const char SQL_KB_ALL_FOR[] =
+    "WITH c AS MATERIALIZED (SELECT " KB_COLS ACL_KB_LEVEL_SQL " AS lvl FROM kbs k"
+    "  WHERE k.kind <> 'conversation')"
+    " SELECT * FROM c WHERE lvl >= 1 ORDER BY owner_id IS NOT NULL, id";
 
 /* Adds deltas to a KB's document, chunk and character counts. */
 static int kb_count(struct kb_conn *c, int64_t kb_id, int64_t docs, int64_t chunks, int64_t chars)
@@ -1107,16 +1111,24 @@ void kb_snapshot_put(struct kb_snapshot *s)
     free(s);
 }
 
-static int kb_generation(struct kb_conn *c, int64_t kb_id, int64_t *gen)
+/* The KB's generation, and who's access to it, in one query: the one that
+ * picks the index a search ranks on also decides whether it may. */
+static int kb_generation(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id,
+                         int64_t *gen)
 {
-    sqlite3_stmt *st = db_stmt(c->cache, "SELECT generation FROM kbs WHERE id = ?1");
+    sqlite3_stmt *st =
+        db_stmt(c->cache, "SELECT k.generation, " ACL_KB_LEVEL_SQL " FROM kbs k WHERE k.id = ?3");
     if (!st)
         return RC_DB;
-    sqlite3_bind_int64(st, 1, kb_id);
+    acl_bind(st, who);
+    sqlite3_bind_int64(st, 3, kb_id);
     int s = sqlite3_step(st);
     int rc = s == SQLITE_ROW ? RC_OK : s == SQLITE_DONE ? RC_NOT_FOUND : RC_DB;
-    if (s == SQLITE_ROW)
+    if (s == SQLITE_ROW) {
         *gen = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_int(st, 1) < ACL_READ)
+            rc = RC_NOT_FOUND;
+    }
     sqlite3_reset(st);
     return rc;
 }
@@ -1271,11 +1283,29 @@ static int build_snap(struct kb_conn *c, int64_t kb_id, int64_t gen, struct kb_s
     return RC_OK;
 }
 
+static struct kb_snapshot *snapshot_at(struct kb_conn *c, int64_t kb_id, int64_t gen);
+
 struct kb_snapshot *kb_snapshot_get(struct kb_conn *c, int64_t kb_id)
 {
+    struct kb_snapshot *s = NULL;
+    return kb_snapshot_get_for(c, NULL, kb_id, &s) == RC_OK ? s : NULL;
+}
+
+int kb_snapshot_get_for(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id,
+                        struct kb_snapshot **out)
+{
+    *out = NULL;
     int64_t gen = 0;
-    if (kb_generation(c, kb_id, &gen))
-        return NULL;
+    int rc = kb_generation(c, who, kb_id, &gen);
+    if (rc)
+        return rc;
+    *out = snapshot_at(c, kb_id, gen);
+    return *out ? RC_OK : RC_DB;
+}
+
+/* The snapshot of the KB at generation gen, built when needed. */
+static struct kb_snapshot *snapshot_at(struct kb_conn *c, int64_t kb_id, int64_t gen)
+{
     /* Inside an open transaction (a caller's batch) the store shows writes
      * that may yet be rolled back, and the generation number with them: a
      * snapshot built here is used once and never published. */

@@ -59,6 +59,11 @@ struct kb_conn {
 /* Returns a referenced snapshot of the KB at its current generation,
  * building it when needed. NULL only on a store error. */
 struct kb_snapshot *kb_snapshot_get(struct kb_conn *c, int64_t kb_id);
+/* The same for who (NULL: anyone): RC_NOT_FOUND when the KB does not exist
+ * or who may not read it, decided by the query that reads the KB's
+ * generation; RC_DB on a store error. */
+int kb_snapshot_get_for(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id,
+                        struct kb_snapshot **out);
 void kb_snapshot_put(struct kb_snapshot *s);
 
 /* Bumps the KB's generation (inside the caller's transaction). */

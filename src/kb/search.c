@@ -776,21 +776,19 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
         buf_addf(err, "查询为空、过长或不是有效的 UTF-8 / query is empty, too long or not UTF-8");
         return RC_INVALID;
     }
-    /* The permission filter: the in-memory index holds one KB, so the KB
-     * set is the selection; the FTS5 engines repeat the rule in their SQL. */
-    int arc = kb_readable(c, o ? o->who : NULL, kb_id);
+    /* The permission filter: the in-memory index holds one KB, and the
+     * query that picks it also checks who may read it, so nothing of a KB
+     * they may not read is ranked; the FTS5 engines repeat the rule in
+     * their own SQL. */
+    struct kb_snapshot *s = NULL;
+    int arc = kb_snapshot_get_for(c, o ? o->who : NULL, kb_id, &s);
     if (arc) {
-        buf_addf(err, "知识库不存在 / unknown knowledge base");
+        buf_addf(err, arc == RC_NOT_FOUND ? "知识库不存在 / unknown knowledge base"
+                                          : "存储错误 / store error");
         return arc;
     }
     struct buf folded = BUF_INIT;
     norm_fold(query, qlen, &folded);
-    struct kb_snapshot *s = kb_snapshot_get(c, kb_id);
-    if (!s) {
-        buf_release(&folded);
-        buf_addf(err, "知识库不存在或存储错误 / knowledge base not found or store error");
-        return RC_NOT_FOUND;
-    }
     struct wspan words[256];
     struct qbuild qb = {s->ix, NULL, 0, 0, 1.0f, 0, 1, words, 0, folded.p};
     qb.nwords = query_words(folded.p, folded.len, words, 256);

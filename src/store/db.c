@@ -174,6 +174,7 @@ static const char *const migrations[] = {
     "ALTER TABLE kbs_new RENAME TO kbs;"
     "CREATE UNIQUE INDEX kbs_name ON kbs(name) WHERE owner_id IS NULL;"
     "CREATE UNIQUE INDEX kbs_owner_name ON kbs(owner_id, name) WHERE owner_id IS NOT NULL;"
+    "CREATE INDEX kbs_by_name ON kbs(name);" /* lookups by name, either kind */
     "CREATE TABLE kb_acl("
     "  id INTEGER PRIMARY KEY,"
     "  kb_id INTEGER NOT NULL REFERENCES kbs(id) ON DELETE CASCADE,"

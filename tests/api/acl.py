@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -616,6 +617,29 @@ def login_burst_does_not_stall_search(ctx):
     check(lat[len(lat) // 2] < 200, "median search during the burst %.1f ms" % lat[len(lat) // 2])
 
 
+@test
+def audit_tamper_is_found(ctx):
+    # Last: it breaks the chain. Edit a real entry with the sqlite3 tool, the
+    # way someone with the database file would, then verify must fail and
+    # name that entry, from the CLI and over the API.
+    srv = ctx.srv
+    h = as_user(ctx, "outsider")  # the auditor
+    st, j = jreq(srv, "GET", "/api/v1/audit?action=kb.search&user=pd_teller&limit=1", headers=h)
+    victim = j["entries"][0]["id"]
+    dbf = os.path.join(srv.data, "atrium.db")
+    p = subprocess.run(["sqlite3", dbf, "DROP TRIGGER audit_no_update; UPDATE audit_log SET "
+                        "detail = replace(detail, 'query', 'qu3ry') WHERE id = %d;" % victim],
+                       capture_output=True, text=True)
+    check_eq(p.returncode, 0, "sqlite3 edit: %s" % p.stderr)
+    p = subprocess.run([ctx.atrium, "--data", srv.data, "audit", "verify"], capture_output=True,
+                       text=True, env=srv.env)
+    check(p.returncode != 0, "verify exits non-zero after an edit")
+    check("#%d" % victim in p.stderr, "names entry %d: %s" % (victim, p.stderr))
+    st, v = jreq(srv, "GET", "/api/v1/audit/verify", headers=h)
+    check_eq(st, 200, "verify over the API")
+    check_eq((v["ok"], v["bad_id"]), (False, victim), "API verify: %r" % v)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--atrium", default=os.path.join(ROOT, "build", "atrium"))
@@ -626,6 +650,7 @@ def main():
     passed = failed = 0
     ctx = Ctx()
     ctx.srv = None
+    ctx.atrium = atrium
     try:
         try:
             ctx.srv = base.Server(atrium, workdir, "acl", {
