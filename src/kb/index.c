@@ -465,8 +465,10 @@ size_t kb_index_search(const struct kb_index *ix, const struct idx_qterm *q, siz
         float idf = kb_index_idf(ix, t);
         float df = (float)(ix->start[t + 1] - ix->start[t]);
         /* A term in most chunks (的, 银行 in a bank's KB) adds almost nothing
-         * but costs a long postings walk. */
-        if (df > MAX_DF_SHARE * (float)ix->ndocs)
+         * but costs a long postings walk. In a small KB (a personal one with
+         * a single document) every term is kept: there the walk is short and
+         * a term in every chunk may be all the question has. */
+        if (df > MAX_DF_SHARE * (float)ix->ndocs && df > ADD_DF_MIN)
             continue;
         float wq = q[i].weight * idf;
         float mass = q[i].cover * idf;

@@ -422,3 +422,26 @@ TEST(kb_batch_documents_atomic_and_searchable_inside)
     buf_release(&err);
     teardown(&f);
 }
+
+/* A KB with a single chunk (a personal KB holding one short note): every
+ * term is in every chunk, and search must still find it. */
+TEST(kb_search_single_chunk_kb)
+{
+    struct fixture f;
+    if (setup(&f, "single") != RC_OK)
+        return;
+    struct kb_ingest_report rep = {0};
+    static const char note[] = "尾箱交接必须双人核对签章。";
+    CHECK_INT(kb_ingest_bytes(f.c, f.kb.id, "笔记.txt", note, strlen(note), &rep), RC_OK);
+    kb_ingest_report_release(&rep);
+    struct kb_hits h = {0};
+    struct buf err = BUF_INIT;
+    struct kb_search_opts so = {3, 0, NULL};
+    CHECK_INT(kb_search(f.c, f.kb.id, "尾箱交接", &so, &h, &err), RC_OK);
+    CHECK_INT(h.n, 1);
+    if (h.n)
+        CHECK_CONTAINS(h.a[0].text, "双人核对");
+    kb_hits_release(&h);
+    buf_release(&err);
+    teardown(&f);
+}
