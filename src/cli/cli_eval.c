@@ -132,6 +132,11 @@ int cli_cmd_eval(struct cli *c, int argc, char **argv)
             rc = auth_principal_load(d, u.id, &who);
             auth_user_release(&u);
         }
+        if (rc == RC_OK && kb_readable(c->conn, &who, kb.id) != RC_OK) {
+            cli_error("该用户不能读取此知识库 / %s may not read this knowledge base", a.val[O_AS]);
+            code = CLI_EXIT_NOT_FOUND;
+            goto out;
+        }
         if (rc) {
             code = cli_fail(rc, NULL, "无法以该用户身份评测 / cannot evaluate as that user");
             goto out;

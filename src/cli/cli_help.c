@@ -140,7 +140,7 @@ static const char usage_ask[] =
 static const char usage_eval[] =
     "评测 / evaluation:\n"
     "  atrium eval KB QUESTIONS.jsonl [-k N] [--engine E] [--no-synonyms] [--limit N]\n"
-    "              [--answers | --no-answers]\n"
+    "              [--answers | --no-answers] [--as USER]\n"
     "    题目格式 bankregs {id,question,doc,article,answer_keywords} 或 cmrc2018\n"
     "    {id,question,answers,context_id}，逐行识别 / question lines in either format.\n"
     "    输出 Recall@1/5/10、MRR@10、多条文全部命中率、答案准确率、检索延迟 p50/p95/p99 /\n"
@@ -150,6 +150,8 @@ static const char usage_eval[] =
     "    --answers      用已配置的模型回答（默认用摘录答案）/ answer with the configured model\n"
     "                   (default: the extractive answer)\n"
     "    --no-answers   不评答案 / skip answer accuracy\n"
+    "    --as USER      以该用户身份检索（计入权限过滤的开销）/ search as USER (the\n"
+    "                   permission filter runs with every search)\n"
     "\n";
 
 static const char usage_serve[] =

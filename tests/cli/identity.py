@@ -432,6 +432,17 @@ def run_tests(a):
         check(f"kb grant {opt}", ok and j.get("level") == (level or "read"), f"rc={rc} {err} {j}")
         grants[opt] = j.get("id") if ok else 0
         expected.append(("kb.grant", f"kb:{kb}"))
+    # eval --as: a user the grants reach runs; one they do not is refused (3)
+    qfile = os.path.join(a.data, "q.jsonl")
+    with open(qfile, "w", encoding="utf-8") as f:
+        f.write('{"id":"1","question":"开户","doc":"x.md"}\n')
+    rc, out, err = a.run("eval", "制度库", qfile, "--as", "bob")
+    check("eval --as a granted user", rc == 0, f"rc={rc} {err}")
+    rc, out, err = a.run("user", "add", "dave", stdin="Outsider#2026-x\n")
+    check("user add dave (no memberships)", rc == 0, f"rc={rc} {err}")
+    rc, out, err = a.run("eval", "制度库", qfile, "--as", "dave")
+    check("eval --as a user without access → 3", rc == 3 and "may not read" in err,
+          f"rc={rc} {err}")
     rc, j, err = a.json("kb", "acl", "制度库")
     ok = rc == 0 and isinstance(j, list) and len(j) == 4
     check("kb acl --json", ok, f"rc={rc} {err} {j}")
@@ -526,7 +537,7 @@ def run_tests(a):
                           ("user", "org", "role", "position", "kb", "ldap", "token")),
           str(entries[:2]))
     creates = [e for e in entries if e.get("action") == "user.create"]
-    check("refused user adds not audited", len(creates) == 3, str(creates))
+    check("refused user adds not audited", len(creates) == 4, str(creates))  # alice bob carol dave
     dump = json.dumps(entries)
     check("audit holds no password or token",
           all(s not in dump for s in (PW1, PW2, PW3, token, token2, token[4:])), "secret leaked")
