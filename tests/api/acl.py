@@ -627,7 +627,7 @@ def audit_tamper_is_found(ctx):
     st, j = jreq(srv, "GET", "/api/v1/audit?action=kb.search&user=pd_teller&limit=1", headers=h)
     victim = j["entries"][0]["id"]
     dbf = os.path.join(srv.data, "atrium.db")
-    p = subprocess.run(["sqlite3", dbf, "DROP TRIGGER audit_no_update; UPDATE audit_log SET "
+    p = subprocess.run(["sqlite3", "-cmd", ".timeout 10000", dbf, "DROP TRIGGER audit_no_update; UPDATE audit_log SET "
                         "detail = replace(detail, 'query', 'qu3ry') WHERE id = %d;" % victim],
                        capture_output=True, text=True)
     check_eq(p.returncode, 0, "sqlite3 edit: %s" % p.stderr)
