@@ -61,6 +61,14 @@ static const struct key keys[] = {
     {"ldap_name_attr", K_STR, F(ldap_name_attr)},
     {"ldap_empno_attr", K_STR, F(ldap_empno_attr)},
     {"ldap_timeout_ms", K_INT, F(ldap_timeout_ms)},
+    {"websearch_url", K_STR, F(websearch_url)},
+    {"websearch_timeout_ms", K_INT, F(websearch_timeout_ms)},
+    {"websearch_results", K_INT, F(websearch_results)},
+    {"faq_threshold", K_DBL, F(faq_threshold)},
+    {"rate_limit_per_min", K_INT, F(rate_per_min)},
+    {"rate_limit_burst", K_INT, F(rate_burst)},
+    {"model_health_interval_s", K_INT, F(model_health_s)},
+    {"model_cooldown_s", K_INT, F(model_cooldown_s)},
 };
 #undef F
 
@@ -185,6 +193,13 @@ int config_load(struct config *cfg, const char *path, struct buf *err)
     cfg->ldap_name_attr = xstrdup("cn");
     cfg->ldap_empno_attr = xstrdup("employeeNumber");
     cfg->ldap_timeout_ms = 3000;
+    cfg->websearch_timeout_ms = 3000;
+    cfg->websearch_results = 5;
+    cfg->faq_threshold = 0.75;
+    cfg->rate_per_min = 30;
+    cfg->rate_burst = 10;
+    cfg->model_health_s = 30;
+    cfg->model_cooldown_s = 10;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].kind == K_STR && !*(char **)((char *)cfg + keys[i].off))
             *(char **)((char *)cfg + keys[i].off) = xstrdup("");

@@ -57,6 +57,16 @@ struct config {
     char *ldap_name_attr;     /* ldap_name_attr: display name attribute (cn) */
     char *ldap_empno_attr;    /* ldap_empno_attr: employee number attribute (employeeNumber) */
     int ldap_timeout_ms;      /* ldap_timeout_ms (3000) */
+
+    /* The assistant (issue #4). */
+    char *websearch_url;      /* websearch_url: SearXNG base URL ("" = web search off) */
+    int websearch_timeout_ms; /* websearch_timeout_ms (3000) */
+    int websearch_results;    /* websearch_results: results used (5) */
+    double faq_threshold;     /* faq_threshold: FAQ match score that answers first (0.75) */
+    int rate_per_min;         /* rate_limit_per_min: questions per user per minute (30) */
+    int rate_burst;           /* rate_limit_burst: questions a user may ask at once (10) */
+    int model_health_s;       /* model_health_interval_s: endpoint health checks (30) */
+    int model_cooldown_s;     /* model_cooldown_s: a failed endpoint rests this long (10) */
 };
 
 /* Fills `cfg` with defaults, then reads `path` (NULL: $ATRIUM_CONFIG, else

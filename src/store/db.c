@@ -207,6 +207,100 @@ static const char *const migrations[] = {
     "  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log"
     "  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;",
+
+    /* 3: the super assistant and the model gateway (issue #4): models and
+     * their endpoints, every model call, conversations and messages,
+     * feedback, FAQ pairs, the sensitive-word list. */
+    "CREATE TABLE models("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE," /* what assistants and the API call it */
+    "  purpose TEXT NOT NULL,"     /* chat | embedding | rerank | asr */
+    "  is_default INTEGER NOT NULL DEFAULT 0," /* the default for its purpose */
+    "  params TEXT NOT NULL DEFAULT '{}',"     /* e.g. {"temperature":0.2} */
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE model_endpoints("
+    "  id INTEGER PRIMARY KEY,"
+    "  model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,"
+    "  url TEXT NOT NULL,"            /* base URL with /v1 */
+    "  upstream_model TEXT NOT NULL," /* the name the server knows */
+    "  api_key TEXT NOT NULL DEFAULT ''," /* never logged, never returned */
+    "  max_concurrency INTEGER NOT NULL DEFAULT 16,"
+    "  weight INTEGER NOT NULL DEFAULT 1,"
+    "  enabled INTEGER NOT NULL DEFAULT 1,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX model_endpoints_model ON model_endpoints(model_id);"
+    "CREATE TABLE model_calls("
+    "  id INTEGER PRIMARY KEY,"
+    "  ts INTEGER NOT NULL," /* unix ms */
+    "  model_id INTEGER NOT NULL DEFAULT 0,"
+    "  endpoint_id INTEGER NOT NULL DEFAULT 0,"
+    "  purpose TEXT NOT NULL,"
+    "  user_id INTEGER NOT NULL DEFAULT 0,"
+    "  ok INTEGER NOT NULL,"
+    "  first_token_ms REAL NOT NULL DEFAULT -1,"
+    "  total_ms REAL NOT NULL DEFAULT 0,"
+    "  prompt_tokens INTEGER NOT NULL DEFAULT -1,"
+    "  completion_tokens INTEGER NOT NULL DEFAULT -1,"
+    "  error TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX model_calls_ts ON model_calls(ts);"
+    "CREATE TABLE conversations("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  title TEXT NOT NULL DEFAULT '',"
+    "  kbs TEXT NOT NULL DEFAULT '\"all\"'," /* JSON: "all" or [kb ids] */
+    "  web INTEGER NOT NULL DEFAULT 0,"
+    "  files_kb_id INTEGER REFERENCES kbs(id) ON DELETE SET NULL," /* its uploads */
+    "  assistant TEXT NOT NULL DEFAULT '',"                        /* a model or agent name */
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE INDEX conversations_user ON conversations(user_id, updated_at);"
+    "CREATE TABLE messages("
+    "  id INTEGER PRIMARY KEY,"
+    "  conv_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+    "  role TEXT NOT NULL," /* user | assistant */
+    "  content TEXT NOT NULL,"
+    "  query TEXT NOT NULL DEFAULT ''," /* the standalone question searched */
+    "  citations TEXT NOT NULL DEFAULT '[]',"
+    "  thinking TEXT NOT NULL DEFAULT '',"
+    "  mode TEXT NOT NULL DEFAULT ''," /* model | extractive | faq | none */
+    "  model TEXT NOT NULL DEFAULT '',"
+    "  latency_ms REAL NOT NULL DEFAULT 0,"
+    "  prompt_tokens INTEGER NOT NULL DEFAULT -1,"
+    "  completion_tokens INTEGER NOT NULL DEFAULT -1,"
+    "  status TEXT NOT NULL DEFAULT 'done'," /* streaming | done | stopped | failed */
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX messages_conv ON messages(conv_id, id);"
+    "CREATE TABLE feedback("
+    "  id INTEGER PRIMARY KEY,"
+    "  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    "  user_id INTEGER NOT NULL,"
+    "  rating INTEGER NOT NULL," /* 1 = 👍, -1 = 👎 */
+    "  comment TEXT NOT NULL DEFAULT '',"
+    "  status TEXT NOT NULL DEFAULT 'open'," /* open | resolved | dismissed */
+    "  faq_id INTEGER NOT NULL DEFAULT 0,"   /* the FAQ entry that resolved it */
+    "  created_at INTEGER NOT NULL,"
+    "  UNIQUE(message_id, user_id));"
+    "CREATE INDEX feedback_status ON feedback(status, id);"
+    "CREATE TABLE faqs("
+    "  id INTEGER PRIMARY KEY,"
+    "  kb_id INTEGER NOT NULL REFERENCES kbs(id) ON DELETE CASCADE,"
+    "  question TEXT NOT NULL,"
+    "  answer TEXT NOT NULL,"
+    "  source TEXT NOT NULL DEFAULT ''," /* e.g. 《办法》第十二条, or feedback:ID */
+    "  created_by INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE INDEX faqs_kb ON faqs(kb_id);"
+    "CREATE TABLE faq_questions("
+    "  id INTEGER PRIMARY KEY,"
+    "  faq_id INTEGER NOT NULL REFERENCES faqs(id) ON DELETE CASCADE,"
+    "  question TEXT NOT NULL);" /* the similar questions */
+    "CREATE INDEX faq_questions_faq ON faq_questions(faq_id);"
+    "CREATE TABLE sensitive_words("
+    "  id INTEGER PRIMARY KEY,"
+    "  word TEXT NOT NULL UNIQUE,"
+    "  action TEXT NOT NULL," /* block | mask */
+    "  created_at INTEGER NOT NULL);",
 };
 
 int db_schema_version(void)
