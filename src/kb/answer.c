@@ -21,11 +21,12 @@ static const char SYSTEM_PROMPT[] =
     "每句依据资料的话后面用 [编号] 标注出处，例如 [1]；"
     "资料不足以回答时，只回答“" NOT_FOUND_TEXT "”。回答简洁、准确，使用简体中文。";
 
-static void add_cite(struct kb_answer *a, int n, const struct kb_hit *h)
+void kb_answer_add_citation(struct kb_answer *a, int n, const struct kb_hit *h)
 {
     a->cites = xrealloc(a->cites, (a->ncites + 1) * sizeof *a->cites);
     struct kb_citation *c = &a->cites[a->ncites++];
     c->n = n;
+    c->kb_id = h->kb_id;
     c->chunk_id = h->chunk_id;
     c->doc_name = xstrdup(h->doc_name);
     c->doc_title = xstrdup(h->doc_title);
@@ -71,10 +72,21 @@ static void extractive(const struct kb_hits *h, size_t usable, struct kb_answer 
         char *cite = kb_cite_string(x->doc_title, x->label, x->heading);
         buf_addf(&b, "%s%s：\n%s [%zu]", i ? "\n\n另据" : "根据", cite, x->text, i + 1);
         free(cite);
-        add_cite(a, (int)i + 1, x);
+        kb_answer_add_citation(a, (int)i + 1, x);
     }
     a->mode = KB_ANSWER_EXTRACTIVE;
     a->text = buf_detach(&b, NULL);
+}
+
+void kb_answer_extractive(struct kb_hits *h, double min_score, struct kb_answer *out)
+{
+    size_t usable = usable_hits(h, min_score);
+    if (usable == 0) {
+        out->mode = KB_ANSWER_NONE;
+        out->text = xstrdup(NOT_FOUND_TEXT);
+        return;
+    }
+    extractive(h, usable, out);
 }
 
 struct stream_ctx {
@@ -98,8 +110,8 @@ static int on_model_delta(void *ctx, enum llm_delta_kind kind, const char *p, si
 }
 
 /* Collects the [n] markers the model used, in order of first use. */
-static void cite_markers(const char *text, const struct kb_hits *h, size_t nsrc,
-                         struct kb_answer *a)
+void kb_answer_cite_markers(const char *text, const struct kb_hits *h, size_t nsrc,
+                            struct kb_answer *a)
 {
     for (const char *p = strchr(text, '['); p; p = strchr(p + 1, '[')) {
         char *end = NULL;
@@ -110,11 +122,11 @@ static void cite_markers(const char *text, const struct kb_hits *h, size_t nsrc,
         for (i = 0; i < a->ncites && a->cites[i].n != n; i++)
             ;
         if (i == a->ncites)
-            add_cite(a, (int)n, &h->a[n - 1]);
+            kb_answer_add_citation(a, (int)n, &h->a[n - 1]);
     }
     if (a->ncites == 0) /* the model cited nothing: show what it was given */
         for (size_t i = 0; i < nsrc; i++)
-            add_cite(a, (int)i + 1, &h->a[i]);
+            kb_answer_add_citation(a, (int)i + 1, &h->a[i]);
 }
 
 static int model_answer(struct kb_conn *c, const char *question, const struct kb_hits *h,
@@ -148,7 +160,7 @@ static int model_answer(struct kb_conn *c, const char *question, const struct kb
         a->mode = KB_ANSWER_MODEL;
         a->text = xstrdup(res.content ? res.content : "");
         a->model = xstrdup(cfg->chat_model);
-        cite_markers(a->text, h, nsrc, a);
+        kb_answer_cite_markers(a->text, h, nsrc, a);
     }
     llm_result_release(&res);
     return rc;
@@ -226,7 +238,8 @@ json_t *kb_citations_json(const struct kb_answer *a)
     json_t *arr = json_array();
     for (size_t i = 0; i < a->ncites; i++) {
         const struct kb_citation *c = &a->cites[i];
-        json_array_append_new(arr, json_pack("{si sI ss ss ss ss ss ss}", "n", c->n, "chunk_id",
+        json_array_append_new(arr, json_pack("{si sI sI ss ss ss ss ss ss}", "n", c->n, "kb_id",
+                                             (json_int_t)c->kb_id, "chunk_id",
                                              (json_int_t)c->chunk_id, "document", c->doc_name,
                                              "title", c->doc_title, "label", c->label, "heading",
                                              c->heading, "cite", c->cite, "text", c->text));

@@ -176,7 +176,7 @@ json_t *kb_job_json(const struct kb_job *j);
 
 /* ---- search ---- */
 struct kb_hit {
-    int64_t chunk_id, doc_id;
+    int64_t kb_id, chunk_id, doc_id;
     char *doc_name, *doc_title;
     char *heading; /* path below the title, ending with the label */
     char *label;   /* "第二十七条" or "" */
@@ -209,6 +209,15 @@ struct kb_search_opts {
 int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct kb_search_opts *o,
               struct kb_hits *out, struct buf *err);
 void kb_hits_release(struct kb_hits *h);
+/* Searches several KBs for one question and merges their hits, best first
+ * (up to o->k). Each KB goes through kb_search with o->who, so a KB who
+ * may not read (or that does not exist) contributes nothing and is not an
+ * error. BM25 scores of different KBs are not comparable; the share of
+ * the question a hit matches is, so the merge ranks by
+ * coverage × (0.5 + 0.5 × score / the best score of the hit's own KB).
+ * RC_INVALID for a bad query; RC_DB/RC_INTERNAL on a store failure. */
+int kb_search_many(struct kb_conn *c, const int64_t *kb_ids, size_t n, const char *query,
+                   const struct kb_search_opts *o, struct kb_hits *out, struct buf *err);
 json_t *kb_hits_json(const struct kb_hits *h);
 /* Writes {"hits":[…]} with the same content as kb_hits_json, straight into
  * out, without building a jansson tree: the search endpoint's hot path.
@@ -219,7 +228,7 @@ int kb_hits_write_json(const struct kb_hits *h, struct buf *out);
 enum kb_answer_mode { KB_ANSWER_NONE = 0, KB_ANSWER_EXTRACTIVE, KB_ANSWER_MODEL };
 struct kb_citation {
     int n; /* the [n] marker */
-    int64_t chunk_id;
+    int64_t kb_id, chunk_id;
     char *doc_name, *doc_title, *label, *heading, *text;
     char *cite; /* "《票据法》第二十七条" */
 };
@@ -249,6 +258,17 @@ struct kb_ask_opts {
 int kb_ask(struct kb_conn *c, int64_t kb_id, const char *question, const struct kb_ask_opts *o,
            kb_delta_cb cb, void *ctx, struct kb_answer *out, struct buf *err);
 void kb_answer_release(struct kb_answer *a);
+/* The extractive answer from hits already found (kb_ask's no-model path):
+ * drops hits below cfg answer_min_score (reordering h), then quotes the
+ * best one or two with their citations, or KB_ANSWER_NONE with
+ * "知识库中未找到相关规定". out must be zeroed. */
+void kb_answer_extractive(struct kb_hits *h, double min_score, struct kb_answer *out);
+/* Adds the citations of the [n] markers a model used (1..nsrc, in order of
+ * first use; all nsrc sources when it used none) to out. */
+void kb_answer_cite_markers(const char *text, const struct kb_hits *h, size_t nsrc,
+                            struct kb_answer *out);
+/* Appends one citation [n] for hit h. */
+void kb_answer_add_citation(struct kb_answer *a, int n, const struct kb_hit *h);
 json_t *kb_answer_json(const struct kb_answer *a);
 json_t *kb_citations_json(const struct kb_answer *a);
 

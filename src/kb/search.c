@@ -280,11 +280,11 @@ json_t *kb_hits_json(const struct kb_hits *h)
         char *cite = kb_cite_string(x->doc_title, x->label, x->heading);
         struct buf path = BUF_INIT;
         buf_addf(&path, "《%s》%s%s", x->doc_title, x->heading[0] ? " › " : "", x->heading);
-        json_t *o = json_pack("{sI sI ss ss ss ss ss ss ss sf sf}", "chunk_id",
-                              (json_int_t)x->chunk_id, "doc_id", (json_int_t)x->doc_id, "document",
-                              x->doc_name, "title", x->doc_title, "heading", x->heading, "path",
-                              buf_str(&path), "label", x->label, "cite", cite, "text", x->text,
-                              "score", x->score, "coverage", x->coverage);
+        json_t *o = json_pack(
+            "{sI sI sI ss ss ss ss ss ss ss sf sf}", "kb_id", (json_int_t)x->kb_id, "chunk_id",
+            (json_int_t)x->chunk_id, "doc_id", (json_int_t)x->doc_id, "document", x->doc_name,
+            "title", x->doc_title, "heading", x->heading, "path", buf_str(&path), "label", x->label,
+            "cite", cite, "text", x->text, "score", x->score, "coverage", x->coverage);
         if (x->highlight)
             json_object_set_new(o, "highlight", json_string(x->highlight));
         json_array_append_new(a, o);
@@ -358,8 +358,8 @@ int kb_hits_write_json(const struct kb_hits *h, struct buf *out)
         char *cite = kb_cite_string(x->doc_title, x->label, x->heading);
         struct buf path = BUF_INIT;
         buf_addf(&path, "《%s》%s%s", x->doc_title, x->heading[0] ? " › " : "", x->heading);
-        rc |= buf_addf(out, "%s{\"chunk_id\":%lld,\"doc_id\":%lld", i ? "," : "",
-                       (long long)x->chunk_id, (long long)x->doc_id);
+        rc |= buf_addf(out, "%s{\"kb_id\":%lld,\"chunk_id\":%lld,\"doc_id\":%lld", i ? "," : "",
+                       (long long)x->kb_id, (long long)x->chunk_id, (long long)x->doc_id);
         rc |= json_field(out, "document", x->doc_name);
         rc |= json_field(out, "title", x->doc_title);
         rc |= json_field(out, "heading", x->heading);
@@ -844,6 +844,7 @@ int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct 
             snap_hit(s, hits[i].doc, x);
         else if (load_hit(c, ids[i], x) != RC_OK)
             continue; /* deleted since the FTS query ran */
+        x->kb_id = kb_id;
         x->score = hits[i].score;
         x->coverage = hits[i].coverage;
         out->n++;
@@ -867,5 +868,66 @@ out:
     free(qb.q);
     buf_release(&folded);
     kb_snapshot_put(s);
+    return rc;
+}
+
+/* ---- several KBs ---- */
+
+struct merged {
+    double key;
+    size_t kb, i; /* the hit out of per[kb].a[i] */
+};
+
+static int cmp_merged(const void *a, const void *b)
+{
+    double x = ((const struct merged *)a)->key, y = ((const struct merged *)b)->key;
+    return x > y ? -1 : x < y;
+}
+
+int kb_search_many(struct kb_conn *c, const int64_t *kb_ids, size_t n, const char *query,
+                   const struct kb_search_opts *o, struct kb_hits *out, struct buf *err)
+{
+    out->a = NULL;
+    out->n = 0;
+    int k = o && o->k > 0 ? (o->k > 100 ? 100 : o->k) : 5;
+    struct kb_hits *per = xcalloc(n ? n : 1, sizeof *per);
+    struct merged *m = NULL;
+    size_t nm = 0, cap = 0;
+    int rc = RC_OK;
+    for (size_t j = 0; j < n; j++) {
+        struct buf e = BUF_INIT;
+        int r = kb_search(c, kb_ids[j], query, o, &per[j], &e);
+        if (r == RC_NOT_FOUND) { /* not readable, or gone: as if absent */
+            buf_release(&e);
+            continue;
+        }
+        if (r != RC_OK) {
+            (void)buf_adds(err, buf_str(&e));
+            buf_release(&e);
+            rc = r;
+            goto out;
+        }
+        buf_release(&e);
+        double best = per[j].n ? per[j].a[0].score : 0;
+        for (size_t i = 0; i < per[j].n; i++) {
+            const struct kb_hit *x = &per[j].a[i];
+            double rel = best > 0 ? x->score / best : 1.0;
+            m = xgrow(m, &cap, nm + 1, sizeof *m);
+            m[nm++] = (struct merged){x->coverage * (0.5 + 0.5 * rel), j, i};
+        }
+    }
+    qsort(m, nm, sizeof *m, cmp_merged);
+    size_t take = nm < (size_t)k ? nm : (size_t)k;
+    out->a = xcalloc(take ? take : 1, sizeof *out->a);
+    for (size_t t = 0; t < take; t++) {
+        struct kb_hit *src = &per[m[t].kb].a[m[t].i];
+        out->a[out->n++] = *src; /* moved: the per-KB copy is cleared below */
+        memset(src, 0, sizeof *src);
+    }
+out:
+    for (size_t j = 0; j < n; j++)
+        kb_hits_release(&per[j]);
+    free(per);
+    free(m);
     return rc;
 }

@@ -3,6 +3,7 @@
  * jobs, and the in-memory index against hand-computed BM25. */
 #include "test.h"
 
+#include "auth/auth.h"
 #include "common/config.h"
 #include "common/rc.h"
 #include "kb/index.h"
@@ -442,6 +443,61 @@ TEST(kb_search_single_chunk_kb)
     if (h.n)
         CHECK_CONTAINS(h.a[0].text, "双人核对");
     kb_hits_release(&h);
+    buf_release(&err);
+    teardown(&f);
+}
+
+/* Several KBs at once: hits from each readable KB, merged best first; a KB
+ * the principal may not read adds nothing (and is not an error). */
+TEST(kb_search_many_merges_readable_kbs)
+{
+    struct fixture f;
+    if (setup(&f, "many") != RC_OK)
+        return;
+    struct buf err = BUF_INIT;
+    struct kb_info other, secret;
+    CHECK_INT(kb_create(f.c, "手册", &other, &err), RC_OK);
+    CHECK_INT(kb_create(f.c, "机密", &secret, &err), RC_OK);
+    struct kb_ingest_report rep = {0};
+    CHECK_INT(kb_ingest_bytes(f.c, f.kb.id, "a.md", REG_V1, strlen(REG_V1), &rep), RC_OK);
+    static const char m[] = "# 柜面手册\n\n第一条 存单挂失应当核对存款人身份证件。\n\n"
+                            "第二条 大额取现须提前预约。\n";
+    CHECK_INT(kb_ingest_bytes(f.c, other.id, "m.md", m, strlen(m), &rep), RC_OK);
+    static const char x[] = "# 机密\n\n第一条 存单挂失的内部复核口令。\n\n第二条 其他。\n";
+    CHECK_INT(kb_ingest_bytes(f.c, secret.id, "x.md", x, strlen(x), &rep), RC_OK);
+    kb_ingest_report_release(&rep);
+    /* a user granted the first two KBs only */
+    sqlite3 *db = kb_conn_store(f.c)->db;
+    CHECK_INT(sqlite3_exec(db,
+                           "INSERT INTO users(id, username, created_at, updated_at)"
+                           " VALUES (77, 'u77', 0, 0);"
+                           "INSERT INTO kb_acl(kb_id, subject_type, subject_id, level, created_at)"
+                           " SELECT id, 'user', 77, 1, 0 FROM kbs WHERE name IN ('规章', '手册');",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    struct auth_principal who;
+    memset(&who, 0, sizeof who);
+    who.user_id = 77;
+    who.via = AUTH_VIA_TOKEN;
+    int64_t ids[3] = {f.kb.id, other.id, secret.id};
+    struct kb_search_opts so = {5, KB_NO_HIGHLIGHT, &who};
+    struct kb_hits h = {0};
+    CHECK_INT(kb_search_many(f.c, ids, 3, "存单挂失", &so, &h, &err), RC_OK);
+    int seen_main = 0, seen_other = 0;
+    for (size_t i = 0; i < h.n; i++) {
+        CHECK(h.a[i].kb_id != secret.id);
+        seen_main |= h.a[i].kb_id == f.kb.id;
+        seen_other |= h.a[i].kb_id == other.id;
+    }
+    CHECK(seen_main && seen_other);
+    kb_hits_release(&h);
+    /* without a principal the secret KB contributes too */
+    so.who = NULL;
+    CHECK_INT(kb_search_many(f.c, ids, 3, "内部复核口令", &so, &h, &err), RC_OK);
+    CHECK(h.n > 0 && h.a[0].kb_id == secret.id);
+    kb_hits_release(&h);
+    kb_info_release(&other);
+    kb_info_release(&secret);
     buf_release(&err);
     teardown(&f);
 }
