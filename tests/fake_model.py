@@ -26,6 +26,9 @@ Modes:  ok        normal answers
         thinking  reasoning_content deltas before the content
         tools     a search_kb tool call streamed in pieces, no content
         json      one JSON completion even when stream=true was asked
+        echo      like ok, but the answer repeats the question ("问题：…" line of
+                  the last user message, else the whole message) after the
+                  grounded answer: tests see what the model was given
 
 Side doors: POST /control {"mode","tokens","delay_ms"} (each optional), GET
 /control, GET /requests (every model request: method, path, authorization,
@@ -51,7 +54,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-MODES = ("ok", "fail", "stall", "slow", "garbage", "empty", "thinking", "tools", "json")
+MODES = ("ok", "fail", "stall", "slow", "garbage", "empty", "thinking", "tools", "json", "echo")
 EMBED_DIM = 64
 FIXED_REPLY = "这是测试模型的固定回答。This is the fake model's fixed reply."
 # Used to pad the answer when --tokens asks for more chunks than it has characters.
@@ -142,6 +145,13 @@ def last_user_text(messages):
         if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str):
             last = m["content"]
     return last
+
+
+def echo_for(messages):
+    """The grounded answer followed by the question the model was asked."""
+    text = last_user_text(messages)
+    q = text.rsplit("问题：", 1)[-1].strip()
+    return answer_for(messages) + " 问：" + q
 
 
 def answer_for(messages):
@@ -338,7 +348,7 @@ class Handler(BaseHTTPRequestHandler):
     def chat(self, req, conf):
         mode = conf["mode"]
         messages = req.get("messages")
-        answer = answer_for(messages)
+        answer = echo_for(messages) if mode == "echo" else answer_for(messages)
         model = req.get("model") or "fake-chat"
         prompt_tokens = 0
         for m in messages if isinstance(messages, list) else []:

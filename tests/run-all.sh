@@ -48,6 +48,8 @@ run_suite api-asan python3 tests/api/run.py --atrium "$ASAN/atrium" --quick
 run_suite api-acl python3 tests/api/acl.py --atrium "$BUILD/atrium"
 run_suite api-acl-asan python3 tests/api/acl.py --atrium "$ASAN/atrium"
 run_suite api-ldap python3 tests/api/ldap.py --atrium "$BUILD/atrium"
+run_suite api-assist python3 tests/api/assist.py --atrium "$BUILD/atrium"
+run_suite api-assist-asan python3 tests/api/assist.py --atrium "$ASAN/atrium"
 run_suite fuzz tests/fuzz-smoke.sh "${FUZZ_SECONDS:-8}"
 
 echo

@@ -109,6 +109,8 @@ int cli_cmd_position(struct cli *c, int argc, char **argv);
 int cli_cmd_role(struct cli *c, int argc, char **argv);
 int cli_cmd_ldap(struct cli *c, int argc, char **argv);
 int cli_cmd_audit(struct cli *c, int argc, char **argv);
+/* The model registry of the gateway (cli_model.c). */
+int cli_cmd_model(struct cli *c, int argc, char **argv);
 
 /* `atrium kb grant|revoke|acl` (cli_acl.c). cli_cmd_kb hands these verbs
  * over before it parses options, since they take their own (--org, --level

@@ -176,6 +176,32 @@ static const char usage_audit[] =
     "    / or unix seconds; --limit 1..1000 (100); --before ID 继续列出 / continues a listing\n"
     "\n";
 
+static const char usage_model[] =
+    "模型 / models (the gateway's registry, docs/MODELS.md):\n"
+    "  atrium model add NAME --url URL --upstream NAME [--purpose chat|embedding|rerank|asr]\n"
+    "                  [--api-key-env VAR | --api-key-stdin] [--max-concurrency N]\n"
+    "                  [--weight N] [--default] [--params JSON]\n"
+    "                                        登记模型及其第一个端点（URL 含 /v1）/\n"
+    "                                        register a model and its first endpoint\n"
+    "                                        (URL with /v1)\n"
+    "  atrium model endpoint add NAME --url URL --upstream NAME [--api-key-env VAR |\n"
+    "                  --api-key-stdin] [--max-concurrency N] [--weight N]\n"
+    "                                        增加端点 / add an endpoint\n"
+    "  atrium model endpoint remove|enable|disable NAME ENDPOINT_ID\n"
+    "                                        删除、启用、停用端点 / remove, enable, disable one\n"
+    "  atrium model list [--json]            列出模型与端点（不显示密钥）/ models and endpoints\n"
+    "                                        (keys are never shown)\n"
+    "  atrium model remove NAME              删除模型 / remove a model\n"
+    "  atrium model default NAME             设为其用途的默认模型 / make it its purpose's default\n"
+    "  atrium model test NAME [--no-chat]    检查每个端点（GET /models 与一次简短对话）；\n"
+    "                                        至少一个可用时退出码 0，否则 5 /\n"
+    "                                        checks every endpoint (GET /models and a tiny chat);\n"
+    "                                        exit 0 when one works, else 5\n"
+    "  API 密钥不接受命令行参数：从环境变量或标准输入读取 / an API key is never taken from\n"
+    "  argv: from an environment variable or stdin. --purpose 默认 chat / defaults to chat;\n"
+    "  --max-concurrency 1..10000 (16), --weight 1..1000 (1).\n"
+    "\n";
+
 static const char usage_tail[] =
     "其他 / other:\n"
     "  atrium version [--json]               版本 / version ({\"version\": ...} with --json)\n"
@@ -211,6 +237,8 @@ void cli_usage(FILE *f, const char *noun)
         part = usage_ldap;
     else if (noun && strcmp(noun, "audit") == 0)
         part = usage_audit;
+    else if (noun && strcmp(noun, "model") == 0)
+        part = usage_model;
     if (part) {
         fputs(part, f);
         return;
@@ -228,5 +256,6 @@ void cli_usage(FILE *f, const char *noun)
     fputs(usage_role, f);
     fputs(usage_ldap, f);
     fputs(usage_audit, f);
+    fputs(usage_model, f);
     fputs(usage_tail, f);
 }

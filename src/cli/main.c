@@ -142,6 +142,8 @@ int main(int argc, char **argv)
         cmd = cli_cmd_ldap;
     else if (strcmp(noun, "audit") == 0)
         cmd = cli_cmd_audit;
+    else if (strcmp(noun, "model") == 0)
+        cmd = cli_cmd_model;
     else {
         code = cli_usage_error(NULL, "未知命令 / unknown command: %.40s", noun);
         goto out;

@@ -76,7 +76,12 @@ struct http_server {
     int max_tasks;              /* tasks running at once: below the workers, so asks find one */
     int max_task_queue;         /* more waiting get 429 */
     struct audit_writer *audit; /* questions and searches, batched */
-    int ingesting;              /* workers running ingest jobs */
+    struct gw *gw;              /* the model gateway */
+    struct safety *safety;      /* sensitive words and per-user rate limits */
+    struct assist *assist;      /* the super assistant */
+    double next_health_ms;      /* when a worker checks the model endpoints next */
+    int health_running;
+    int ingesting; /* workers running ingest jobs */
     pthread_t *workers;
     int nworkers;
     struct kb_conn **conns; /* every thread's connection, closed at stop */
@@ -124,8 +129,9 @@ struct http_req;
 typedef enum MHD_Result (*http_handler)(struct http_req *r, struct kb_conn *c);
 
 enum http_route_flags {
-    RF_PUBLIC = 1, /* no sign-in needed (/healthz, login) */
-    RF_UPLOAD = 2, /* the POST body is a file upload, not JSON */
+    RF_PUBLIC = 1,     /* no sign-in needed (/healthz, login) */
+    RF_UPLOAD = 2,     /* the POST body is a file upload, not JSON */
+    RF_CONV_FILES = 4, /* :id is the caller's conversation: r->kb is its files KB */
 };
 
 /* One row of the route table (routes.c). A pattern is a path whose
@@ -180,6 +186,7 @@ struct http_req {
     const char *err_code;
     char *err_msg;
     int responded;
+    int retry_after; /* seconds for a 429's Retry-After (0: 1) */
     int status;
     size_t bytes;
     /* uploads (upload.c) */
@@ -227,6 +234,12 @@ int http_audit_now(struct http_req *r, struct kb_conn *c, const char *action, co
 /* Queues an audit entry (questions, searches, sign-ins): never waits for
  * the disk. detail is borrowed. */
 void http_audit_later(struct http_req *r, const char *action, const char *target, json_t *detail);
+
+/* Takes one question from the caller's rate limit: RC_OK, or RC_BUSY with
+ * *retry_after_s set. */
+int http_rate_check(struct http_req *r, int *retry_after_s);
+/* 429 with Retry-After: retry_after_s. */
+enum MHD_Result http_send_rate_limited(struct http_req *r, int retry_after_s);
 
 /* Handlers, one per route and method (see the table in routes.c). */
 enum MHD_Result http_h_health(struct http_req *r, struct kb_conn *c);
@@ -286,7 +299,46 @@ enum MHD_Result http_h_ldap_maps(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_ldap_map_add(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_ldap_map_delete(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_audit(struct http_req *r, struct kb_conn *c);
+/* routes_assist.c */
+enum MHD_Result http_h_convs_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_convs_create(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_conv_get(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_conv_update(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_conv_delete(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_conv_messages(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_conv_export(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_conv_ask(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_conv_regenerate(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_conv_stop(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_msg_feedback(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_faqs_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_faqs_add(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_faq_update(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_faq_delete(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_kb_feedback(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_kb_feedback_resolve(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_kb_feedback_dismiss(struct http_req *r, struct kb_conn *c);
+/* Sets r->kb to the files KB of conversation r->arg_id of the caller,
+ * creating it on first use (kind "conversation", owned by the caller).
+ * On failure records the error (404 for someone else's conversation). */
+int http_conv_files_kb(struct http_req *r);
+enum MHD_Result http_h_conv_files(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_words_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_words_add(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_words_delete(struct http_req *r, struct kb_conn *c);
+/* routes_openai.c */
+enum MHD_Result http_h_oai_models(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_oai_chat(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_audit_verify(struct http_req *r, struct kb_conn *c);
+/* routes_models.c */
+enum MHD_Result http_h_models_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_models_create(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_model_get(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_model_update(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_model_delete(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_model_endpoint_add(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_model_endpoint_delete(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_model_test(struct http_req *r, struct kb_conn *c);
 
 /* ---- slow tasks on the workers (stream.c) ---- */
 
@@ -326,6 +378,22 @@ enum MHD_Result http_ask_stream(struct http_req *r, struct http_query_body *q);
  * the connection and queues the question; the worker resumes it and the
  * next handler call answers with http_ask_deferred_result. Takes q->text. */
 enum MHD_Result http_ask_deferred(struct http_req *r, struct http_query_body *q);
+/* A streamed answer of another kind (the assistant's): fn runs on a worker
+ * and writes SSE events with http_sse_event until it returns; the stream
+ * then ends. http_sse answers the request with text/event-stream (or 429
+ * when too many answers are running); ctx_free(ctx) when it is over. */
+typedef void (*http_sse_fn)(void *ctx, struct kb_conn *c, struct http_stream *st);
+enum MHD_Result http_sse(struct http_req *r, http_sse_fn fn, void *ctx, void (*ctx_free)(void *));
+/* Appends "event: name\ndata: <data>\n\n" (data consumed). Non-zero when the
+ * client went away or the server is stopping: the producer should stop. An
+ * "error" event is still sent while stopping. */
+int http_sse_event(struct http_stream *st, const char *event, json_t *data);
+/* Non-zero once the client is gone or the server stops. */
+int http_sse_cancelled(struct http_stream *st);
+/* With event NULL, http_sse_event writes a bare "data:" line (the OpenAI
+ * stream format); http_sse_done writes "data: [DONE]". */
+int http_sse_done(struct http_stream *st);
+
 /* Sends a task's result (consumes its body; adds Set-Cookie when set). */
 enum MHD_Result http_send_task_result(struct http_req *r, struct http_task_result *t);
 /* Answers a request whose deferred ask or task has finished. */

@@ -3,8 +3,10 @@
  * its handler; plus the small helpers the handlers share. docs/API.md
  * describes each endpoint. Matching and the checks run in server.c before
  * a handler is called, so a handler only ever sees a permitted request. */
+#include <stdio.h>
 #include <string.h>
 
+#include "assist/safety.h"
 #include "auth/acl.h"
 #include "auth/audit.h"
 #include "common/alloc.h"
@@ -49,6 +51,37 @@ const struct http_route_def http_routes[] = {
     {"api/v1/kbs/:kb/acl", HM_POST, http_h_acl_grant, 0, 0, ACL_ADMIN},
     {"api/v1/kbs/:kb/acl/:id", HM_DELETE, http_h_acl_revoke, 0, 0, ACL_ADMIN},
 
+    /* the super assistant: conversations are their owner's alone (checked
+     * in every query of assist/conv.c) */
+    {"api/v1/conversations", HM_GET, http_h_convs_list, 0, 0, 0},
+    {"api/v1/conversations", HM_POST, http_h_convs_create, 0, 0, 0},
+    {"api/v1/conversations/:id", HM_GET, http_h_conv_get, 0, 0, 0},
+    {"api/v1/conversations/:id", HM_PATCH, http_h_conv_update, 0, 0, 0},
+    {"api/v1/conversations/:id", HM_DELETE, http_h_conv_delete, 0, 0, 0},
+    {"api/v1/conversations/:id/messages", HM_GET, http_h_conv_messages, 0, 0, 0},
+    {"api/v1/conversations/:id/export", HM_GET, http_h_conv_export, 0, 0, 0},
+    {"api/v1/conversations/:id/ask", HM_POST, http_h_conv_ask, 0, 0, 0},
+    {"api/v1/conversations/:id/regenerate", HM_POST, http_h_conv_regenerate, 0, 0, 0},
+    {"api/v1/conversations/:id/stop", HM_POST, http_h_conv_stop, 0, 0, 0},
+    {"api/v1/conversations/:id/files", HM_GET, http_h_conv_files, 0, 0, 0},
+    {"api/v1/conversations/:id/files", HM_POST, NULL, RF_UPLOAD | RF_CONV_FILES, 0, 0},
+    {"api/v1/messages/:id/feedback", HM_POST, http_h_msg_feedback, 0, 0, 0},
+    {"api/v1/kbs/:kb/faqs", HM_GET, http_h_faqs_list, 0, 0, ACL_READ},
+    {"api/v1/kbs/:kb/faqs", HM_POST, http_h_faqs_add, 0, 0, ACL_WRITE},
+    {"api/v1/kbs/:kb/faqs/:id", HM_PATCH, http_h_faq_update, 0, 0, ACL_WRITE},
+    {"api/v1/kbs/:kb/faqs/:id", HM_DELETE, http_h_faq_delete, 0, 0, ACL_WRITE},
+    {"api/v1/kbs/:kb/feedback", HM_GET, http_h_kb_feedback, 0, 0, ACL_ADMIN},
+    {"api/v1/kbs/:kb/feedback/:id/resolve", HM_POST, http_h_kb_feedback_resolve, 0, 0, ACL_ADMIN},
+    {"api/v1/kbs/:kb/feedback/:id/dismiss", HM_POST, http_h_kb_feedback_dismiss, 0, 0, ACL_ADMIN},
+
+    {"api/v1/sensitive-words", HM_GET, http_h_words_list, 0, AUTH_P_MODELS, 0},
+    {"api/v1/sensitive-words", HM_POST, http_h_words_add, 0, AUTH_P_MODELS, 0},
+    {"api/v1/sensitive-words/:s", HM_DELETE, http_h_words_delete, 0, AUTH_P_MODELS, 0},
+
+    /* the OpenAI-compatible API (API tokens; the caller's permissions apply) */
+    {"v1/models", HM_GET, http_h_oai_models, 0, 0, 0},
+    {"v1/chat/completions", HM_POST, http_h_oai_chat, 0, 0, 0},
+
     /* administration */
     {"api/v1/users", HM_GET, http_h_users_list, 0, U, 0},
     {"api/v1/users", HM_POST, http_h_users_create, 0, U, 0},
@@ -82,6 +115,17 @@ const struct http_route_def http_routes[] = {
     /* the audit log: auditors only (admins are not auditors: 三员分立) */
     {"api/v1/audit", HM_GET, http_h_audit, 0, A, 0},
     {"api/v1/audit/verify", HM_GET, http_h_audit_verify, 0, A, 0},
+
+    /* the model registry of the gateway (models.manage) */
+    {"api/v1/models", HM_GET, http_h_models_list, 0, AUTH_P_MODELS, 0},
+    {"api/v1/models", HM_POST, http_h_models_create, 0, AUTH_P_MODELS, 0},
+    {"api/v1/models/:id", HM_GET, http_h_model_get, 0, AUTH_P_MODELS, 0},
+    {"api/v1/models/:id", HM_PATCH, http_h_model_update, 0, AUTH_P_MODELS, 0},
+    {"api/v1/models/:id", HM_DELETE, http_h_model_delete, 0, AUTH_P_MODELS, 0},
+    {"api/v1/models/:id/endpoints", HM_POST, http_h_model_endpoint_add, 0, AUTH_P_MODELS, 0},
+    {"api/v1/models/:id/endpoints/:id2", HM_DELETE, http_h_model_endpoint_delete, 0, AUTH_P_MODELS,
+     0},
+    {"api/v1/models/:id/test", HM_POST, http_h_model_test, 0, AUTH_P_MODELS, 0},
 };
 const size_t http_nroutes = sizeof http_routes / sizeof http_routes[0];
 
@@ -197,4 +241,21 @@ void http_audit_later(struct http_req *r, const char *action, const char *target
     struct audit_entry e;
     entry_for(r, &e, action, target, detail);
     audit_writer_post(r->srv->audit, &e);
+}
+
+int http_rate_check(struct http_req *r, int *retry_after_s)
+{
+    *retry_after_s = 0;
+    if (!r->srv->safety)
+        return RC_OK;
+    return safety_rate_take(r->srv->safety, r->who.user_id, retry_after_s);
+}
+
+enum MHD_Result http_send_rate_limited(struct http_req *r, int retry_after_s)
+{
+    r->retry_after = retry_after_s;
+    char msg[160];
+    snprintf(msg, sizeof msg, "提问太频繁，请 %d 秒后再试 / too many questions, retry in %d s",
+             retry_after_s, retry_after_s);
+    return http_send_rc(r, RC_BUSY, msg);
 }

@@ -19,7 +19,10 @@
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
+#include "assist/assist.h"
+#include "assist/safety.h"
 #include "auth/audit.h"
+#include "llm/gateway.h"
 #include "http/http_int.h"
 #include "text/utf8.h"
 
@@ -69,6 +72,13 @@ void http_req_fail_rc(struct http_req *r, int rc, const char *msg)
     http_req_fail(r, rc_http_status(rc), rc_code(rc), msg);
 }
 
+static enum MHD_Result add_retry_after(struct MHD_Response *resp, int secs)
+{
+    char v[16];
+    snprintf(v, sizeof v, "%d", secs > 0 ? secs : 1);
+    return MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
+}
+
 enum MHD_Result http_respond(struct http_req *r, int status, struct MHD_Response *resp,
                              size_t bytes)
 {
@@ -78,8 +88,7 @@ enum MHD_Result http_respond(struct http_req *r, int status, struct MHD_Response
     }
     enum MHD_Result res = MHD_YES;
     if (MHD_add_response_header(resp, "X-Request-Id", r->id) != MHD_YES ||
-        (status == 429 &&
-         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1") != MHD_YES))
+        (status == 429 && add_retry_after(resp, r->retry_after) != MHD_YES))
         log_warn("http: cannot add X-Request-Id or Retry-After");
     res = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -531,6 +540,8 @@ params:
         }
         memcpy(r->arg_str, params.s, n + 1);
     }
+    if ((def->flags & RF_CONV_FILES) && http_conv_files_kb(r) != RC_OK)
+        return MHD_YES; /* the error is recorded */
     if (r->body_kind == HB_MULTIPART)
         http_upload_begin(r);
     return MHD_YES;
@@ -692,7 +703,11 @@ static int make_dir(const char *path)
 
 static void server_free(struct http_server *s)
 {
-    audit_writer_stop(s->audit); /* after the workers: they post entries too */
+    /* After the workers: they post audit entries and run answers. */
+    assist_free(s->assist);
+    gw_free(s->gw);
+    safety_free(s->safety);
+    audit_writer_stop(s->audit);
     for (size_t i = 0; i < s->nconns; i++)
         kb_conn_close(s->conns[i]);
     free(s->conns);
@@ -769,6 +784,11 @@ int http_start(const struct config *cfg, struct kb_engine *eng, struct http_serv
         rc = RC_DB;
         goto out;
     }
+    s->safety = safety_new(cfg->rate_per_min, cfg->rate_burst);
+    if ((rc = gw_new(cfg, kb_engine_db_path(eng), &s->gw, err)) != RC_OK ||
+        (rc = assist_new(cfg, s->gw, s->safety, s->audit, &s->assist, err)) != RC_OK)
+        goto out;
+    rc = RC_INTERNAL;
     if (http_workers_start(s) != RC_OK) {
         (void)buf_adds(err, "无法启动工作线程 / cannot start worker threads");
         goto out;

@@ -12,6 +12,7 @@
 #include "common/rc.h"
 #include "common/util.h"
 #include "auth/audit.h"
+#include "llm/gateway.h"
 #include "http/http_int.h"
 #include "text/utf8.h"
 
@@ -53,6 +54,8 @@ struct http_stream {
     /* Who asked, for the permission filter and the audit log. */
     struct auth_principal who;
     char ip[48];
+    /* A custom stream instead of an ask (http_sse). */
+    http_sse_fn sse;
     /* A slow task instead of an ask (http_defer). */
     http_task_fn task;
     void *task_ctx;
@@ -142,7 +145,9 @@ static int stream_push(struct http_stream *st, const char *event, json_t *data, 
     pthread_mutex_lock(&st->mu);
     if (st->cancelled || (!final && server_stopping(st->srv)))
         goto out;
-    if (buf_addf(&st->out, "event: %s\ndata: %s\n\n", event, js) != RC_OK) {
+    int w = event ? buf_addf(&st->out, "event: %s\ndata: %s\n\n", event, js)
+                  : buf_addf(&st->out, "data: %s\n\n", js); /* OpenAI-style streams */
+    if (w != RC_OK) {
         log_warn("http: stream buffer full, the client is not reading: cancelled");
         st->cancelled = 1;
         goto out;
@@ -298,8 +303,63 @@ static void task_run(struct http_server *s, struct http_stream *st)
     log_set_request_id(NULL);
 }
 
+/* Runs a custom stream's producer (http_sse) and ends the stream. */
+static void sse_run(struct http_server *s, struct http_stream *st)
+{
+    log_set_request_id(st->id);
+    struct kb_conn *c = server_stopping(s) ? NULL : http_conn(s);
+    if (server_stopping(s))
+        (void)stream_push(st, "error", error_event(RC_BUSY, STOPPING_MSG), 1);
+    else if (!c)
+        (void)stream_push(st, "error", error_event(RC_DB, "存储不可用 / store unavailable"), 1);
+    else
+        st->sse(st->task_ctx, c, st);
+    pthread_mutex_lock(&st->mu);
+    st->done = 1;
+    if (st->suspended && st->conn) {
+        st->suspended = 0;
+        MHD_resume_connection(st->conn);
+    }
+    pthread_mutex_unlock(&st->mu);
+    pthread_mutex_lock(&s->mu);
+    if (--s->nstreams == 0)
+        pthread_cond_broadcast(&s->idle_cv);
+    pthread_mutex_unlock(&s->mu);
+    stream_unref(st);
+    log_set_request_id(NULL);
+}
+
+int http_sse_event(struct http_stream *st, const char *event, json_t *data)
+{
+    return stream_push(st, event, data, event && strcmp(event, "error") == 0);
+}
+
+int http_sse_done(struct http_stream *st)
+{
+    pthread_mutex_lock(&st->mu);
+    int stop = st->cancelled || buf_adds(&st->out, "data: [DONE]\n\n") != RC_OK;
+    if (!stop && st->suspended && st->conn) {
+        st->suspended = 0;
+        MHD_resume_connection(st->conn);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return stop;
+}
+
+int http_sse_cancelled(struct http_stream *st)
+{
+    pthread_mutex_lock(&st->mu);
+    int stop = st->cancelled || server_stopping(st->srv);
+    pthread_mutex_unlock(&st->mu);
+    return stop;
+}
+
 static void stream_run(struct http_server *s, struct http_stream *st)
 {
+    if (st->sse) {
+        sse_run(s, st);
+        return;
+    }
     struct kb_answer ans;
     struct buf err = BUF_INIT;
     memset(&ans, 0, sizeof ans);
@@ -542,6 +602,37 @@ enum MHD_Result http_ask_stream(struct http_req *r, struct http_query_body *q)
     return http_respond(r, 200, resp, 0);
 }
 
+enum MHD_Result http_sse(struct http_req *r, http_sse_fn fn, void *ctx, void (*ctx_free)(void *))
+{
+    struct http_server *s = r->srv;
+    struct http_stream *st = stream_new(r, NULL, 3); /* response, worker, request */
+    st->sse = fn;
+    st->task_ctx = ctx;
+    st->task_free = ctx_free;
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_response_freed);
+    if (!resp) {
+        st->refs = 1;
+        stream_unref(st);
+        return MHD_NO;
+    }
+    const char *why = NULL;
+    int rc = stream_enqueue(s, st, &why);
+    if (rc != RC_OK) {
+        MHD_destroy_response(resp);
+        st->refs = 1;
+        stream_unref(st);
+        return http_send_rc(r, rc, why);
+    }
+    ask_started(r, st);
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                "text/event-stream; charset=utf-8") != MHD_YES ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") != MHD_YES ||
+        MHD_add_response_header(resp, "X-Accel-Buffering", "no") != MHD_YES)
+        log_warn("http: cannot add stream headers");
+    return http_respond(r, 200, resp, 0);
+}
+
 void http_stream_detach(struct http_req *r)
 {
     struct http_stream *st = r->stream;
@@ -625,6 +716,19 @@ static void *worker_main(void *arg)
         }
         if (s->stopping)
             break;
+        if (s->gw && s->cfg->model_health_s > 0 && !s->health_running &&
+            now_ms() >= s->next_health_ms && s->ingesting < max_ingest) {
+            /* the model endpoints' health, now and then (a GET /models each) */
+            s->health_running = 1;
+            s->next_health_ms = now_ms() + 1000.0 * s->cfg->model_health_s;
+            pthread_mutex_unlock(&s->mu);
+            int bad = gw_check_all(s->gw);
+            if (bad > 0)
+                log_warn("http: %d model endpoint(s) failed their health check", bad);
+            pthread_mutex_lock(&s->mu);
+            s->health_running = 0;
+            continue;
+        }
         if (s->warm_pending && s->ingesting < max_ingest) {
             /* the first questions after a start should not wait for an index */
             s->warm_pending = 0;

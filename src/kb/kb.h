@@ -267,6 +267,8 @@ void kb_answer_extractive(struct kb_hits *h, double min_score, struct kb_answer 
  * first use; all nsrc sources when it used none) to out. */
 void kb_answer_cite_markers(const char *text, const struct kb_hits *h, size_t nsrc,
                             struct kb_answer *out);
+/* Formats a citation: 《title》第X条 (or 《title》 heading when no label). */
+char *kb_cite_string(const char *title, const char *label, const char *heading);
 /* Appends one citation [n] for hit h. */
 void kb_answer_add_citation(struct kb_answer *a, int n, const struct kb_hit *h);
 json_t *kb_answer_json(const struct kb_answer *a);

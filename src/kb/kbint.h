@@ -87,7 +87,4 @@ unsigned kb_fts_present(struct kb_conn *c);
 /* Creates and fills one of them if missing. RC_OK or RC_DB. */
 int kb_fts_ensure(struct kb_conn *c, enum kb_fts which);
 
-/* Formats a citation: 《title》第X条 (or 《title》 heading when no label). */
-char *kb_cite_string(const char *title, const char *label, const char *heading);
-
 #endif

@@ -158,7 +158,10 @@ static const char *const migrations[] = {
     "  target_id INTEGER NOT NULL,"
     "  UNIQUE(match, target_type, target_id));"
     "CREATE TABLE kbs_new("
-    "  id INTEGER PRIMARY KEY,"
+    /* AUTOINCREMENT: a deleted KB's id (a conversation's files) is never
+     * handed out again, so nothing keyed by KB id can mistake a new KB for
+     * the old one (the search index cache is keyed by id and generation). */
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  name TEXT NOT NULL,"
     "  kind TEXT NOT NULL DEFAULT 'enterprise'," /* enterprise | personal | conversation */
     "  owner_id INTEGER REFERENCES users(id) ON DELETE CASCADE,"
@@ -213,16 +216,16 @@ static const char *const migrations[] = {
      * feedback, FAQ pairs, the sensitive-word list. */
     "CREATE TABLE models("
     "  id INTEGER PRIMARY KEY,"
-    "  name TEXT NOT NULL UNIQUE," /* what assistants and the API call it */
-    "  purpose TEXT NOT NULL,"     /* chat | embedding | rerank | asr */
+    "  name TEXT NOT NULL UNIQUE,"             /* what assistants and the API call it */
+    "  purpose TEXT NOT NULL,"                 /* chat | embedding | rerank | asr */
     "  is_default INTEGER NOT NULL DEFAULT 0," /* the default for its purpose */
     "  params TEXT NOT NULL DEFAULT '{}',"     /* e.g. {"temperature":0.2} */
     "  created_at INTEGER NOT NULL);"
     "CREATE TABLE model_endpoints("
     "  id INTEGER PRIMARY KEY,"
     "  model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,"
-    "  url TEXT NOT NULL,"            /* base URL with /v1 */
-    "  upstream_model TEXT NOT NULL," /* the name the server knows */
+    "  url TEXT NOT NULL,"                /* base URL with /v1 */
+    "  upstream_model TEXT NOT NULL,"     /* the name the server knows */
     "  api_key TEXT NOT NULL DEFAULT ''," /* never logged, never returned */
     "  max_concurrency INTEGER NOT NULL DEFAULT 16,"
     "  weight INTEGER NOT NULL DEFAULT 1,"

@@ -1,0 +1,683 @@
+/* The super assistant's answer pipeline (see assist.h for the steps). The
+ * model only ever sees masked text: every message built for it goes
+ * through one PII map per question, and its answer is unmasked as it
+ * streams, so the user reads their own data back while the model never
+ * had it. */
+#include "assist/assist.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assist/conv.h"
+#include "assist/rewrite.h"
+#include "assist/safety.h"
+#include "assist/websearch.h"
+#include "auth/acl.h"
+#include "auth/audit.h"
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/rc.h"
+#include "common/util.h"
+#include "kb/faq.h"
+#include "llm/gateway.h"
+#include "text/pii.h"
+#include "text/utf8.h"
+
+#define QUESTION_MAX 8192 /* bytes of a question */
+#define HISTORY_TURNS 3   /* earlier turns given to the rewriter and the model */
+#define NOT_FOUND_TEXT "知识库中未找到相关规定。"
+#define BLOCKED_TEXT                                                                                                    \
+    "抱歉，您的问题包含不允许讨论的内容，无法回答。/ Sorry, this question touches a topic that " \
+    "cannot be answered here."
+#define FALLBACK_NOTICE "模型不可用，已改用摘录答案 / the model is unavailable: extractive answer"
+
+static const char SYSTEM_PROMPT[] =
+    "你是银行内部的知识助手。只依据下面编号的资料作答，不要使用资料以外的知识；"
+    "每句依据资料的话后面用 [编号] 标注出处，例如 [1]；"
+    "资料不足以回答时，只回答“" NOT_FOUND_TEXT "”。回答简洁、准确，使用简体中文。"
+    "资料和问题中形如 [身份证1]、[手机号1] 的占位符代表客户信息，原样保留，不要猜测其内容。";
+
+struct running {
+    int64_t user_id, conv_id;
+    volatile int stop;
+    struct running *next;
+};
+
+struct assist {
+    const struct config *cfg;
+    struct gw *gw;
+    struct safety *safety;
+    struct audit_writer *audit;
+    struct faq_index *faq;
+    pthread_mutex_t mu; /* guards running */
+    struct running *running;
+};
+
+int assist_new(const struct config *cfg, struct gw *gw, struct safety *safety,
+               struct audit_writer *audit, struct assist **out, struct buf *err)
+{
+    (void)err;
+    struct assist *a = xcalloc(1, sizeof *a);
+    a->cfg = cfg;
+    a->gw = gw;
+    a->safety = safety;
+    a->audit = audit;
+    a->faq = faq_index_new();
+    pthread_mutex_init(&a->mu, NULL);
+    *out = a;
+    return RC_OK;
+}
+
+void assist_free(struct assist *a)
+{
+    if (!a)
+        return;
+    faq_index_free(a->faq);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+}
+
+void assist_answer_release(struct assist_answer *ans)
+{
+    free(ans->text);
+    free(ans->thinking);
+    free(ans->query);
+    free(ans->mode);
+    free(ans->model);
+    free(ans->notice);
+    json_decref(ans->citations);
+    memset(ans, 0, sizeof *ans);
+}
+
+json_t *assist_answer_json(const struct assist_answer *ans)
+{
+    json_t *j = json_pack(
+        "{s:I,s:s,s:s,s:s,s:s,s:s,s:O,s:f,s:{s:I,s:I}}", "message_id", (json_int_t)ans->msg_id,
+        "mode", ans->mode ? ans->mode : "", "answer", ans->text ? ans->text : "", "query",
+        ans->query ? ans->query : "", "thinking", ans->thinking ? ans->thinking : "", "model",
+        ans->model ? ans->model : "", "citations", ans->citations ? ans->citations : json_null(),
+        "latency_ms", ans->latency_ms, "usage", "prompt_tokens", (json_int_t)ans->prompt_tokens,
+        "completion_tokens", (json_int_t)ans->completion_tokens);
+    if (j &&
+        json_object_set_new(j, "notice", ans->notice ? json_string(ans->notice) : json_null()) != 0)
+        log_warn("assist: notice left out of an answer");
+    return j;
+}
+
+/* ---- running answers (stop) ---- */
+
+static struct running *run_begin(struct assist *a, int64_t user_id, int64_t conv_id)
+{
+    pthread_mutex_lock(&a->mu);
+    for (struct running *r = a->running; r; r = r->next)
+        if (r->conv_id == conv_id) {
+            pthread_mutex_unlock(&a->mu);
+            return NULL;
+        }
+    struct running *r = xcalloc(1, sizeof *r);
+    r->user_id = user_id;
+    r->conv_id = conv_id;
+    r->next = a->running;
+    a->running = r;
+    pthread_mutex_unlock(&a->mu);
+    return r;
+}
+
+static void run_end(struct assist *a, struct running *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&a->mu);
+    for (struct running **p = &a->running; *p; p = &(*p)->next)
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    pthread_mutex_unlock(&a->mu);
+    free(r);
+}
+
+int assist_stop(struct assist *a, int64_t user_id, int64_t conv_id)
+{
+    int rc = RC_NOT_FOUND;
+    pthread_mutex_lock(&a->mu);
+    for (struct running *r = a->running; r; r = r->next)
+        if (r->conv_id == conv_id && r->user_id == user_id) {
+            r->stop = 1;
+            rc = RC_OK;
+        }
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}
+
+/* ---- the model, behind the PII mask ---- */
+
+struct stream {
+    struct assist *a;
+    struct running *run;
+    assist_cb cb;
+    void *ctx;
+    struct pii_unmasker um;       /* answer text */
+    struct pii_unmasker umt;      /* thinking text */
+    struct safety_stream *filter; /* sensitive words in the answer, or NULL */
+    int blocked;                  /* the answer hit a blocked word */
+    struct buf shown;             /* the unmasked answer as sent */
+    struct buf thinking;
+    int stopped;
+    double t0, first_ms;
+};
+
+static int stopped(struct stream *s)
+{
+    return s->stopped || (s->run && s->run->stop);
+}
+
+static int emit(struct stream *s, enum assist_event ev, const char *p, size_t n)
+{
+    if (!n)
+        return stopped(s);
+    if (s->first_ms < 0 && ev == AE_DELTA)
+        s->first_ms = now_ms() - s->t0;
+    if (s->cb && s->cb(s->ctx, ev, p, n))
+        s->stopped = 1;
+    return stopped(s);
+}
+
+static int on_delta(void *ctx, enum llm_delta_kind kind, const char *p, size_t n)
+{
+    struct stream *s = ctx;
+    if (stopped(s))
+        return 1;
+    struct buf out = BUF_INIT;
+    int thinking = kind == LLM_REASONING;
+    if (pii_unmasker_feed(thinking ? &s->umt : &s->um, p, n, &out) != RC_OK) {
+        buf_release(&out);
+        return 1;
+    }
+    if (!thinking && s->filter) {
+        struct buf f = BUF_INIT;
+        struct safety_result sr;
+        memset(&sr, 0, sizeof sr);
+        if (safety_stream_feed(s->filter, out.p ? out.p : "", out.len, &f, &sr) != RC_OK ||
+            sr.verdict == SAFETY_BLOCKED) {
+            s->blocked = 1;
+            buf_release(&f);
+            buf_release(&out);
+            return 1;
+        }
+        buf_release(&out);
+        out = f;
+    }
+    (void)buf_add(thinking ? &s->thinking : &s->shown, out.p ? out.p : "", out.len);
+    int stop = emit(s, thinking ? AE_THINKING : AE_DELTA, out.p, out.len);
+    buf_release(&out);
+    return stop;
+}
+
+/* Masks every message with one map, so the same customer number is the
+ * same placeholder everywhere. msgs[i].content point into bufs. */
+static int mask_msgs(struct pii_map *m, struct llm_msg *msgs, size_t n, struct buf *bufs)
+{
+    for (size_t i = 0; i < n; i++) {
+        buf_init(&bufs[i], BUF_NOMAX);
+        if (pii_mask(m, msgs[i].content, strlen(msgs[i].content), &bufs[i]) != RC_OK)
+            return RC_TOO_BIG;
+        msgs[i].content = buf_str(&bufs[i]);
+    }
+    return RC_OK;
+}
+
+/* The rewriter's chat function: a short non-streamed call, masked. */
+struct rw_ctx {
+    struct assist *a;
+    const char *model;
+    int64_t user_id;
+};
+
+static int rw_chat(void *ctx, const struct llm_msg *msgs, size_t n, struct buf *out,
+                   struct buf *err)
+{
+    struct rw_ctx *r = ctx;
+    struct llm_msg m[8];
+    struct buf bufs[8];
+    if (n > 8)
+        return RC_INVALID;
+    memcpy(m, msgs, n * sizeof *m);
+    struct pii_map *map = pii_map_new();
+    struct llm_result res;
+    memset(&res, 0, sizeof res);
+    int rc = mask_msgs(map, m, n, bufs);
+    if (rc == RC_OK) {
+        struct gw_call_opts o = {r->user_id};
+        rc = gw_chat(r->a->gw, r->model, m, n, NULL, NULL, &res, NULL, &o, err);
+    }
+    if (rc == RC_OK && res.content)
+        rc = pii_unmask(map, res.content, strlen(res.content), out);
+    llm_result_release(&res);
+    for (size_t i = 0; i < n; i++)
+        buf_release(&bufs[i]);
+    pii_map_free(map);
+    return rc;
+}
+
+/* ---- pieces of an answer ---- */
+
+static int model_available(struct assist *a, const char *model)
+{
+    int64_t id = 0;
+    return a->gw && gw_resolve(a->gw, model, GW_CHAT, &id) == RC_OK;
+}
+
+/* The KBs to search: the selection, or all who may read; and the
+ * conversation's files KB. ids is malloc'd. */
+static int kb_set(struct kb_conn *c, const struct auth_principal *who, int all, const int64_t *sel,
+                  size_t nsel, int64_t files_kb, int64_t **ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    size_t cap = 0;
+    if (all) {
+        struct kb_info *kbs = NULL;
+        size_t nk = 0;
+        int rc = kb_list_for(c, who, &kbs, &nk);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < nk; i++) {
+            *ids = xgrow(*ids, &cap, *n + 1, sizeof **ids);
+            (*ids)[(*n)++] = kbs[i].id;
+        }
+        kb_infos_free(kbs, nk);
+    } else {
+        /* Only KBs who may read: the FAQ match takes ids as given. */
+        for (size_t i = 0; i < nsel; i++)
+            if (kb_readable(c, who, sel[i]) == RC_OK) {
+                *ids = xgrow(*ids, &cap, *n + 1, sizeof **ids);
+                (*ids)[(*n)++] = sel[i];
+            }
+    }
+    if (files_kb > 0 && kb_readable(c, who, files_kb) == RC_OK) {
+        *ids = xgrow(*ids, &cap, *n + 1, sizeof **ids);
+        (*ids)[(*n)++] = files_kb;
+    }
+    return RC_OK;
+}
+
+/* KB citations with their kind, as an array. */
+static json_t *kb_cites_json(const struct kb_answer *ka)
+{
+    json_t *arr = kb_citations_json(ka);
+    size_t i;
+    json_t *c;
+    json_array_foreach(arr, i, c)(void) json_object_set_new(c, "kind", json_string("kb"));
+    return arr;
+}
+
+static void audit_question(struct assist *a, const struct assist_request *rq, const char *query,
+                           const int64_t *ids, size_t nids, json_t *citations, const char *mode)
+{
+    if (!a->audit)
+        return;
+    json_t *kbs = json_array(), *chunks = json_array();
+    for (size_t i = 0; i < nids; i++)
+        (void)json_array_append_new(kbs, json_integer(ids[i]));
+    size_t i;
+    json_t *c;
+    json_array_foreach(citations, i, c)
+    {
+        json_t *id = json_object_get(c, "chunk_id");
+        if (json_is_integer(id))
+            (void)json_array_append(chunks, id);
+    }
+    json_t *detail =
+        json_pack("{s:s,s:s,s:o,s:o,s:s}", "question", rq->question ? rq->question : "", "query",
+                  query ? query : "", "kbs", kbs, "chunks", chunks, "mode", mode);
+    char target[32];
+    snprintf(target, sizeof target, "conv:%lld", (long long)rq->conv_id);
+    struct audit_entry e;
+    audit_entry_from(&e, rq->who);
+    e.action = "kb.ask";
+    e.target = rq->conv_id ? target : "";
+    e.detail = detail;
+    e.ip = rq->ip ? rq->ip : "";
+    audit_writer_post(a->audit, &e);
+    json_decref(detail);
+}
+
+/* ---- the whole answer ---- */
+
+int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request *rq, assist_cb cb,
+               void *ctx, struct assist_answer *out, struct buf *err)
+{
+    memset(out, 0, sizeof *out);
+    const struct config *cfg = a->cfg;
+    struct db_conn *d = kb_conn_store(c);
+    int64_t uid = rq->who->user_id;
+    double t0 = now_ms();
+    struct conv conv;
+    memset(&conv, 0, sizeof conv);
+    struct conv_history hist = {0};
+    struct running *run = NULL;
+    struct kb_hits hits = {0};
+    struct kb_answer ka;
+    memset(&ka, 0, sizeof ka);
+    struct websearch_results web = {0};
+    struct faq_match fm;
+    memset(&fm, 0, sizeof fm);
+    struct stream st;
+    memset(&st, 0, sizeof st);
+    struct pii_map *map = pii_map_new();
+    struct safety_matcher *matcher = NULL;
+    int blocked_in = 0;
+    char *question = NULL, *query = NULL;
+    int64_t *kb_ids = NULL, *ids = NULL;
+    size_t nkb = 0, nids = 0;
+    int all = rq->all_kbs, web_on = rq->web, rc = RC_OK;
+    const char *model = rq->model;
+    buf_init(&st.shown, 4u << 20);
+    buf_init(&st.thinking, 4u << 20);
+
+    /* 1. the question and its conversation */
+    if (rq->conv_id > 0) {
+        rc = conv_get(d, uid, rq->conv_id, &conv);
+        if (rc)
+            goto out;
+        run = run_begin(a, uid, rq->conv_id);
+        if (!run) {
+            (void)buf_adds(err, "该会话正在回答中 / an answer is already running here");
+            rc = RC_BUSY;
+            goto out;
+        }
+        if (rq->regenerate) {
+            char *q2 = NULL;
+            rc = conv_regenerate(d, uid, rq->conv_id, &out->user_msg_id, &question, &q2);
+            free(q2); /* asked again: rewritten again, with today's history */
+            if (rc)
+                goto out;
+        } else {
+            question = xstrdup(rq->question ? rq->question : "");
+        }
+        rc = conv_kbs_parse(conv.kbs, &all, &kb_ids, &nkb);
+        if (rc)
+            goto out;
+        web_on = conv.web;
+        if (conv.assistant[0])
+            model = conv.assistant;
+    } else {
+        question = xstrdup(rq->question ? rq->question : "");
+    }
+    size_t qlen = strlen(question);
+    if (!qlen || qlen > QUESTION_MAX || !utf8_valid(question, qlen)) {
+        (void)buf_adds(err, "问题为空、过长或不是有效的 UTF-8 / the question is empty, too long "
+                            "or not UTF-8");
+        rc = RC_INVALID;
+        goto out;
+    }
+    /* Sensitive words: a blocked question is refused politely (and
+     * recorded); a masked one goes on with the words starred out. */
+    if (a->safety && safety_matcher_get(a->safety, d, &matcher) == RC_OK && matcher) {
+        struct buf masked = BUF_INIT;
+        struct safety_result sr;
+        memset(&sr, 0, sizeof sr);
+        if (safety_check(matcher, question, qlen, &masked, &sr) == RC_OK) {
+            if (sr.verdict == SAFETY_BLOCKED) {
+                blocked_in = 1;
+                log_info("assist: a question was blocked by the sensitive-word list");
+            } else if (sr.verdict == SAFETY_MASKED) {
+                free(question);
+                question = buf_detach(&masked, NULL);
+            }
+        }
+        buf_release(&masked);
+        st.filter = safety_stream_new(matcher);
+    }
+    if (rq->conv_id > 0 && !rq->regenerate) {
+        rc = conv_msg_add_user(d, uid, rq->conv_id, question, NULL, &out->user_msg_id, err);
+        if (rc)
+            goto out;
+    }
+    int use_model = !rq->no_model && model_available(a, model);
+
+    /* 2. history and the standalone question */
+    struct rw_turn turns[HISTORY_TURNS];
+    size_t nturns = 0;
+    if (rq->conv_id > 0) {
+        rc = conv_history(d, uid, rq->conv_id, HISTORY_TURNS, out->user_msg_id, &hist);
+        if (rc)
+            goto out;
+        for (size_t i = 0; i < hist.n && nturns < HISTORY_TURNS; i++)
+            turns[nturns++] = (struct rw_turn){hist.turns[i].query, hist.turns[i].answer};
+    } else {
+        for (size_t i = 0; i + 1 < rq->nhistory + 1 && i < rq->nhistory; i++)
+            if (strcmp(rq->history[i].role, "user") == 0 && nturns < HISTORY_TURNS) {
+                const char *ans =
+                    i + 1 < rq->nhistory && strcmp(rq->history[i + 1].role, "assistant") == 0
+                        ? rq->history[i + 1].content
+                        : "";
+                turns[nturns++] = (struct rw_turn){rq->history[i].content, ans};
+            }
+    }
+    struct rw_ctx rwc = {a, model, uid};
+    struct rw_opts rwo = {use_model ? rw_chat : NULL, &rwc, HISTORY_TURNS};
+    rc = rw_rewrite(question, turns, nturns, &rwo, &query, NULL);
+    if (rc)
+        goto out;
+    if (out->user_msg_id && conv_msg_set_query(d, uid, out->user_msg_id, query) != RC_OK)
+        log_warn("assist: the standalone question was not stored");
+    out->query = xstrdup(query);
+
+    /* 3. where to look */
+    rc = kb_set(c, rq->who, all || (!rq->conv_id && !rq->kb_ids),
+                all      ? NULL
+                : kb_ids ? kb_ids
+                         : rq->kb_ids,
+                kb_ids ? nkb : rq->nkbs, conv.files_kb_id, &ids, &nids);
+    if (rc)
+        goto out;
+    if (rq->conv_id > 0) {
+        rc = conv_msg_start(d, uid, rq->conv_id, use_model ? model : NULL, &out->msg_id);
+        if (rc)
+            goto out;
+    }
+    st.a = a;
+    st.run = run;
+    st.cb = cb;
+    st.ctx = ctx;
+    st.t0 = t0;
+    st.first_ms = -1;
+
+    if (blocked_in) {
+        out->mode = xstrdup("blocked");
+        out->text = xstrdup(BLOCKED_TEXT);
+        out->citations = json_array();
+        (void)emit(&st, AE_DELTA, out->text, strlen(out->text));
+        goto done;
+    }
+
+    /* 4. a curated FAQ answer comes first */
+    if (nids && faq_match(a->faq, d, ids, nids, query, cfg->faq_threshold, &fm) == RC_OK) {
+        out->mode = xstrdup("faq");
+        out->text = xstrdup(fm.answer);
+        out->citations = json_array();
+        json_t *fc = faq_match_citation_json(&fm);
+        (void)json_object_set_new(fc, "kind", json_string("faq"));
+        (void)json_array_append_new(out->citations, fc);
+        (void)emit(&st, AE_DELTA, out->text, strlen(out->text));
+        goto done;
+    }
+
+    /* 5. search the KBs and the web */
+    struct kb_search_opts so = {rq->k > 0 ? rq->k : 5, KB_NO_HIGHLIGHT, rq->who};
+    if (nids) {
+        rc = kb_search_many(c, ids, nids, query, &so, &hits, err);
+        if (rc)
+            goto out;
+    }
+    size_t nsrc = 0;
+    for (size_t i = 0; i < hits.n && hits.a[i].coverage >= cfg->min_score; i++)
+        nsrc = i + 1;
+    if (web_on && websearch_enabled(cfg)) {
+        struct buf mq = BUF_INIT;
+        struct buf werr = BUF_INIT;
+        /* the web never sees a customer's data either */
+        if (pii_mask(map, query, strlen(query), &mq) == RC_OK &&
+            websearch_query(cfg, buf_str(&mq), NULL, &web, &werr) != RC_OK)
+            log_warn("assist: web search failed: %s", buf_str(&werr));
+        buf_release(&mq);
+        buf_release(&werr);
+    }
+
+    /* 6. the answer: the model over the sources, or the extracts */
+    if (use_model && (nsrc || web.n)) {
+        struct buf user = BUF_INIT;
+        (void)buf_adds(&user, "资料：\n");
+        for (size_t i = 0; i < nsrc; i++) {
+            char *cite = kb_cite_string(hits.a[i].doc_title, hits.a[i].label, hits.a[i].heading);
+            (void)buf_addf(&user, "[%zu] %s\n%s\n\n", i + 1, cite, hits.a[i].text);
+            free(cite);
+        }
+        (void)websearch_prompt(&web, (int)nsrc + 1, &user);
+        (void)buf_addf(&user, "\n问题：%s", query);
+        struct llm_msg msgs[2 + 2 * HISTORY_TURNS];
+        size_t nm = 0;
+        msgs[nm++] = (struct llm_msg){"system", SYSTEM_PROMPT};
+        for (size_t i = 0; i < nturns; i++) {
+            msgs[nm++] = (struct llm_msg){"user", turns[i].question};
+            if (turns[i].answer && turns[i].answer[0])
+                msgs[nm++] = (struct llm_msg){"assistant", turns[i].answer};
+        }
+        msgs[nm++] = (struct llm_msg){"user", buf_str(&user)};
+        struct buf bufs[2 + 2 * HISTORY_TURNS];
+        struct llm_result res;
+        memset(&res, 0, sizeof res);
+        struct gw_call_info info;
+        memset(&info, 0, sizeof info);
+        struct buf why = BUF_INIT;
+        pii_unmasker_init(&st.um, map);
+        pii_unmasker_init(&st.umt, map);
+        int mrc = mask_msgs(map, msgs, nm, bufs);
+        if (mrc == RC_OK) {
+            struct gw_call_opts go = {uid};
+            mrc = gw_chat(a->gw, model, msgs, nm, on_delta, &st, &res, &info, &go, &why);
+        }
+        if (mrc == RC_OK) {
+            struct buf tail = BUF_INIT;
+            (void)pii_unmasker_finish(&st.um, &tail);
+            if (st.filter) {
+                struct buf f = BUF_INIT;
+                struct safety_result sr;
+                memset(&sr, 0, sizeof sr);
+                if (safety_stream_feed(st.filter, tail.p ? tail.p : "", tail.len, &f, &sr) !=
+                        RC_OK ||
+                    sr.verdict == SAFETY_BLOCKED ||
+                    safety_stream_finish(st.filter, &f, &sr) != RC_OK ||
+                    sr.verdict == SAFETY_BLOCKED)
+                    st.blocked = 1;
+                buf_release(&tail);
+                tail = f;
+            }
+            (void)buf_add(&st.shown, tail.p ? tail.p : "", tail.len);
+            (void)emit(&st, AE_DELTA, tail.p, tail.len);
+            buf_release(&tail);
+            (void)pii_unmasker_finish(&st.umt, &tail);
+            (void)buf_add(&st.thinking, tail.p ? tail.p : "", tail.len);
+            buf_release(&tail);
+        }
+        for (size_t i = 0; i < nm; i++)
+            buf_release(&bufs[i]);
+        buf_release(&user);
+        if (st.blocked) { /* the model said something on the blocked list */
+            llm_result_release(&res);
+            buf_release(&why);
+            out->mode = xstrdup("blocked");
+            out->text = xstrdup(BLOCKED_TEXT);
+            out->citations = json_array();
+            out->notice = xstrdup("回答包含不允许的内容，已撤回 / the answer was withdrawn");
+            (void)emit(&st, AE_NOTICE, out->notice, strlen(out->notice));
+            goto done;
+        }
+        if (mrc == RC_OK && (st.shown.len || res.cancelled || stopped(&st))) {
+            out->mode = xstrdup("model");
+            out->text = xstrdup(buf_str(&st.shown));
+            out->thinking = xstrdup(buf_str(&st.thinking));
+            out->model = xstrdup(info.model);
+            out->prompt_tokens = info.prompt_tokens;
+            out->completion_tokens = info.completion_tokens;
+            kb_answer_cite_markers(out->text, &hits, nsrc, &ka);
+            out->citations = kb_cites_json(&ka);
+            json_t *wc = websearch_citations_json(&web, (int)nsrc + 1, out->text);
+            (void)json_array_extend(out->citations, wc);
+            json_decref(wc);
+            llm_result_release(&res);
+            buf_release(&why);
+            goto done;
+        }
+        log_warn("assist: model failed, extractive answer instead: %s", buf_str(&why));
+        llm_result_release(&res);
+        buf_release(&why);
+        if (st.shown.len) { /* it failed mid-answer: what was shown stays, marked */
+            out->mode = xstrdup("model");
+            out->text = xstrdup(buf_str(&st.shown));
+            out->notice = xstrdup("回答中断 / the answer was cut off");
+            kb_answer_cite_markers(out->text, &hits, nsrc, &ka);
+            out->citations = kb_cites_json(&ka);
+            goto done;
+        }
+        out->notice = xstrdup(FALLBACK_NOTICE);
+        (void)emit(&st, AE_NOTICE, out->notice, strlen(out->notice));
+    }
+    kb_answer_extractive(&hits, cfg->min_score, &ka);
+    out->mode = xstrdup(ka.mode == KB_ANSWER_NONE ? "none" : "extractive");
+    out->text = xstrdup(ka.text ? ka.text : NOT_FOUND_TEXT);
+    out->citations = kb_cites_json(&ka);
+    (void)emit(&st, AE_DELTA, out->text, strlen(out->text));
+
+done:
+    if (!out->model)
+        out->model = xstrdup("");
+    out->stopped = stopped(&st);
+    out->latency_ms = now_ms() - t0;
+    out->first_token_ms = st.first_ms;
+    if (out->msg_id) {
+        char *cites = json_dumps(out->citations, JSON_COMPACT);
+        struct conv_finish f = {out->stopped ? "stopped" : "done",
+                                out->text,
+                                cites,
+                                out->thinking,
+                                out->mode,
+                                out->model[0] ? out->model : NULL,
+                                out->latency_ms,
+                                out->prompt_tokens,
+                                out->completion_tokens};
+        struct buf ferr = BUF_INIT;
+        if (conv_msg_finish(d, uid, out->msg_id, &f, &ferr) != RC_OK)
+            log_warn("assist: the answer was not stored: %s", buf_str(&ferr));
+        buf_release(&ferr);
+        free(cites);
+    }
+    audit_question(a, rq, query, ids, nids, out->citations, out->mode);
+    rc = RC_OK;
+out:
+    if (rc && out->msg_id) {
+        struct conv_finish f = {"failed", "", NULL, NULL, "none", NULL, now_ms() - t0, -1, -1};
+        (void)conv_msg_finish(d, uid, out->msg_id, &f, NULL);
+    }
+    run_end(a, run);
+    conv_release(&conv);
+    conv_history_release(&hist);
+    kb_hits_release(&hits);
+    kb_answer_release(&ka);
+    websearch_results_release(&web);
+    faq_match_release(&fm);
+    buf_release(&st.shown);
+    buf_release(&st.thinking);
+    safety_stream_free(st.filter);
+    safety_matcher_unref(matcher);
+    pii_map_free(map);
+    free(question);
+    free(query);
+    free(kb_ids);
+    free(ids);
+    return rc;
+}
