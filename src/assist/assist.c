@@ -25,8 +25,9 @@
 #include "text/pii.h"
 #include "text/utf8.h"
 
-#define QUESTION_MAX 8192 /* bytes of a question */
-#define HISTORY_TURNS 3   /* earlier turns given to the rewriter and the model */
+#define QUESTION_MAX 8192  /* bytes of a question */
+#define HISTORY_TURNS 3    /* earlier turns given to the rewriter and the model */
+#define SUMMARY_CHARS 6000 /* characters of the conversation's files a summary reads */
 #define NOT_FOUND_TEXT "知识库中未找到相关规定。"
 #define BLOCKED_TEXT                                                                                                    \
     "抱歉，您的问题包含不允许讨论的内容，无法回答。/ Sorry, this question touches a topic that " \
@@ -345,6 +346,59 @@ static void audit_question(struct assist *a, const struct assist_request *rq, co
     json_decref(detail);
 }
 
+/* Does the question ask for a summary (of the conversation's files)? */
+static int wants_summary(const char *q)
+{
+    static const char *const cues[] = {"总结", "概括", "摘要",   "归纳",
+                                       "梳理", "要点", "summar", "Summar"};
+    for (size_t i = 0; i < sizeof cues / sizeof cues[0]; i++)
+        if (strstr(q, cues[i]))
+            return 1;
+    return 0;
+}
+
+/* The summary without a model: the lead of each source, first sentence
+ * (up to 120 characters) of at most six chunks, each cited. */
+static void summary_extractive(const struct kb_hits *h, struct kb_answer *ka)
+{
+    struct buf b = BUF_INIT;
+    (void)buf_adds(&b, "文件要点（摘录）：");
+    size_t shown = 0;
+    for (size_t i = 0; i < h->n && shown < 6; i++) {
+        const char *t = h->a[i].text;
+        size_t tl = strlen(h->a[i].doc_title);
+        if (tl && strncmp(t, h->a[i].doc_title, tl) == 0 && t[tl] == '\n')
+            t += tl + 1; /* the title line the chunker repeats */
+        size_t n = strlen(t), cut = 0, chars = 0;
+        struct buf line = BUF_INIT;
+        while (cut < n && chars < 120) {
+            uint32_t cp;
+            size_t used = utf8_decode(t + cut, n - cut, &cp);
+            if (cp == '\n' || cp == '\r' || cp == '\t')
+                (void)buf_addc(&line, ' ');
+            else
+                (void)buf_add(&line, t + cut, used);
+            cut += used;
+            chars++;
+            if (cp == 0x3002 /* 。 */)
+                break;
+        }
+        while (line.len && line.p[line.len - 1] == ' ')
+            line.len--;
+        if (!line.len) {
+            buf_release(&line);
+            continue;
+        }
+        (void)buf_addf(&b, "\n%zu. %.*s [%zu]", shown + 1, (int)line.len, line.p, shown + 1);
+        buf_release(&line);
+        kb_answer_add_citation(ka, (int)(shown + 1), &h->a[i]);
+        shown++;
+    }
+    ka->mode = shown ? KB_ANSWER_EXTRACTIVE : KB_ANSWER_NONE;
+    ka->text = shown ? buf_detach(&b, NULL) : xstrdup(NOT_FOUND_TEXT);
+    buf_release(&b);
+}
+
 /* ---- the whole answer ---- */
 
 int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request *rq, assist_cb cb,
@@ -507,9 +561,17 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
         goto done;
     }
 
-    /* 5. search the KBs and the web */
+    /* 5. search the KBs and the web — or, for "总结一下这份文件", read the
+     * conversation's files from the start */
     struct kb_search_opts so = {rq->k > 0 ? rq->k : 5, KB_NO_HIGHLIGHT, rq->who};
-    if (nids) {
+    int summary = conv.files_kb_id > 0 && wants_summary(query);
+    if (summary) {
+        rc = kb_leading_chunks(c, rq->who, conv.files_kb_id, SUMMARY_CHARS, &hits);
+        if (rc)
+            goto out;
+        summary = hits.n > 0;
+    }
+    if (!summary && nids) {
         rc = kb_search_many(c, ids, nids, query, &so, &hits, err);
         if (rc)
             goto out;
@@ -627,7 +689,10 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
         out->notice = xstrdup(FALLBACK_NOTICE);
         (void)emit(&st, AE_NOTICE, out->notice, strlen(out->notice));
     }
-    kb_answer_extractive(&hits, cfg->min_score, &ka);
+    if (summary)
+        summary_extractive(&hits, &ka);
+    else
+        kb_answer_extractive(&hits, cfg->min_score, &ka);
     out->mode = xstrdup(ka.mode == KB_ANSWER_NONE ? "none" : "extractive");
     out->text = xstrdup(ka.text ? ka.text : NOT_FOUND_TEXT);
     out->citations = kb_cites_json(&ka);

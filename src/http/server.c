@@ -20,6 +20,7 @@
 #include "common/rc.h"
 #include "common/util.h"
 #include "assist/assist.h"
+#include "assist/conv.h"
 #include "assist/safety.h"
 #include "auth/audit.h"
 #include "llm/gateway.h"
@@ -788,6 +789,14 @@ int http_start(const struct config *cfg, struct kb_engine *eng, struct http_serv
     if ((rc = gw_new(cfg, kb_engine_db_path(eng), &s->gw, err)) != RC_OK ||
         (rc = assist_new(cfg, s->gw, s->safety, s->audit, &s->assist, err)) != RC_OK)
         goto out;
+    {
+        /* answers that were streaming when a previous process died */
+        struct kb_conn *c0 = http_conn(s);
+        int64_t nfail = 0;
+        if (c0 && conv_msg_fail_streaming(kb_conn_store(c0), &nfail) == RC_OK && nfail)
+            log_warn("http: %lld answer(s) interrupted by the last stop marked failed",
+                     (long long)nfail);
+    }
     rc = RC_INTERNAL;
     if (http_workers_start(s) != RC_OK) {
         (void)buf_adds(err, "无法启动工作线程 / cannot start worker threads");

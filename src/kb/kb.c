@@ -1374,3 +1374,39 @@ char *kb_cite_string(const char *title, const char *label, const char *heading)
         buf_addf(&b, " %s", heading);
     return buf_detach(&b, NULL);
 }
+
+int kb_leading_chunks(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id,
+                      size_t max_chars, struct kb_hits *out)
+{
+    out->a = NULL;
+    out->n = 0;
+    sqlite3_stmt *st =
+        db_stmt(c->cache, "SELECT ch.id, ch.doc_id, d.name, d.title, ch.heading, ch.label, ch.text"
+                          " FROM chunks ch JOIN documents d ON d.id = ch.doc_id"
+                          " JOIN kbs k ON k.id = ch.kb_id"
+                          " WHERE ch.kb_id = ?3 AND " ACL_KB_LEVEL_SQL " >= 1"
+                          " ORDER BY d.id, ch.ord LIMIT 200");
+    if (!st)
+        return RC_DB;
+    acl_bind(st, who);
+    sqlite3_bind_int64(st, 3, kb_id);
+    size_t cap = 0, chars = 0;
+    int s;
+    while (chars < max_chars && (s = sqlite3_step(st)) == SQLITE_ROW) {
+        out->a = xgrow(out->a, &cap, out->n + 1, sizeof *out->a);
+        struct kb_hit *x = &out->a[out->n++];
+        memset(x, 0, sizeof *x);
+        x->kb_id = kb_id;
+        x->chunk_id = sqlite3_column_int64(st, 0);
+        x->doc_id = sqlite3_column_int64(st, 1);
+        x->doc_name = db_col_str(st, 2);
+        x->doc_title = db_col_str(st, 3);
+        x->heading = db_col_str(st, 4);
+        x->label = db_col_str(st, 5);
+        x->text = db_col_str(st, 6);
+        x->score = x->coverage = 1.0;
+        chars += utf8_count(x->text, strlen(x->text));
+    }
+    sqlite3_reset(st);
+    return RC_OK;
+}

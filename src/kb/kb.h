@@ -209,6 +209,11 @@ struct kb_search_opts {
 int kb_search(struct kb_conn *c, int64_t kb_id, const char *query, const struct kb_search_opts *o,
               struct kb_hits *out, struct buf *err);
 void kb_hits_release(struct kb_hits *h);
+/* The first chunks of a KB in document order, up to about max_chars
+ * characters (a summary's sources), as hits with score and coverage 1.
+ * Nothing when who may not read the KB. RC_DB. */
+int kb_leading_chunks(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id,
+                      size_t max_chars, struct kb_hits *out);
 /* Searches several KBs for one question and merges their hits, best first
  * (up to o->k). Each KB goes through kb_search with o->who, so a KB who
  * may not read (or that does not exist) contributes nothing and is not an

@@ -350,6 +350,16 @@ def files_stay_in_their_conversation(ctx):
     st, a = jreq(srv, "POST", "/api/v1/conversations/%d/ask" % c2,
                  {"question": "轧账时间调整为几点", "no_model": True}, h)
     check("十六点三十分" not in a["answer"], "not in another conversation")
+    st, a = jreq(srv, "POST", "/api/v1/conversations/%d/ask" % c1,
+                 {"question": "总结一下这份纪要", "no_model": True}, h)
+    check(a["mode"] == "extractive" and "要点" in a["answer"] and "十六点三十分" in a["answer"],
+          "summary without a model: %r" % a)
+    fake_forget(ctx)
+    st, a = jreq(srv, "POST", "/api/v1/conversations/%d/ask" % c1, {"question": "总结一下这份纪要"},
+                 h)
+    check_eq(a["mode"], "model", "summary with the model")
+    sent = json.dumps(fake_requests(ctx), ensure_ascii=False)
+    check("十六点三十分" in sent, "the model was given the file itself")
     bob = as_user(ctx, "bob")
     st, _ = jreq(srv, "GET", "/api/v1/kbs/%d" % fkb, None, bob)
     check_eq(st, 404, "another user cannot see the files KB")
@@ -469,6 +479,61 @@ def rate_limit(ctx):
     check(retry and int(retry) >= 1, "Retry-After: %r" % retry)
 
 
+class FakeSearx:
+    """tests/fake_searxng.py on a free port."""
+
+    def __init__(self, workdir):
+        import subprocess
+        self.port_file = os.path.join(workdir, "searx.port")
+        self.log = open(os.path.join(workdir, "searx.log"), "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "tests", "fake_searxng.py"), "--port", "0",
+             "--port-file", self.port_file], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        self.port = None
+        while time.time() < deadline and not self.port:
+            try:
+                with open(self.port_file) as f:
+                    self.port = int(f.read().strip() or 0) or None
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+        if not self.port:
+            raise RuntimeError("fake SearXNG did not start")
+
+    def requests(self):
+        with urllib.request.urlopen("http://127.0.0.1:%d/requests" % self.port, timeout=5) as r:
+            return json.loads(r.read())
+
+    def stop(self):
+        base.stop_process(self.proc, 5)
+        self.log.close()
+
+
+@test
+def web_results_are_cited_beside_the_kb(ctx):
+    srv, h = ctx.model, as_user(ctx, "alice")
+    cid = new_conv(srv, h, web=True)
+    q_ = "存单挂失止付 客户手机%s" % PHONE
+    st, a = jreq(srv, "POST", "/api/v1/conversations/%d/ask" % cid, {"question": q_}, h)
+    check_eq(st, 200, "ask: %r" % (a,))
+    sent = json.dumps(ctx.searx.requests(), ensure_ascii=False)
+    check("挂失止付" in sent, "the web got the question: %s" % sent[:200])
+    check(PHONE not in sent, "but not the customer's phone number")
+    kinds = {c["kind"] for c in a["citations"]}
+    check("kb" in kinds, "KB citations: %r" % a["citations"])
+    st, m = jreq(srv, "GET", "/api/v1/conversations/%d/messages" % cid, None, h)
+    check_eq(st, 200, "messages")
+    # the model was given the web results as numbered sources after the KB's
+    reqs = fake_requests(ctx)
+    last = json.dumps(reqs[-1], ensure_ascii=False) if reqs else ""
+    check("example.com/r/" in last, "web sources in the prompt")
+    cid2 = new_conv(srv, h)  # web off by default
+    n_before = len(ctx.searx.requests())
+    st, a = jreq(srv, "POST", "/api/v1/conversations/%d/ask" % cid2, {"question": "存单挂失"}, h)
+    check_eq(len(ctx.searx.requests()), n_before, "no web search when it is off")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--atrium", default=os.path.join(ROOT, "build", "atrium"))
@@ -477,11 +542,12 @@ def main():
     atrium = os.path.abspath(args.atrium)
     workdir = tempfile.mkdtemp(prefix="atrium-assist-")
     ctx = Ctx()
-    ctx.fake = ctx.plain = ctx.model = None
+    ctx.fake = ctx.plain = ctx.model = ctx.searx = None
     passed = failed = 0
     try:
         try:
             ctx.fake = base.FakeModel(workdir)
+            ctx.searx = FakeSearx(workdir)
             ctx.plain = base.Server(atrium, workdir, "plain", {"ATRIUM_RATE_LIMIT_BURST": "3",
                                                                "ATRIUM_RATE_LIMIT_PER_MIN": "6"},
                                     20)
@@ -491,6 +557,7 @@ def main():
                 "ATRIUM_MODEL_FIRST_TOKEN_TIMEOUT_MS": "1500",
                 "ATRIUM_MODEL_TOTAL_TIMEOUT_MS": "20000",
                 "ATRIUM_MODEL_COOLDOWN_S": "1",
+                "ATRIUM_WEBSEARCH_URL": "http://127.0.0.1:%d" % ctx.searx.port,
                 "ATRIUM_RATE_LIMIT_BURST": "100", "ATRIUM_RATE_LIMIT_PER_MIN": "1000"}, 20)
             _, ctx.plain_tokens = setup_server(ctx, ctx.plain, "plain")
             ctx.kb, ctx.tokens = setup_server(ctx, ctx.model, "model")
@@ -529,6 +596,8 @@ def main():
                 print(log[-12000:])
         if ctx.fake:
             ctx.fake.stop()
+        if ctx.searx:
+            ctx.searx.stop()
         if failed:
             print("logs kept in %s" % workdir)
         else:
