@@ -69,6 +69,7 @@ static const struct key keys[] = {
     {"rate_limit_burst", K_INT, F(rate_burst)},
     {"model_health_interval_s", K_INT, F(model_health_s)},
     {"model_cooldown_s", K_INT, F(model_cooldown_s)},
+    {"max_answers", K_INT, F(max_answers)},
 };
 #undef F
 
@@ -200,6 +201,7 @@ int config_load(struct config *cfg, const char *path, struct buf *err)
     cfg->rate_burst = 10;
     cfg->model_health_s = 30;
     cfg->model_cooldown_s = 10;
+    cfg->max_answers = 1024;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].kind == K_STR && !*(char **)((char *)cfg + keys[i].off))
             *(char **)((char *)cfg + keys[i].off) = xstrdup("");

@@ -67,6 +67,7 @@ struct config {
     int rate_burst;           /* rate_limit_burst: questions a user may ask at once (10) */
     int model_health_s;       /* model_health_interval_s: endpoint health checks (30) */
     int model_cooldown_s;     /* model_cooldown_s: a failed endpoint rests this long (10) */
+    int max_answers;          /* max_answers: answers in flight, each on its own thread (1024) */
 };
 
 /* Fills `cfg` with defaults, then reads `path` (NULL: $ATRIUM_CONFIG, else

@@ -86,11 +86,16 @@ struct http_server {
     int nworkers;
     struct kb_conn **conns; /* every thread's connection, closed at stop */
     size_t nconns, capconns;
+    struct kb_conn **pool; /* connections of finished answer threads, for the next */
+    size_t npool, cappool;
+    int nthreads; /* answer threads alive */
 };
 
-/* This thread's kb_conn for server s, opened on first use. NULL (logged)
- * when the store cannot be opened. */
+/* This thread's kb_conn for server s, opened on first use (or taken from
+ * the pool). NULL (logged) when the store cannot be opened. */
 struct kb_conn *http_conn(struct http_server *s);
+/* A thread about to end gives its connection back to the pool. */
+void http_conn_lend(struct http_server *s);
 
 /* ---- the worker pool and SSE streams (stream.c) ---- */
 

@@ -40,8 +40,17 @@ struct kb_conn *http_conn(struct http_server *s)
 {
     if (tl_conn && tl_gen == s->gen)
         return tl_conn;
-    struct buf err = BUF_INIT;
     struct kb_conn *c = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (s->npool) /* one lent back by a finished answer thread */
+        c = s->pool[--s->npool];
+    pthread_mutex_unlock(&s->mu);
+    if (c) {
+        tl_conn = c;
+        tl_gen = s->gen;
+        return c;
+    }
+    struct buf err = BUF_INIT;
     if (kb_conn_open(s->eng, &c, &err) != RC_OK) {
         log_error("http: cannot open a store connection: %s", buf_str(&err));
         buf_release(&err);
@@ -55,6 +64,30 @@ struct kb_conn *http_conn(struct http_server *s)
     tl_conn = c;
     tl_gen = s->gen;
     return c;
+}
+
+#define POOL_MAX 256 /* idle store connections kept after a burst of answers */
+
+void http_conn_lend(struct http_server *s)
+{
+    if (!tl_conn || tl_gen != s->gen)
+        return;
+    struct kb_conn *close_it = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (s->npool < POOL_MAX) {
+        s->pool = xgrow(s->pool, &s->cappool, s->npool + 1, sizeof *s->pool);
+        s->pool[s->npool++] = tl_conn;
+    } else { /* enough idle ones: this one is closed (and forgotten) */
+        for (size_t i = 0; i < s->nconns; i++)
+            if (s->conns[i] == tl_conn) {
+                s->conns[i] = s->conns[--s->nconns];
+                close_it = tl_conn;
+                break;
+            }
+    }
+    pthread_mutex_unlock(&s->mu);
+    kb_conn_close(close_it);
+    tl_conn = NULL;
 }
 
 /* ---- responses ---- */
@@ -712,6 +745,7 @@ static void server_free(struct http_server *s)
     for (size_t i = 0; i < s->nconns; i++)
         kb_conn_close(s->conns[i]);
     free(s->conns);
+    free(s->pool);
     free(s->workers);
     free(s->upload_dir);
     pthread_cond_destroy(&s->work_cv);

@@ -18,8 +18,9 @@
 
 #define STREAM_OUT_MAX (8u << 20) /* buffered, unsent event bytes */
 #define JOB_POLL_S 2
-#define STREAMS_MAX 256 /* answers queued or running; more get 429 */
-#define DRAIN_MS 3000   /* how long a stop waits for answers to reach their clients */
+#define STREAMS_MAX 1024          /* answers in flight when max_answers is unset */
+#define ANSWER_STACK (512 * 1024) /* an answer thread's stack */
+#define DRAIN_MS 3000             /* how long a stop waits for answers to reach their clients */
 /* An ask refused or cut short by a stop is RC_BUSY (429, "retry later"),
  * for JSON and SSE alike: rc.h has no "unavailable" code. */
 #define STOPPING_MSG "服务正在停止，请稍后重试 / the server is shutting down, retry later"
@@ -469,23 +470,55 @@ static struct http_stream *stream_new(struct http_req *r, struct http_query_body
     return st;
 }
 
-/* Hands st to the workers. Fails with RC_BUSY when the server is stopping
- * or too many answers are waiting already; *why says which. */
+/* One answer's own thread: answers wait on models for seconds, so each
+ * gets a thread (small stack, a pooled store connection) instead of
+ * queueing behind a handful of workers. */
+static void *answer_thread(void *arg)
+{
+    struct http_stream *st = arg;
+    struct http_server *s = st->srv;
+    stream_run(s, st);
+    http_conn_lend(s);
+    pthread_mutex_lock(&s->mu);
+    if (--s->nthreads == 0)
+        pthread_cond_broadcast(&s->idle_cv);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Starts st on its own thread, or hands it to the workers when a thread
+ * cannot be made. Fails with RC_BUSY when the server is stopping or
+ * max_answers answers are in flight already; *why says which. */
 static int stream_enqueue(struct http_server *s, struct http_stream *st, const char **why)
 {
+    int max = s->cfg->max_answers > 0 ? s->cfg->max_answers : STREAMS_MAX;
     pthread_mutex_lock(&s->mu);
-    if (s->stopping || s->nstreams >= STREAMS_MAX) {
+    if (s->stopping || s->nstreams >= max) {
         *why =
             s->stopping ? STOPPING_MSG : "回答排队已满，请稍后重试 / too many answers in progress";
         pthread_mutex_unlock(&s->mu);
         return RC_BUSY;
     }
+    s->nstreams++;
+    s->nthreads++;
+    pthread_mutex_unlock(&s->mu);
+    pthread_attr_t attr;
+    pthread_t t;
+    int made = pthread_attr_init(&attr) == 0 &&
+               pthread_attr_setstacksize(&attr, ANSWER_STACK) == 0 &&
+               pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+               pthread_create(&t, &attr, answer_thread, st) == 0;
+    pthread_attr_destroy(&attr);
+    if (made)
+        return RC_OK;
+    log_warn("http: cannot start an answer thread, queued for the workers");
+    pthread_mutex_lock(&s->mu);
+    s->nthreads--;
     if (s->qtail)
         s->qtail->next = st;
     else
         s->qhead = st;
     s->qtail = st;
-    s->nstreams++;
     pthread_cond_signal(&s->work_cv);
     pthread_mutex_unlock(&s->mu);
     return RC_OK;
@@ -817,4 +850,10 @@ void http_workers_join(struct http_server *s)
         if (pthread_join(s->workers[i], NULL) != 0)
             log_error("http: joining worker %d failed", i);
     s->nworkers = 0;
+    /* Answer threads are detached: wait until the last has lent back its
+     * connection (their answers ended in quiesce). */
+    pthread_mutex_lock(&s->mu);
+    while (s->nthreads > 0)
+        pthread_cond_wait(&s->idle_cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
 }

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Concurrent streamed conversations (issue #4's benchmark): the fake model
+# streams 50 tokens 20 ms apart; N conversations ask at once, through Atrium
+# and, as the baseline in the same run, straight to the model. Reports time
+# to first token and total time on both sides, what Atrium adds, and the
+# server's peak RSS. Appends to bench/out/assist.md.
+#   bench/assist.sh [N ...]        (default: 100 500 1000)
+# The fake model and the client are Python: at high N they are part of what
+# is measured on both sides (2 cores in all), which the baseline shows.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NS=("$@")
+[ ${#NS[@]} -eq 0 ] && NS=(100 500 1000)
+BIN=build/atrium
+make -s "$BIN"
+OUT=bench/out
+mkdir -p "$OUT"
+RES="$OUT/assist.md"
+DATA=$(mktemp -d /tmp/atrium-assist-bench-XXXXXX)
+ulimit -n 16384 || true
+cleanup() {
+    [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null || true
+    [ -n "${FPID:-}" ] && kill "$FPID" 2>/dev/null || true
+    rm -rf "$DATA"
+}
+trap cleanup EXIT
+free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
+
+$BIN --data "$DATA" --quiet kb create 手册 >/dev/null
+$BIN --data "$DATA" --quiet kb ingest 手册 demo/*.md >/dev/null
+$BIN --data "$DATA" --quiet kb grant 手册 --role user >/dev/null
+printf 'Bench#Root-2026x\n' | $BIN --data "$DATA" --quiet user add benchroot --admin >/dev/null
+TOKEN=$($BIN --data "$DATA" token create benchroot --name bench | tail -n 1)
+
+FPORT=$(free_port)
+python3 tests/fake_model.py --port "$FPORT" --tokens 50 --delay-ms 20 >"$OUT/assist-fake.log" 2>&1 &
+FPID=$!
+PORT=$(free_port)
+ATRIUM_LOG_LEVEL=warn ATRIUM_CHAT_URL="http://127.0.0.1:$FPORT/v1" ATRIUM_CHAT_MODEL=fake \
+ATRIUM_MAX_CONNECTIONS=8192 ATRIUM_MAX_ANSWERS=4096 ATRIUM_RATE_LIMIT_PER_MIN=1000000 \
+ATRIUM_RATE_LIMIT_BURST=100000 ATRIUM_MODEL_FIRST_TOKEN_TIMEOUT_MS=60000 \
+    ${PERF:-} $BIN --data "$DATA" serve --port "$PORT" 2>"$OUT/assist-serve.log" &
+SPID=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+# the endpoint is registered in the gateway for each N as a single model
+# "fake" with a concurrency limit above N
+$BIN --data "$DATA" --quiet model add fake --purpose chat --url "http://127.0.0.1:$FPORT/v1" \
+    --upstream fake --max-concurrency 8192 --default >/dev/null 2>&1 || true
+
+if [ ! -f "$RES" ]; then
+    echo "| run | N | ok | baseline TTFT p50 / p99 ms | Atrium TTFT p50 / p99 ms | added p50 / p99 ms | Atrium total p50 / p99 ms | peak RSS MB |" >"$RES"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|" >>"$RES"
+fi
+for n in "${NS[@]}"; do
+    python3 bench/assist_bench.py --atrium "http://127.0.0.1:$PORT" --token "$TOKEN" \
+        --model "http://127.0.0.1:$FPORT/v1" --n "$n" >"$OUT/assist-$n.json"
+    rss=$(awk '/VmHWM/{print int($2/1024)}' /proc/$SPID/status)
+    line=$(python3 - "$OUT/assist-$n.json" "$rss" <<'EOF'
+import json, sys, time
+d = json.load(open(sys.argv[1])); rss = sys.argv[2]
+b, a = d["baseline_model"], d["atrium"]
+f = lambda x: "—" if x is None else "%.1f" % x
+add = d.get("added_ttft_ms", {"p50": None, "p99": None})
+print("| %s | %d | %d/%d | %s / %s | %s / %s | %s / %s | %s / %s | %s |" % (
+    time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), d["n"], a["ok"], d["n"],
+    f(b["ttft_ms"]["p50"]), f(b["ttft_ms"]["p99"]), f(a["ttft_ms"]["p50"]), f(a["ttft_ms"]["p99"]),
+    f(add["p50"]), f(add["p99"]), f(a["total_ms"]["p50"]), f(a["total_ms"]["p99"]), rss))
+EOF
+)
+    echo "$line" >>"$RES"
+    echo "$line"
+done
