@@ -399,6 +399,29 @@ static void summary_extractive(const struct kb_hits *h, struct kb_answer *ka)
     buf_release(&b);
 }
 
+/* The connection is not needed while the network is: lend it (see
+ * assist_request) and take one again after. */
+static void conn_pause(const struct assist_request *rq)
+{
+    if (rq->conn_lend && rq->conn_take)
+        rq->conn_lend(rq->conn_ctx);
+}
+
+static int conn_resume(const struct assist_request *rq, struct kb_conn **c, struct db_conn **d)
+{
+    if (!rq->conn_lend || !rq->conn_take)
+        return RC_OK;
+    struct kb_conn *n = rq->conn_take(rq->conn_ctx);
+    if (!n) { /* the old one was lent: never touch it again */
+        *c = NULL;
+        *d = NULL;
+        return RC_DB;
+    }
+    *c = n;
+    *d = kb_conn_store(n);
+    return RC_OK;
+}
+
 /* ---- the whole answer ---- */
 
 int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request *rq, assist_cb cb,
@@ -484,7 +507,8 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
             }
         }
         buf_release(&masked);
-        st.filter = safety_stream_new(matcher);
+        if (safety_matcher_size(matcher) > 0) /* nothing to hold back for an empty list */
+            st.filter = safety_stream_new(matcher);
     }
     if (rq->conv_id > 0 && !rq->regenerate) {
         rc = conv_msg_add_user(d, uid, rq->conv_id, question, NULL, &out->user_msg_id, err);
@@ -583,9 +607,16 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
         struct buf mq = BUF_INIT;
         struct buf werr = BUF_INIT;
         /* the web never sees a customer's data either */
+        conn_pause(rq);
         if (pii_mask(map, query, strlen(query), &mq) == RC_OK &&
             websearch_query(cfg, buf_str(&mq), NULL, &web, &werr) != RC_OK)
             log_warn("assist: web search failed: %s", buf_str(&werr));
+        if (conn_resume(rq, &c, &d) != RC_OK) {
+            buf_release(&mq);
+            buf_release(&werr);
+            rc = RC_DB;
+            goto out;
+        }
         buf_release(&mq);
         buf_release(&werr);
     }
@@ -621,7 +652,17 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
         int mrc = mask_msgs(map, msgs, nm, bufs);
         if (mrc == RC_OK) {
             struct gw_call_opts go = {uid};
+            conn_pause(rq);
             mrc = gw_chat(a->gw, model, msgs, nm, on_delta, &st, &res, &info, &go, &why);
+            if (conn_resume(rq, &c, &d) != RC_OK) {
+                for (size_t i = 0; i < nm; i++)
+                    buf_release(&bufs[i]);
+                buf_release(&user);
+                llm_result_release(&res);
+                buf_release(&why);
+                rc = RC_DB;
+                goto out;
+            }
         }
         if (mrc == RC_OK) {
             struct buf tail = BUF_INIT;
@@ -724,7 +765,7 @@ done:
     audit_question(a, rq, query, ids, nids, out->citations, out->mode);
     rc = RC_OK;
 out:
-    if (rc && out->msg_id) {
+    if (rc && out->msg_id && d) {
         struct conv_finish f = {"failed", "", NULL, NULL, "none", NULL, now_ms() - t0, -1, -1};
         (void)conv_msg_finish(d, uid, out->msg_id, &f, NULL);
     }

@@ -63,6 +63,13 @@ struct assist_request {
     const char *model; /* a chat model name; NULL/"" = the default */
     int no_model;      /* the extractive answer even when a model is configured */
     int k;             /* chunks retrieved (0: 5) */
+    /* Optional: give the store connection back while waiting on the network
+     * (the model, the web) and take one again after, so that hundreds of
+     * answers waiting on a model do not hold hundreds of connections.
+     * conn_take returns NULL when no connection can be had. */
+    void (*conn_lend)(void *ctx);
+    struct kb_conn *(*conn_take)(void *ctx);
+    void *conn_ctx;
 };
 
 struct assist_answer {

@@ -86,7 +86,8 @@ struct http_server {
     int nworkers;
     struct kb_conn **conns; /* every thread's connection, closed at stop */
     size_t nconns, capconns;
-    struct kb_conn **pool; /* connections of finished answer threads, for the next */
+    struct kb_conn **pool;  /* connections lent back by answers, for the next */
+    pthread_cond_t pool_cv; /* a connection was lent back */
     size_t npool, cappool;
     int nthreads; /* answer threads alive */
 };

@@ -210,9 +210,23 @@ static int json_cb(void *ctx, enum assist_event ev, const char *p, size_t n)
     return 0;
 }
 
+/* An answer waiting on the model lends its store connection to the pool. */
+static void lend_conn(void *ctx)
+{
+    http_conn_lend(ctx);
+}
+
+static struct kb_conn *take_conn(void *ctx)
+{
+    return http_conn(ctx);
+}
+
 static void fill_request(struct ask_ctx *a, struct assist_request *rq)
 {
     memset(rq, 0, sizeof *rq);
+    rq->conn_lend = lend_conn;
+    rq->conn_take = take_conn;
+    rq->conn_ctx = a->srv;
     rq->who = &a->who;
     rq->ip = a->ip;
     rq->question = a->question;

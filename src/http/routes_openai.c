@@ -70,9 +70,22 @@ static void oai_free(void *p)
     free(o);
 }
 
+static void lend_conn(void *ctx)
+{
+    http_conn_lend(ctx);
+}
+
+static struct kb_conn *take_conn(void *ctx)
+{
+    return http_conn(ctx);
+}
+
 static void fill(struct oai_ctx *o, struct assist_request *rq)
 {
     memset(rq, 0, sizeof *rq);
+    rq->conn_lend = lend_conn;
+    rq->conn_take = take_conn;
+    rq->conn_ctx = o->srv;
     rq->who = &o->who;
     rq->ip = o->ip;
     rq->question = o->question;

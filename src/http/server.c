@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,13 +37,27 @@ static atomic_uint next_gen = 1;
 static _Thread_local struct kb_conn *tl_conn;
 static _Thread_local unsigned tl_gen;
 
+#define POOL_MAX 256     /* idle store connections kept after a burst of answers */
+#define CONN_SOFT_MAX 24 /* past this many, an answer waits for a lent connection */
+
 struct kb_conn *http_conn(struct http_server *s)
 {
     if (tl_conn && tl_gen == s->gen)
         return tl_conn;
     struct kb_conn *c = NULL;
     pthread_mutex_lock(&s->mu);
-    if (s->npool) /* one lent back by a finished answer thread */
+    /* A burst of answers shares a few connections (each needs one for a
+     * few milliseconds before and after its model call) rather than
+     * opening one each: opening costs more than waiting for a lent one. */
+    if (!s->npool && s->nconns >= CONN_SOFT_MAX) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 2; /* then open one anyway: never a deadlock */
+        while (!s->npool && !s->stopping)
+            if (pthread_cond_timedwait(&s->pool_cv, &s->mu, &until) != 0)
+                break;
+    }
+    if (s->npool) /* one lent back by an answer */
         c = s->pool[--s->npool];
     pthread_mutex_unlock(&s->mu);
     if (c) {
@@ -66,8 +81,6 @@ struct kb_conn *http_conn(struct http_server *s)
     return c;
 }
 
-#define POOL_MAX 256 /* idle store connections kept after a burst of answers */
-
 void http_conn_lend(struct http_server *s)
 {
     if (!tl_conn || tl_gen != s->gen)
@@ -77,6 +90,7 @@ void http_conn_lend(struct http_server *s)
     if (s->npool < POOL_MAX) {
         s->pool = xgrow(s->pool, &s->cappool, s->npool + 1, sizeof *s->pool);
         s->pool[s->npool++] = tl_conn;
+        pthread_cond_signal(&s->pool_cv);
     } else { /* enough idle ones: this one is closed (and forgotten) */
         for (size_t i = 0; i < s->nconns; i++)
             if (s->conns[i] == tl_conn) {
@@ -711,6 +725,22 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+/* A streamed answer is many small writes: without TCP_NODELAY each waits
+ * for the client's (delayed) ACK of the previous one, adding up to 40 ms. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    (void)socket_ctx;
+    if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+        return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int one = 1;
+    if (ci && setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+        log_debug("http: TCP_NODELAY not set: %s", strerror(errno));
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char line[512];
@@ -750,6 +780,7 @@ static void server_free(struct http_server *s)
     free(s->upload_dir);
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->idle_cv);
+    pthread_cond_destroy(&s->pool_cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -769,6 +800,7 @@ int http_start(const struct config *cfg, struct kb_engine *eng, struct http_serv
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work_cv, NULL);
     pthread_cond_init(&s->idle_cv, NULL);
+    pthread_cond_init(&s->pool_cv, NULL);
 
     if (buf_addf(&path, "%s/uploads", cfg->data_dir) != RC_OK || make_dir(buf_str(&path))) {
         (void)buf_addf(err, "无法创建上传目录 / cannot create %s: %s", buf_str(&path),
@@ -846,9 +878,10 @@ int http_start(const struct config *cfg, struct kb_engine *eng, struct http_serv
     s->d = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         s, /* first, or MHD complains */
-        MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_CONNECTION_LIMIT,
+        MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)(cfg->max_connections > 0 ? cfg->max_connections : 1024),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(cfg->max_per_ip > 0 ? cfg->max_per_ip : 0),
         MHD_OPTION_END);
