@@ -510,11 +510,6 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
         if (safety_matcher_size(matcher) > 0) /* nothing to hold back for an empty list */
             st.filter = safety_stream_new(matcher);
     }
-    if (rq->conv_id > 0 && !rq->regenerate) {
-        rc = conv_msg_add_user(d, uid, rq->conv_id, question, NULL, &out->user_msg_id, err);
-        if (rc)
-            goto out;
-    }
     int use_model = !rq->no_model && model_available(a, model);
 
     /* 2. history and the standalone question */
@@ -538,11 +533,19 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
     }
     struct rw_ctx rwc = {a, model, uid};
     struct rw_opts rwo = {use_model ? rw_chat : NULL, &rwc, HISTORY_TURNS};
-    rc = rw_rewrite(question, turns, nturns, &rwo, &query, NULL);
-    if (rc)
+    if (blocked_in) /* a blocked question goes nowhere, not even to the rewriter */
+        query = xstrdup(question);
+    else if ((rc = rw_rewrite(question, turns, nturns, &rwo, &query, NULL)) != RC_OK)
         goto out;
-    if (out->user_msg_id && conv_msg_set_query(d, uid, out->user_msg_id, query) != RC_OK)
+    /* The question is stored with its standalone form in one write (the
+     * history above was read before it, so it is not its own history). */
+    if (rq->conv_id > 0 && !rq->regenerate) {
+        rc = conv_msg_add_user(d, uid, rq->conv_id, question, query, &out->user_msg_id, err);
+        if (rc)
+            goto out;
+    } else if (out->user_msg_id && conv_msg_set_query(d, uid, out->user_msg_id, query) != RC_OK) {
         log_warn("assist: the standalone question was not stored");
+    }
     out->query = xstrdup(query);
 
     /* 3. where to look */
