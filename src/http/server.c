@@ -862,6 +862,10 @@ int http_start(const struct config *cfg, struct kb_engine *eng, struct http_serv
         if (c0 && conv_msg_fail_streaming(kb_conn_store(c0), &nfail) == RC_OK && nfail)
             log_warn("http: %lld answer(s) interrupted by the last stop marked failed",
                      (long long)nfail);
+        /* uploads no job will ingest (an hour old: never one being received) */
+        size_t swept = c0 ? kb_jobs_sweep(c0, s->upload_dir, 3600) : 0;
+        if (swept)
+            log_info("http: removed %zu orphaned upload file(s)", swept);
     }
     rc = RC_INTERNAL;
     if (http_workers_start(s) != RC_OK) {

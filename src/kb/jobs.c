@@ -10,6 +10,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <dirent.h>
 #include <unistd.h>
 
 int kb_job_create(struct kb_conn *c, int64_t kb_id, const char *filename, const char *path,
@@ -163,4 +167,35 @@ json_t *kb_job_json(const struct kb_job *j)
         json_object_set_new(o, "result", r ? r : json_string(j->result));
     }
     return o;
+}
+
+size_t kb_jobs_sweep(struct kb_conn *c, const char *dir, int64_t min_age_s)
+{
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return 0;
+    size_t removed = 0;
+    time_t now = time(NULL);
+    struct dirent *de;
+    while ((de = readdir(dp)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[4096];
+        int w = snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        struct stat st;
+        if (w < 0 || (size_t)w >= sizeof path || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+            now - st.st_mtime < min_age_s)
+            continue;
+        sqlite3_stmt *q = db_stmt(c->cache, "SELECT 1 FROM jobs WHERE path = ?1"
+                                            " AND status IN ('queued', 'running')");
+        if (!q)
+            break;
+        sqlite3_bind_text(q, 1, path, -1, SQLITE_TRANSIENT);
+        int r = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (r == SQLITE_DONE && unlink(path) == 0)
+            removed++;
+    }
+    closedir(dp);
+    return removed;
 }

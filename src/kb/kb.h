@@ -172,6 +172,10 @@ int kb_job_get(struct kb_conn *c, int64_t kb_id, int64_t job_id, struct kb_job *
 /* Runs a claimed job: ingests the file, records the outcome, deletes the file. */
 int kb_job_run(struct kb_conn *c, const struct kb_job *job);
 void kb_job_release(struct kb_job *j);
+/* Removes files in dir (the upload folder) older than min_age_s that no
+ * queued or running job refers to: uploads whose job went with a deleted
+ * KB or conversation, or that a crash left behind. Returns how many. */
+size_t kb_jobs_sweep(struct kb_conn *c, const char *dir, int64_t min_age_s);
 json_t *kb_job_json(const struct kb_job *j);
 
 /* ---- search ---- */

@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <utime.h>
 
 static const char REG_V1[] = "# 示范银行账户管理办法\n\n"
                              "## 第一章 总则\n\n"
@@ -499,5 +502,39 @@ TEST(kb_search_many_merges_readable_kbs)
     kb_info_release(&other);
     kb_info_release(&secret);
     buf_release(&err);
+    teardown(&f);
+}
+
+/* Upload files no queued job refers to, older than the limit, are removed;
+ * a queued job's file and a fresh file stay. */
+TEST(kb_jobs_sweep_removes_orphans_only)
+{
+    struct fixture f;
+    if (setup(&f, "sweep") != RC_OK)
+        return;
+    char dir[600], orphan[700], queued[700], fresh[700];
+    snprintf(dir, sizeof dir, "%s/sweep-uploads", test_tmpdir());
+    mkdir(dir, 0700);
+    snprintf(orphan, sizeof orphan, "%s/orphan", dir);
+    snprintf(queued, sizeof queued, "%s/queued", dir);
+    snprintf(fresh, sizeof fresh, "%s/fresh", dir);
+    const char *paths[3] = {orphan, queued, fresh};
+    for (int i = 0; i < 3; i++) {
+        FILE *fp = fopen(paths[i], "w");
+        CHECK(fp != NULL);
+        if (fp) {
+            fputs("x", fp);
+            fclose(fp);
+        }
+    }
+    struct utimbuf old = {time(NULL) - 7200, time(NULL) - 7200};
+    CHECK_INT(utime(orphan, &old), 0);
+    CHECK_INT(utime(queued, &old), 0);
+    int64_t job = 0;
+    CHECK_INT(kb_job_create(f.c, f.kb.id, "q.md", queued, &job), RC_OK);
+    CHECK_INT(kb_jobs_sweep(f.c, dir, 3600), 1);
+    CHECK(access(orphan, F_OK) != 0);
+    CHECK(access(queued, F_OK) == 0);
+    CHECK(access(fresh, F_OK) == 0);
     teardown(&f);
 }
