@@ -522,7 +522,7 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
         for (size_t i = 0; i < hist.n && nturns < HISTORY_TURNS; i++)
             turns[nturns++] = (struct rw_turn){hist.turns[i].query, hist.turns[i].answer};
     } else {
-        for (size_t i = 0; i + 1 < rq->nhistory + 1 && i < rq->nhistory; i++)
+        for (size_t i = 0; i < rq->nhistory; i++)
             if (strcmp(rq->history[i].role, "user") == 0 && nturns < HISTORY_TURNS) {
                 const char *ans =
                     i + 1 < rq->nhistory && strcmp(rq->history[i + 1].role, "assistant") == 0

@@ -237,6 +237,18 @@ const char *http_json_str(json_t *o, const char *key, int *bad);
  * if any (admin changes). RC_OK or RC_DB. */
 int http_audit_now(struct http_req *r, struct kb_conn *c, const char *action, const char *target,
                    json_t *detail);
+/* An admin change: http_change_begin opens its unit of work (RC_OK or
+ * RC_DB); http_change_end, when rc is RC_OK, writes the audit entry
+ * (detail consumed, may be NULL) and commits, otherwise, or when the entry
+ * cannot be written, rolls back. Returns the final result code: a change
+ * that cannot be audited does not happen. */
+int http_change_begin(struct kb_conn *c, struct db_tx *tx);
+int http_change_end(struct http_req *r, struct kb_conn *c, struct db_tx *tx, int rc,
+                    const char *action, const char *target, json_t *detail);
+/* The assistant's conn_lend / conn_take hooks (assist/assist.h) for a
+ * server: an answer waiting on the network lends its connection. */
+void http_conn_lend_cb(void *srv);
+struct kb_conn *http_conn_take_cb(void *srv);
 /* Queues an audit entry (questions, searches, sign-ins): never waits for
  * the disk. detail is borrowed. */
 void http_audit_later(struct http_req *r, const char *action, const char *target, json_t *detail);

@@ -234,6 +234,32 @@ int http_audit_now(struct http_req *r, struct kb_conn *c, const char *action, co
     return audit_append(kb_conn_store(c), &e);
 }
 
+int http_change_begin(struct kb_conn *c, struct db_tx *tx)
+{
+    return db_tx_begin(kb_conn_store(c)->db, tx);
+}
+
+int http_change_end(struct http_req *r, struct kb_conn *c, struct db_tx *tx, int rc,
+                    const char *action, const char *target, json_t *detail)
+{
+    if (rc == RC_OK)
+        rc = http_audit_now(r, c, action, target, detail);
+    json_decref(detail);
+    if (db_tx_end(kb_conn_store(c)->db, tx, rc == RC_OK) && rc == RC_OK)
+        rc = RC_DB;
+    return rc;
+}
+
+void http_conn_lend_cb(void *srv)
+{
+    http_conn_lend(srv);
+}
+
+struct kb_conn *http_conn_take_cb(void *srv)
+{
+    return http_conn(srv);
+}
+
 void http_audit_later(struct http_req *r, const char *action, const char *target, json_t *detail)
 {
     if (!r->srv->audit)

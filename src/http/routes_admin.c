@@ -17,24 +17,6 @@
 #include "common/util.h"
 #include "http/http_int.h"
 
-/* Ends a change: audits it (consuming detail), then commits it, or rolls
- * it back when anything failed. Returns the final result code. */
-static int finish_change(struct http_req *r, struct kb_conn *c, struct db_tx *tx, int rc,
-                         const char *action, const char *target, json_t *detail)
-{
-    if (rc == RC_OK)
-        rc = http_audit_now(r, c, action, target, detail);
-    json_decref(detail);
-    if (db_tx_end(kb_conn_store(c)->db, tx, rc == RC_OK) && rc == RC_OK)
-        rc = RC_DB;
-    return rc;
-}
-
-static int begin_change(struct kb_conn *c, struct db_tx *tx)
-{
-    return db_tx_begin(kb_conn_store(c)->db, tx);
-}
-
 /* The user named by the :s segment. Answers 404 itself when unknown. */
 static int path_user(struct http_req *r, struct kb_conn *c, struct auth_user *u,
                      enum MHD_Result *res)
@@ -384,7 +366,7 @@ static enum MHD_Result membership(struct http_req *r, struct kb_conn *c, const c
         }
     }
     struct db_tx tx;
-    if (begin_change(c, &tx)) {
+    if (http_change_begin(c, &tx)) {
         res = http_send_service_error(r, RC_DB, NULL);
         goto out;
     }
@@ -398,7 +380,8 @@ static enum MHD_Result membership(struct http_req *r, struct kb_conn *c, const c
     }
     char target[32];
     target_of(target, sizeof target, "user", u.id);
-    rc = finish_change(r, c, &tx, rc, action, target, json_pack("{s:I}", field, (json_int_t)other));
+    rc = http_change_end(r, c, &tx, rc, action, target,
+                         json_pack("{s:I}", field, (json_int_t)other));
     if (rc != RC_OK)
         res = http_send_service_error(r, rc, NULL);
     else if (r->arg_id)
@@ -483,15 +466,15 @@ enum MHD_Result http_h_orgs_create(struct http_req *r, struct kb_conn *c)
         goto out;
     }
     struct db_tx tx;
-    if (begin_change(c, &tx)) {
+    if (http_change_begin(c, &tx)) {
         res = http_send_service_error(r, RC_DB, NULL);
         goto out;
     }
     rc = org_create(d, name, parent, &id, &err);
     char target[32];
     target_of(target, sizeof target, "org", id);
-    rc = finish_change(r, c, &tx, rc, "org.create", target,
-                       json_pack("{s:s,s:I}", "name", name, "parent", (json_int_t)parent));
+    rc = http_change_end(r, c, &tx, rc, "org.create", target,
+                         json_pack("{s:s,s:I}", "name", name, "parent", (json_int_t)parent));
     if (rc != RC_OK) {
         res = http_send_service_error(r, rc, &err);
         goto out;
@@ -534,7 +517,7 @@ enum MHD_Result http_h_org_update(struct http_req *r, struct kb_conn *c)
     char target[32];
     target_of(target, sizeof target, "org", r->arg_id);
     struct db_tx tx;
-    if (begin_change(c, &tx)) {
+    if (http_change_begin(c, &tx)) {
         res = http_send_service_error(r, RC_DB, NULL);
         goto out;
     }
@@ -570,12 +553,12 @@ enum MHD_Result http_h_org_delete(struct http_req *r, struct kb_conn *c)
 {
     struct buf err = BUF_INIT;
     struct db_tx tx;
-    if (begin_change(c, &tx))
+    if (http_change_begin(c, &tx))
         return http_send_service_error(r, RC_DB, NULL);
     int rc = org_delete(kb_conn_store(c), r->arg_id, &err);
     char target[32];
     target_of(target, sizeof target, "org", r->arg_id);
-    rc = finish_change(r, c, &tx, rc, "org.delete", target, NULL);
+    rc = http_change_end(r, c, &tx, rc, "org.delete", target, NULL);
     enum MHD_Result res;
     if (rc == RC_BUSY) /* child orgs: a conflict with the tree, not "retry later" */
         res =
@@ -612,15 +595,15 @@ enum MHD_Result http_h_org_member_add(struct http_req *r, struct kb_conn *c)
         goto out;
     }
     struct db_tx tx;
-    if (begin_change(c, &tx)) {
+    if (http_change_begin(c, &tx)) {
         res = http_send_service_error(r, RC_DB, NULL);
         goto out;
     }
     rc = org_member_add(d, r->arg_id, u.id, "local");
     char target[32];
     target_of(target, sizeof target, "org", r->arg_id);
-    rc = finish_change(r, c, &tx, rc, "org.member_add", target,
-                       json_pack("{s:I}", "user", (json_int_t)u.id));
+    rc = http_change_end(r, c, &tx, rc, "org.member_add", target,
+                         json_pack("{s:I}", "user", (json_int_t)u.id));
     if (rc != RC_OK) {
         res = http_send_service_error(r, rc, NULL);
         goto out;
@@ -641,15 +624,15 @@ enum MHD_Result http_h_org_member_remove(struct http_req *r, struct kb_conn *c)
     if (path_user(r, c, &u, &res) != RC_OK)
         return res;
     struct db_tx tx;
-    if (begin_change(c, &tx)) {
+    if (http_change_begin(c, &tx)) {
         auth_user_release(&u);
         return http_send_service_error(r, RC_DB, NULL);
     }
     int rc = org_member_remove(kb_conn_store(c), r->arg_id, u.id);
     char target[32];
     target_of(target, sizeof target, "org", r->arg_id);
-    rc = finish_change(r, c, &tx, rc, "org.member_remove", target,
-                       json_pack("{s:I}", "user", (json_int_t)u.id));
+    rc = http_change_end(r, c, &tx, rc, "org.member_remove", target,
+                         json_pack("{s:I}", "user", (json_int_t)u.id));
     auth_user_release(&u);
     return rc == RC_OK ? http_send_empty(r, 204) : http_send_service_error(r, rc, NULL);
 }
@@ -676,7 +659,7 @@ enum MHD_Result http_h_positions_create(struct http_req *r, struct kb_conn *c)
     const char *name = http_json_str(j, "name", &bad);
     int64_t id = 0;
     struct db_tx tx;
-    int rc = bad || !name ? RC_INVALID : begin_change(c, &tx);
+    int rc = bad || !name ? RC_INVALID : http_change_begin(c, &tx);
     if (rc != RC_OK) {
         res = http_send_service_error(r, rc, NULL);
         goto out;
@@ -684,7 +667,8 @@ enum MHD_Result http_h_positions_create(struct http_req *r, struct kb_conn *c)
     rc = position_create(kb_conn_store(c), name, &id, &err);
     char target[32];
     target_of(target, sizeof target, "position", id);
-    rc = finish_change(r, c, &tx, rc, "position.create", target, json_pack("{s:s}", "name", name));
+    rc =
+        http_change_end(r, c, &tx, rc, "position.create", target, json_pack("{s:s}", "name", name));
     res = rc == RC_OK
               ? http_send_json(r, 201, json_pack("{s:I,s:s}", "id", (json_int_t)id, "name", name))
               : http_send_service_error(r, rc, &err);
@@ -697,12 +681,12 @@ out:
 enum MHD_Result http_h_position_delete(struct http_req *r, struct kb_conn *c)
 {
     struct db_tx tx;
-    if (begin_change(c, &tx))
+    if (http_change_begin(c, &tx))
         return http_send_service_error(r, RC_DB, NULL);
     int rc = position_delete(kb_conn_store(c), r->arg_id);
     char target[32];
     target_of(target, sizeof target, "position", r->arg_id);
-    rc = finish_change(r, c, &tx, rc, "position.delete", target, NULL);
+    rc = http_change_end(r, c, &tx, rc, "position.delete", target, NULL);
     return rc == RC_OK ? http_send_empty(r, 204) : http_send_service_error(r, rc, NULL);
 }
 
@@ -758,15 +742,15 @@ enum MHD_Result http_h_roles_create(struct http_req *r, struct kb_conn *c)
         res = http_send_rc(r, RC_INVALID, SOD_MSG);
         goto out;
     }
-    if (begin_change(c, &tx)) {
+    if (http_change_begin(c, &tx)) {
         res = http_send_service_error(r, RC_DB, NULL);
         goto out;
     }
     rc = role_create(kb_conn_store(c), name, perms, &id, &err);
     char target[32];
     target_of(target, sizeof target, "role", id);
-    rc = finish_change(r, c, &tx, rc, "role.create", target,
-                       json_pack("{s:s,s:o}", "name", name, "perms", auth_perms_json(perms)));
+    rc = http_change_end(r, c, &tx, rc, "role.create", target,
+                         json_pack("{s:s,s:o}", "name", name, "perms", auth_perms_json(perms)));
     res = rc == RC_OK ? http_send_json(r, 201,
                                        json_pack("{s:I,s:s,s:o}", "id", (json_int_t)id, "name",
                                                  name, "perms", auth_perms_json(perms)))
@@ -791,15 +775,15 @@ enum MHD_Result http_h_role_update(struct http_req *r, struct kb_conn *c)
         return http_send_rc(r, RC_INVALID,
                             rc ? "需要 perms（已知权限名） / known perms are required" : SOD_MSG);
     }
-    if (begin_change(c, &tx)) {
+    if (http_change_begin(c, &tx)) {
         json_decref(j);
         return http_send_service_error(r, RC_DB, NULL);
     }
     rc = role_set_perms(kb_conn_store(c), r->arg_id, perms);
     char target[32];
     target_of(target, sizeof target, "role", r->arg_id);
-    rc = finish_change(r, c, &tx, rc, "role.update", target,
-                       json_pack("{s:o}", "perms", auth_perms_json(perms)));
+    rc = http_change_end(r, c, &tx, rc, "role.update", target,
+                         json_pack("{s:o}", "perms", auth_perms_json(perms)));
     json_decref(j);
     if (rc == RC_DENIED)
         return http_send_error(r, 403, "forbidden",
@@ -810,12 +794,12 @@ enum MHD_Result http_h_role_update(struct http_req *r, struct kb_conn *c)
 enum MHD_Result http_h_role_delete(struct http_req *r, struct kb_conn *c)
 {
     struct db_tx tx;
-    if (begin_change(c, &tx))
+    if (http_change_begin(c, &tx))
         return http_send_service_error(r, RC_DB, NULL);
     int rc = role_delete(kb_conn_store(c), r->arg_id);
     char target[32];
     target_of(target, sizeof target, "role", r->arg_id);
-    rc = finish_change(r, c, &tx, rc, "role.delete", target, NULL);
+    rc = http_change_end(r, c, &tx, rc, "role.delete", target, NULL);
     if (rc == RC_DENIED)
         return http_send_error(r, 403, "forbidden",
                                "内置角色不能删除 / built-in roles cannot be deleted");
@@ -847,7 +831,7 @@ enum MHD_Result http_h_ldap_map_add(struct http_req *r, struct kb_conn *c)
     const char *target = http_json_str(j, "target", &bad);
     int64_t id = 0;
     struct db_tx tx;
-    int rc = bad || !match || !type || !target ? RC_INVALID : begin_change(c, &tx);
+    int rc = bad || !match || !type || !target ? RC_INVALID : http_change_begin(c, &tx);
     if (rc != RC_OK) {
         res = http_send_rc(r, rc,
                            "需要 match、target_type 与 target / match, target_type and "
@@ -857,7 +841,7 @@ enum MHD_Result http_h_ldap_map_add(struct http_req *r, struct kb_conn *c)
     rc = ldap_map_add(kb_conn_store(c), match, type, target, &id, &err);
     char tgt[32];
     target_of(tgt, sizeof tgt, "ldap_map", id);
-    rc = finish_change(
+    rc = http_change_end(
         r, c, &tx, rc, "ldap.map_add", tgt,
         json_pack("{s:s,s:s,s:s}", "match", match, "target_type", type, "target", target));
     res = rc == RC_OK ? http_send_json(r, 201, json_pack("{s:I}", "id", (json_int_t)id))
@@ -871,12 +855,12 @@ out:
 enum MHD_Result http_h_ldap_map_delete(struct http_req *r, struct kb_conn *c)
 {
     struct db_tx tx;
-    if (begin_change(c, &tx))
+    if (http_change_begin(c, &tx))
         return http_send_service_error(r, RC_DB, NULL);
     int rc = ldap_map_delete(kb_conn_store(c), r->arg_id);
     char target[32];
     target_of(target, sizeof target, "ldap_map", r->arg_id);
-    rc = finish_change(r, c, &tx, rc, "ldap.map_delete", target, NULL);
+    rc = http_change_end(r, c, &tx, rc, "ldap.map_delete", target, NULL);
     return rc == RC_OK ? http_send_empty(r, 204) : http_send_service_error(r, rc, NULL);
 }
 

@@ -210,22 +210,11 @@ static int json_cb(void *ctx, enum assist_event ev, const char *p, size_t n)
     return 0;
 }
 
-/* An answer waiting on the model lends its store connection to the pool. */
-static void lend_conn(void *ctx)
-{
-    http_conn_lend(ctx);
-}
-
-static struct kb_conn *take_conn(void *ctx)
-{
-    return http_conn(ctx);
-}
-
 static void fill_request(struct ask_ctx *a, struct assist_request *rq)
 {
     memset(rq, 0, sizeof *rq);
-    rq->conn_lend = lend_conn;
-    rq->conn_take = take_conn;
+    rq->conn_lend = http_conn_lend_cb;
+    rq->conn_take = http_conn_take_cb;
     rq->conn_ctx = a->srv;
     rq->who = &a->who;
     rq->ip = a->ip;
@@ -418,15 +407,11 @@ enum MHD_Result http_h_faqs_add(struct http_req *r, struct kb_conn *c)
     struct db_conn *d = kb_conn_store(c);
     struct db_tx tx;
     int rc = faq_input_of(j, &in, similar, FAQ_SIMILAR_MAX);
-    if (rc == RC_OK && (rc = db_tx_begin(d->db, &tx)) == RC_OK) {
+    if (rc == RC_OK && (rc = http_change_begin(c, &tx)) == RC_OK) {
         rc = faq_add(d, r->kb.id, &in, r->who.user_id, &id, &err);
-        if (rc == RC_OK) {
-            char target[48];
-            snprintf(target, sizeof target, "kb:%lld/faq:%lld", (long long)r->kb.id, (long long)id);
-            rc = http_audit_now(r, c, "faq.add", target, NULL);
-        }
-        if (db_tx_end(d->db, &tx, rc == RC_OK) && rc == RC_OK)
-            rc = RC_DB;
+        char target[48];
+        snprintf(target, sizeof target, "kb:%lld/faq:%lld", (long long)r->kb.id, (long long)id);
+        rc = http_change_end(r, c, &tx, rc, "faq.add", target, NULL);
     }
     if (rc == RC_OK)
         faq_changed(r->kb.id);
@@ -685,16 +670,12 @@ enum MHD_Result http_h_words_add(struct http_req *r, struct kb_conn *c)
     int act = action ? safety_action_parse(action) : SAFETY_BLOCK;
     struct db_conn *d = kb_conn_store(c);
     struct db_tx tx;
-    int rc = bad || !word || act <= 0 ? RC_INVALID : db_tx_begin(d->db, &tx);
+    int rc = bad || !word || act <= 0 ? RC_INVALID : http_change_begin(c, &tx);
     if (rc == RC_OK) {
         rc = safety_word_add(d, r->srv->safety, word, act);
-        if (rc == RC_OK) { /* the word itself is not logged: it may be what it hides */
-            json_t *detail = json_pack("{s:s}", "action", act == SAFETY_BLOCK ? "block" : "mask");
-            rc = http_audit_now(r, c, "safety.word_add", "", detail);
-            json_decref(detail);
-        }
-        if (db_tx_end(d->db, &tx, rc == RC_OK) && rc == RC_OK)
-            rc = RC_DB;
+        /* the word itself is not logged: it may be what it hides */
+        rc = http_change_end(r, c, &tx, rc, "safety.word_add", "",
+                             json_pack("{s:s}", "action", act == SAFETY_BLOCK ? "block" : "mask"));
     }
     json_decref(j);
     return rc ? http_send_service_error(r, rc, NULL) : http_send_empty(r, 201);
@@ -702,15 +683,11 @@ enum MHD_Result http_h_words_add(struct http_req *r, struct kb_conn *c)
 
 enum MHD_Result http_h_words_delete(struct http_req *r, struct kb_conn *c)
 {
-    struct db_conn *d = kb_conn_store(c);
     struct db_tx tx;
-    int rc = db_tx_begin(d->db, &tx);
+    int rc = http_change_begin(c, &tx);
     if (rc == RC_OK) {
-        rc = safety_word_remove(d, r->srv->safety, r->arg_str);
-        if (rc == RC_OK)
-            rc = http_audit_now(r, c, "safety.word_remove", "", NULL);
-        if (db_tx_end(d->db, &tx, rc == RC_OK) && rc == RC_OK)
-            rc = RC_DB;
+        rc = safety_word_remove(kb_conn_store(c), r->srv->safety, r->arg_str);
+        rc = http_change_end(r, c, &tx, rc, "safety.word_remove", "", NULL);
     }
     return rc ? http_send_service_error(r, rc, NULL) : http_send_empty(r, 204);
 }

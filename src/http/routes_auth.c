@@ -304,19 +304,14 @@ enum MHD_Result http_token_create_for(struct http_req *r, struct kb_conn *c, int
     char token[64];
     int64_t id = 0;
     struct db_tx tx;
-    int rc = db_tx_begin(d->db, &tx);
+    int rc = http_change_begin(c, &tx);
     if (rc == RC_OK) {
         rc = auth_token_create(d, user_id, name ? name : "", days, token, &id, &err);
-        if (rc == RC_OK) {
-            char target[32];
-            snprintf(target, sizeof target, "user:%lld", (long long)user_id);
-            json_t *detail = json_pack("{s:I,s:s,s:i}", "token", (json_int_t)id, "name",
-                                       name ? name : "", "days", days);
-            rc = http_audit_now(r, c, "token.create", target, detail);
-            json_decref(detail);
-        }
-        if (db_tx_end(d->db, &tx, rc == RC_OK) && rc == RC_OK)
-            rc = RC_DB;
+        char target[32];
+        snprintf(target, sizeof target, "user:%lld", (long long)user_id);
+        rc = http_change_end(r, c, &tx, rc, "token.create", target,
+                             json_pack("{s:I,s:s,s:i}", "token", (json_int_t)id, "name",
+                                       name ? name : "", "days", days));
     }
     json_decref(j);
     if (rc != RC_OK) {
@@ -339,18 +334,13 @@ enum MHD_Result http_h_my_token_create(struct http_req *r, struct kb_conn *c)
 /* Revokes a token; owner_id > 0 limits it to that user's own tokens. */
 enum MHD_Result http_token_revoke_for(struct http_req *r, struct kb_conn *c, int64_t owner_id)
 {
-    struct db_conn *d = kb_conn_store(c);
     struct db_tx tx;
-    if (db_tx_begin(d->db, &tx))
+    if (http_change_begin(c, &tx))
         return http_send_service_error(r, RC_DB, NULL);
-    int rc = auth_token_revoke(d, r->arg_id, owner_id);
-    if (rc == RC_OK) {
-        char target[32];
-        snprintf(target, sizeof target, "token:%lld", (long long)r->arg_id);
-        rc = http_audit_now(r, c, "token.revoke", target, NULL);
-    }
-    if (db_tx_end(d->db, &tx, rc == RC_OK) && rc == RC_OK)
-        rc = RC_DB;
+    int rc = auth_token_revoke(kb_conn_store(c), r->arg_id, owner_id);
+    char target[32];
+    snprintf(target, sizeof target, "token:%lld", (long long)r->arg_id);
+    rc = http_change_end(r, c, &tx, rc, "token.revoke", target, NULL);
     if (rc != RC_OK)
         return http_send_service_error(r, rc, NULL);
     return http_send_empty(r, 204);

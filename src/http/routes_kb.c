@@ -74,35 +74,28 @@ enum MHD_Result http_h_kbs_create(struct http_req *r, struct kb_conn *c)
                               "没有创建企业知识库的权限 / you may not create enterprise KBs");
         goto out;
     }
-    struct db_conn *d = kb_conn_store(c);
     struct db_tx tx;
-    if (db_tx_begin(d->db, &tx)) {
+    if (http_change_begin(c, &tx)) {
         res = send_kb_error(r, RC_DB, NULL);
         goto out;
     }
     int rc = kb_create_ex(c, name, kind, personal ? r->who.user_id : 0, &info, &err);
-    char target[32];
-    snprintf(target, sizeof target, "kb:%lld", (long long)info.id);
+    char idstr[32], target[40];
+    snprintf(idstr, sizeof idstr, "%lld", (long long)info.id);
+    snprintf(target, sizeof target, "kb:%s", idstr);
     if (rc == RC_OK && !personal && r->who.user_id > 0 && !(r->who.perms & AUTH_P_KB_ADMIN)) {
         char uid[32];
         snprintf(uid, sizeof uid, "%lld", (long long)r->who.user_id);
         int64_t gid = 0;
-        rc = acl_grant(d, info.id, ACL_SUBJ_USER, uid, ACL_ADMIN, &gid, &err);
+        rc = acl_grant(kb_conn_store(c), info.id, ACL_SUBJ_USER, uid, ACL_ADMIN, &gid, &err);
     }
-    if (rc == RC_OK) {
-        json_t *detail = json_pack("{s:s,s:s}", "name", name, "kind", kind);
-        rc = http_audit_now(r, c, "kb.create", target, detail);
-        json_decref(detail);
-    }
-    if (db_tx_end(d->db, &tx, rc == RC_OK) && rc == RC_OK)
-        rc = RC_DB;
+    rc = http_change_end(r, c, &tx, rc, "kb.create", target,
+                         json_pack("{s:s,s:s}", "name", name, "kind", kind));
     if (rc != RC_OK) {
         res = send_kb_error(r, rc, &err);
         goto out;
     }
-    kb_info_release(&info);
-    char idstr[32];
-    snprintf(idstr, sizeof idstr, "%lld", (long long)strtoll(target + 3, NULL, 10));
+    kb_info_release(&info); /* again with the creator's access level */
     rc = kb_get_for(c, &r->who, idstr, ACL_READ, &info);
     res = rc == RC_OK ? http_send_json(r, 201, kb_info_json(&info)) : send_kb_error(r, rc, NULL);
 out:
@@ -194,17 +187,13 @@ enum MHD_Result http_h_doc_content(struct http_req *r, struct kb_conn *c)
 
 enum MHD_Result http_h_doc_delete(struct http_req *r, struct kb_conn *c)
 {
-    struct db_conn *d = kb_conn_store(c);
     struct db_tx tx;
-    if (db_tx_begin(d->db, &tx))
+    if (http_change_begin(c, &tx))
         return send_kb_error(r, RC_DB, NULL);
     int rc = kb_doc_delete(c, r->kb.id, r->arg_id);
     char target[64];
     snprintf(target, sizeof target, "kb:%lld/doc:%lld", (long long)r->kb.id, (long long)r->arg_id);
-    if (rc == RC_OK)
-        rc = http_audit_now(r, c, "doc.delete", target, NULL);
-    if (db_tx_end(d->db, &tx, rc == RC_OK) && rc == RC_OK)
-        rc = RC_DB;
+    rc = http_change_end(r, c, &tx, rc, "doc.delete", target, NULL);
     if (rc != RC_OK)
         return send_kb_error(r, rc, NULL);
     return http_send_empty(r, 204);
@@ -338,22 +327,16 @@ enum MHD_Result http_h_synonyms_add(struct http_req *r, struct kb_conn *c)
         terms[i] = json_string_value(t);
     }
     int64_t gid = 0;
-    struct db_conn *d = kb_conn_store(c);
     struct db_tx tx;
-    if (db_tx_begin(d->db, &tx)) {
+    if (http_change_begin(c, &tx)) {
         res = send_kb_error(r, RC_DB, NULL);
         goto out;
     }
     rc = kb_synonym_add(c, r->kb.id, terms, n, &gid, &err);
-    if (rc == RC_OK) {
-        char target[32];
-        snprintf(target, sizeof target, "kb:%lld", (long long)r->kb.id);
-        json_t *detail = json_pack("{s:I,s:O}", "group", (json_int_t)gid, "terms", arr);
-        rc = http_audit_now(r, c, "synonym.add", target, detail);
-        json_decref(detail);
-    }
-    if (db_tx_end(d->db, &tx, rc == RC_OK) && rc == RC_OK)
-        rc = RC_DB;
+    char target[32];
+    snprintf(target, sizeof target, "kb:%lld", (long long)r->kb.id);
+    rc = http_change_end(r, c, &tx, rc, "synonym.add", target,
+                         json_pack("{s:I,s:O}", "group", (json_int_t)gid, "terms", arr));
     if (rc != RC_OK) {
         res = send_kb_error(r, rc, &err);
         goto out;
@@ -367,20 +350,14 @@ out:
 
 enum MHD_Result http_h_synonym_delete(struct http_req *r, struct kb_conn *c)
 {
-    struct db_conn *d = kb_conn_store(c);
     struct db_tx tx;
-    if (db_tx_begin(d->db, &tx))
+    if (http_change_begin(c, &tx))
         return send_kb_error(r, RC_DB, NULL);
     int rc = kb_synonym_delete(c, r->kb.id, r->arg_id);
-    if (rc == RC_OK) {
-        char target[32];
-        snprintf(target, sizeof target, "kb:%lld", (long long)r->kb.id);
-        json_t *detail = json_pack("{s:I}", "group", (json_int_t)r->arg_id);
-        rc = http_audit_now(r, c, "synonym.delete", target, detail);
-        json_decref(detail);
-    }
-    if (db_tx_end(d->db, &tx, rc == RC_OK) && rc == RC_OK)
-        rc = RC_DB;
+    char target[32];
+    snprintf(target, sizeof target, "kb:%lld", (long long)r->kb.id);
+    rc = http_change_end(r, c, &tx, rc, "synonym.delete", target,
+                         json_pack("{s:I}", "group", (json_int_t)r->arg_id));
     if (rc != RC_OK)
         return send_kb_error(r, rc, NULL);
     return http_send_empty(r, 204);
@@ -427,23 +404,18 @@ enum MHD_Result http_h_acl_grant(struct http_req *r, struct kb_conn *c)
     }
     struct db_conn *d = kb_conn_store(c);
     struct db_tx tx;
-    if (db_tx_begin(d->db, &tx)) {
+    if (http_change_begin(c, &tx)) {
         res = send_kb_error(r, RC_DB, NULL);
         goto out;
     }
     int64_t gid = 0;
     int rc = acl_grant(d, r->kb.id, st, subject, lv, &gid, &err);
-    if (rc == RC_OK) {
-        char target[32];
-        snprintf(target, sizeof target, "kb:%lld", (long long)r->kb.id);
-        json_t *detail =
-            json_pack("{s:I,s:s,s:s,s:s}", "grant", (json_int_t)gid, "subject_type",
-                      acl_subject_name(st), "subject", subject, "level", acl_level_name(lv));
-        rc = http_audit_now(r, c, "kb.grant", target, detail);
-        json_decref(detail);
-    }
-    if (db_tx_end(d->db, &tx, rc == RC_OK) && rc == RC_OK)
-        rc = RC_DB;
+    char target[32];
+    snprintf(target, sizeof target, "kb:%lld", (long long)r->kb.id);
+    rc = http_change_end(r, c, &tx, rc, "kb.grant", target,
+                         json_pack("{s:I,s:s,s:s,s:s}", "grant", (json_int_t)gid, "subject_type",
+                                   acl_subject_name(st), "subject", subject, "level",
+                                   acl_level_name(lv)));
     if (rc != RC_OK) {
         res = send_kb_error(r, rc, &err);
         goto out;
@@ -487,7 +459,7 @@ enum MHD_Result http_h_acl_revoke(struct http_req *r, struct kb_conn *c)
 {
     struct db_conn *d = kb_conn_store(c);
     struct db_tx tx;
-    if (db_tx_begin(d->db, &tx))
+    if (http_change_begin(c, &tx))
         return send_kb_error(r, RC_DB, NULL);
     if (last_admin_grant(d, r->kb.id, r->arg_id)) {
         (void)db_tx_end(d->db, &tx, 0);
@@ -496,15 +468,10 @@ enum MHD_Result http_h_acl_revoke(struct http_req *r, struct kb_conn *c)
                                "KB's last admin grant: grant admin to someone else first");
     }
     int rc = acl_revoke(d, r->kb.id, r->arg_id);
-    if (rc == RC_OK) {
-        char target[32];
-        snprintf(target, sizeof target, "kb:%lld", (long long)r->kb.id);
-        json_t *detail = json_pack("{s:I}", "grant", (json_int_t)r->arg_id);
-        rc = http_audit_now(r, c, "kb.revoke", target, detail);
-        json_decref(detail);
-    }
-    if (db_tx_end(d->db, &tx, rc == RC_OK) && rc == RC_OK)
-        rc = RC_DB;
+    char target[32];
+    snprintf(target, sizeof target, "kb:%lld", (long long)r->kb.id);
+    rc = http_change_end(r, c, &tx, rc, "kb.revoke", target,
+                         json_pack("{s:I}", "grant", (json_int_t)r->arg_id));
     if (rc != RC_OK)
         return send_kb_error(r, rc, NULL);
     return http_send_empty(r, 204);

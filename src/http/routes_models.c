@@ -16,12 +16,7 @@ static int finish(struct http_req *r, struct kb_conn *c, struct db_tx *tx, int r
 {
     char target[48];
     snprintf(target, sizeof target, "model:%lld", (long long)model_id);
-    if (rc == RC_OK)
-        rc = http_audit_now(r, c, action, target, detail);
-    json_decref(detail);
-    if (db_tx_end(kb_conn_store(c)->db, tx, rc == RC_OK) && rc == RC_OK)
-        rc = RC_DB;
-    return rc;
+    return http_change_end(r, c, tx, rc, action, target, detail);
 }
 
 /* An optional integer member in [lo, hi]; 0 when absent. -1 when bad. */
@@ -124,7 +119,7 @@ enum MHD_Result http_h_models_create(struct http_req *r, struct kb_conn *c)
         goto out;
     }
     struct db_tx tx;
-    if (db_tx_begin(kb_conn_store(c)->db, &tx)) {
+    if (http_change_begin(c, &tx)) {
         res = http_send_service_error(r, RC_DB, NULL);
         goto out;
     }
@@ -166,7 +161,7 @@ enum MHD_Result http_h_model_update(struct http_req *r, struct kb_conn *c)
         goto out;
     }
     struct db_tx tx;
-    if (db_tx_begin(kb_conn_store(c)->db, &tx)) {
+    if (http_change_begin(c, &tx)) {
         res = http_send_service_error(r, RC_DB, NULL);
         goto out;
     }
@@ -190,7 +185,7 @@ out:
 enum MHD_Result http_h_model_delete(struct http_req *r, struct kb_conn *c)
 {
     struct db_tx tx;
-    if (db_tx_begin(kb_conn_store(c)->db, &tx))
+    if (http_change_begin(c, &tx))
         return http_send_service_error(r, RC_DB, NULL);
     int rc = gw_model_remove(kb_conn_store(c), r->arg_id);
     rc = finish(r, c, &tx, rc, "model.remove", r->arg_id, NULL);
@@ -210,7 +205,7 @@ enum MHD_Result http_h_model_endpoint_add(struct http_req *r, struct kb_conn *c)
         goto out;
     }
     struct db_tx tx;
-    if (db_tx_begin(kb_conn_store(c)->db, &tx)) {
+    if (http_change_begin(c, &tx)) {
         res = http_send_service_error(r, RC_DB, NULL);
         goto out;
     }
@@ -229,7 +224,7 @@ out:
 enum MHD_Result http_h_model_endpoint_delete(struct http_req *r, struct kb_conn *c)
 {
     struct db_tx tx;
-    if (db_tx_begin(kb_conn_store(c)->db, &tx))
+    if (http_change_begin(c, &tx))
         return http_send_service_error(r, RC_DB, NULL);
     int rc = gw_endpoint_remove(kb_conn_store(c), r->arg_id, r->arg_id2);
     rc = finish(r, c, &tx, rc, "model.endpoint_remove", r->arg_id,

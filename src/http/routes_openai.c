@@ -70,21 +70,11 @@ static void oai_free(void *p)
     free(o);
 }
 
-static void lend_conn(void *ctx)
-{
-    http_conn_lend(ctx);
-}
-
-static struct kb_conn *take_conn(void *ctx)
-{
-    return http_conn(ctx);
-}
-
 static void fill(struct oai_ctx *o, struct assist_request *rq)
 {
     memset(rq, 0, sizeof *rq);
-    rq->conn_lend = lend_conn;
-    rq->conn_take = take_conn;
+    rq->conn_lend = http_conn_lend_cb;
+    rq->conn_take = http_conn_take_cb;
     rq->conn_ctx = o->srv;
     rq->who = &o->who;
     rq->ip = o->ip;
@@ -209,10 +199,9 @@ static char *content_text(json_t *c)
 
 static enum MHD_Result oai_error(struct http_req *r, int status, const char *code, const char *msg)
 {
-    return http_send_json(
-        r, status,
-        json_pack("{s:{s:s,s:s,s:s}}", "error", "message", msg, "type",
-                  status == 404 ? "invalid_request_error" : "invalid_request_error", "code", code));
+    return http_send_json(r, status,
+                          json_pack("{s:{s:s,s:s,s:s}}", "error", "message", msg, "type",
+                                    "invalid_request_error", "code", code));
 }
 
 enum MHD_Result http_h_oai_chat(struct http_req *r, struct kb_conn *c)
