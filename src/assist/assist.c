@@ -251,7 +251,7 @@ static int rw_chat(void *ctx, const struct llm_msg *msgs, size_t n, struct buf *
     memset(&res, 0, sizeof res);
     int rc = mask_msgs(map, m, n, bufs);
     if (rc == RC_OK) {
-        struct gw_call_opts o = {r->user_id};
+        struct gw_call_opts o = {.user_id = r->user_id};
         rc = gw_chat(r->a->gw, r->model, m, n, NULL, NULL, &res, NULL, &o, err);
     }
     if (rc == RC_OK && res.content)
@@ -637,13 +637,13 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
         (void)buf_addf(&user, "\n问题：%s", query);
         struct llm_msg msgs[2 + 2 * HISTORY_TURNS];
         size_t nm = 0;
-        msgs[nm++] = (struct llm_msg){"system", SYSTEM_PROMPT};
+        msgs[nm++] = (struct llm_msg){.role = "system", .content = SYSTEM_PROMPT};
         for (size_t i = 0; i < nturns; i++) {
-            msgs[nm++] = (struct llm_msg){"user", turns[i].question};
+            msgs[nm++] = (struct llm_msg){.role = "user", .content = turns[i].question};
             if (turns[i].answer && turns[i].answer[0])
-                msgs[nm++] = (struct llm_msg){"assistant", turns[i].answer};
+                msgs[nm++] = (struct llm_msg){.role = "assistant", .content = turns[i].answer};
         }
-        msgs[nm++] = (struct llm_msg){"user", buf_str(&user)};
+        msgs[nm++] = (struct llm_msg){.role = "user", .content = buf_str(&user)};
         struct buf bufs[2 + 2 * HISTORY_TURNS];
         struct llm_result res;
         memset(&res, 0, sizeof res);
@@ -654,7 +654,7 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
         pii_unmasker_init(&st.umt, map);
         int mrc = mask_msgs(map, msgs, nm, bufs);
         if (mrc == RC_OK) {
-            struct gw_call_opts go = {uid};
+            struct gw_call_opts go = {.user_id = uid};
             conn_pause(rq);
             mrc = gw_chat(a->gw, model, msgs, nm, on_delta, &st, &res, &info, &go, &why);
             if (conn_resume(rq, &c, &d) != RC_OK) {

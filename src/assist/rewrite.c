@@ -729,7 +729,8 @@ int rw_rewrite(const char *q, const struct rw_turn *hist, size_t n, const struct
         buf_adds(&prompt, "\n最后的问题：");
         add_cut(&prompt, q, 500);
         buf_adds(&prompt, "\n改写后的独立问题：");
-        struct llm_msg msgs[2] = {{"system", RW_SYSTEM}, {"user", buf_str(&prompt)}};
+        struct llm_msg msgs[2] = {{.role = "system", .content = RW_SYSTEM},
+                                  {.role = "user", .content = buf_str(&prompt)}};
         buf_init(&res, 64 * 1024);
         if (o->chat(o->ctx, msgs, 2, &res, &err) == RC_OK) {
             *out = rw_model_output_ok(q, prev, buf_str(&res));

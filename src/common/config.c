@@ -70,6 +70,10 @@ static const struct key keys[] = {
     {"model_health_interval_s", K_INT, F(model_health_s)},
     {"model_cooldown_s", K_INT, F(model_cooldown_s)},
     {"max_answers", K_INT, F(max_answers)},
+    {"agent_http_allow", K_STR, F(agent_http_allow)},
+    {"agent_http_timeout_ms", K_INT, F(agent_http_timeout_ms)},
+    {"eval_workers", K_INT, F(eval_workers)},
+    {"web_dir", K_STR, F(web_dir)},
 };
 #undef F
 
@@ -202,6 +206,8 @@ int config_load(struct config *cfg, const char *path, struct buf *err)
     cfg->model_health_s = 30;
     cfg->model_cooldown_s = 10;
     cfg->max_answers = 1024;
+    cfg->agent_http_timeout_ms = 5000;
+    cfg->eval_workers = 1;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].kind == K_STR && !*(char **)((char *)cfg + keys[i].off))
             *(char **)((char *)cfg + keys[i].off) = xstrdup("");

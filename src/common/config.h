@@ -68,6 +68,16 @@ struct config {
     int model_health_s;       /* model_health_interval_s: endpoint health checks (30) */
     int model_cooldown_s;     /* model_cooldown_s: a failed endpoint rests this long (10) */
     int max_answers;          /* max_answers: answers in flight, each on its own thread (1024) */
+
+    /* Digital employees (issue #5). */
+    char *agent_http_allow;    /* agent_http_allow: URL prefixes the HTTP tool may call,
+                                  comma-separated ("" = none) */
+    int agent_http_timeout_ms; /* agent_http_timeout_ms: one HTTP tool call (5000) */
+    int eval_workers;          /* eval_workers: evaluation runs at once (1) */
+
+    /* The web portal (issue #6). */
+    char *web_dir; /* web_dir: the built front end (index.html, assets/); "" = web/dist
+                      next to the working directory, when it exists */
 };
 
 /* Fills `cfg` with defaults, then reads `path` (NULL: $ATRIUM_CONFIG, else

@@ -45,10 +45,10 @@ void log_write(int level, const char *fmt, ...)
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s%s%s", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-                     tags[level < 0 || level > 3 ? 3 : level], request_id[0] ? "[" : "", request_id,
-                     request_id[0] ? "] " : "");
+    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s%s%s",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, tags[level < 0 || level > 3 ? 3 : level],
+                     request_id[0] ? "[" : "", request_id, request_id[0] ? "] " : "");
     if (n < 0 || (size_t)n >= sizeof line)
         n = 0;
     va_list ap;

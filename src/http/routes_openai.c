@@ -266,8 +266,8 @@ enum MHD_Result http_h_oai_chat(struct http_req *r, struct kb_conn *c)
             }
             o->question = text;
         } else if (strcmp(role, "user") == 0 || strcmp(role, "assistant") == 0) {
-            o->hist[o->nhist++] =
-                (struct llm_msg){strcmp(role, "user") == 0 ? "user" : "assistant", text};
+            o->hist[o->nhist++] = (struct llm_msg){
+                .role = strcmp(role, "user") == 0 ? "user" : "assistant", .content = text};
         } else {
             free(text); /* system prompts are the assistant's own */
         }

@@ -147,7 +147,8 @@ static int model_answer(struct kb_conn *c, const char *question, const struct kb
         free(cite);
     }
     buf_addf(&user, "问题：%s", question);
-    struct llm_msg msgs[2] = {{"system", SYSTEM_PROMPT}, {"user", buf_str(&user)}};
+    struct llm_msg msgs[2] = {{.role = "system", .content = SYSTEM_PROMPT},
+                              {.role = "user", .content = buf_str(&user)}};
     struct llm_result res;
     memset(&res, 0, sizeof res);
     int rc = llm_chat(&ep, msgs, 2, on_model_delta, sc, &res, why);

@@ -1270,6 +1270,7 @@ struct chat_ctx {
     struct llm_result *res;
     int used;
     struct attempt *a;
+    const struct llm_chat_opts *opts;
 };
 
 static int chat_delta(void *ctx, enum llm_delta_kind kind, const char *p, size_t n)
@@ -1285,7 +1286,7 @@ static int chat_run(void *ctx, const struct llm_endpoint *ep, struct buf *err)
     if (c->used)
         llm_result_release(c->res);
     c->used = 1;
-    int rc = llm_chat(ep, c->msgs, c->nmsgs, c->cb ? chat_delta : NULL, c, c->res, err);
+    int rc = llm_chat_ex(ep, c->msgs, c->nmsgs, c->opts, c->cb ? chat_delta : NULL, c, c->res, err);
     c->a->first_ms = c->res->first_token_ms;
     c->a->total_ms = c->res->total_ms;
     c->a->prompt_tokens = c->res->prompt_tokens;
@@ -1298,7 +1299,7 @@ int gw_chat(struct gw *gw, const char *model, const struct llm_msg *msgs, size_t
             const struct gw_call_opts *opts, struct buf *err)
 {
     struct attempt a = {0};
-    struct chat_ctx c = {msgs, nmsgs, cb, ctx, res, 0, &a};
+    struct chat_ctx c = {msgs, nmsgs, cb, ctx, res, 0, &a, opts ? &opts->chat : NULL};
     a.run = chat_run;
     a.ctx = &c;
     int rc = route(gw, model, GW_CHAT, &a, info, opts, err);
@@ -1537,7 +1538,7 @@ int gw_test_model(struct gw *gw, const struct config *cfg, struct db_conn *d, in
                                       cfg->connect_timeout_ms,
                                       cfg->first_token_timeout_ms,
                                       cfg->first_token_timeout_ms};
-            struct llm_msg msg = {"user", "ping"};
+            struct llm_msg msg = {.role = "user", .content = "ping"};
             struct llm_result res;
             t = now_ms();
             r = llm_chat(&ep, &msg, 1, test_chat_delta, NULL, &res, &err);

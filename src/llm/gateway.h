@@ -143,7 +143,8 @@ struct gw_call_info {
 
 /* Per-call options; all may be 0. */
 struct gw_call_opts {
-    int64_t user_id; /* recorded in model_calls */
+    int64_t user_id;           /* recorded in model_calls */
+    struct llm_chat_opts chat; /* gw_chat: tools, tool_choice, params */
 };
 
 /* Streams a chat completion from model `model` (NULL or "" = the default

@@ -594,21 +594,109 @@ out:
     return res;
 }
 
+/* One message as the OpenAI API wants it; NULL (err set) when it is not
+ * well formed. */
+static json_t *chat_message(const struct llm_msg *m, size_t i, struct buf *err)
+{
+    json_t *calls = NULL;
+    if (m->tool_calls) {
+        json_error_t je;
+        calls = json_loads(m->tool_calls, 0, &je);
+        if (!json_is_array(calls)) {
+            json_decref(calls);
+            seterr(err, "message %zu: tool_calls is not a JSON array", i);
+            return NULL;
+        }
+    }
+    json_t *o = json_object();
+    json_t *role = m->role ? json_string(m->role) : NULL;
+    /* An assistant turn of tool calls only has "content": null. */
+    json_t *content = m->content ? json_string(m->content) : calls ? json_null() : NULL;
+    if (!o || !role || !content || json_object_set_new(o, "role", role) ||
+        json_object_set_new(o, "content", content)) {
+        if (!o || json_object_get(o, "role") != role)
+            json_decref(role);
+        if (!o || json_object_get(o, "content") != content)
+            json_decref(content);
+        json_decref(o);
+        json_decref(calls);
+        seterr(err, "message %zu has no role or content, or is not valid UTF-8", i);
+        return NULL;
+    }
+    if (calls && json_object_set_new(o, "tool_calls", calls)) {
+        json_decref(o);
+        seterr(err, "could not encode message %zu", i);
+        return NULL;
+    }
+    if (m->tool_call_id) {
+        json_t *id = json_string(m->tool_call_id);
+        if (!id || json_object_set_new(o, "tool_call_id", id)) {
+            json_decref(o);
+            seterr(err, "message %zu: tool_call_id is not valid UTF-8", i);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+/* Merges opts into the payload: params first (never over the members the
+ * client owns), then tools and tool_choice. RC_OK or RC_INVALID. */
+static int apply_opts(json_t *payload, const struct llm_chat_opts *o, struct buf *err)
+{
+    static const char *const owned[] = {"model",          "messages", "stream",
+                                        "stream_options", "tools",    "tool_choice"};
+    json_error_t je;
+    if (o->params && *o->params) {
+        json_t *p = json_loads(o->params, 0, &je);
+        if (!json_is_object(p)) {
+            json_decref(p);
+            seterr(err, "chat params are not a JSON object");
+            return RC_INVALID;
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(p, k, v)
+        {
+            int skip = 0;
+            for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+                skip |= strcmp(k, owned[i]) == 0;
+            if (!skip && json_object_set(payload, k, v)) {
+                json_decref(p);
+                seterr(err, "could not encode the chat params");
+                return RC_INVALID;
+            }
+        }
+        json_decref(p);
+    }
+    if (o->tools && *o->tools) {
+        json_t *t = json_loads(o->tools, 0, &je);
+        if (!json_is_array(t) || json_object_set_new(payload, "tools", t)) {
+            if (!json_is_array(t))
+                json_decref(t);
+            seterr(err, "tools are not a JSON array");
+            return RC_INVALID;
+        }
+    }
+    if (o->tool_choice && *o->tool_choice) {
+        json_t *c = json_string(o->tool_choice);
+        if (!c || json_object_set_new(payload, "tool_choice", c)) {
+            seterr(err, "tool_choice is not valid UTF-8");
+            return RC_INVALID;
+        }
+    }
+    return RC_OK;
+}
+
 static json_t *build_chat_payload(const struct llm_endpoint *ep, const struct llm_msg *msgs,
-                                  size_t nmsgs, struct buf *err)
+                                  size_t nmsgs, const struct llm_chat_opts *opts, struct buf *err)
 {
     json_t *arr = json_array();
     json_t *payload = NULL;
     for (size_t i = 0; i < nmsgs; i++) {
-        json_t *role = msgs[i].role ? json_string(msgs[i].role) : NULL;
-        json_t *content = msgs[i].content ? json_string(msgs[i].content) : NULL;
-        if (!role || !content) {
-            json_decref(role);
-            json_decref(content);
-            seterr(err, "message %zu has no role or content, or is not valid UTF-8", i);
+        json_t *m = chat_message(&msgs[i], i, err);
+        if (!m)
             goto out;
-        }
-        if (json_array_append_new(arr, json_pack("{s:o,s:o}", "role", role, "content", content))) {
+        if (json_array_append_new(arr, m)) {
             seterr(err, "could not encode message %zu", i);
             goto out;
         }
@@ -620,8 +708,14 @@ static json_t *build_chat_payload(const struct llm_endpoint *ep, const struct ll
     }
     payload = json_pack("{s:o,s:O,s:b,s:{s:b}}", "model", model, "messages", arr, "stream", 1,
                         "stream_options", "include_usage", 1);
-    if (!payload)
+    if (!payload) {
         seterr(err, "could not encode the chat request");
+        goto out;
+    }
+    if (opts && apply_opts(payload, opts, err) != RC_OK) {
+        json_decref(payload);
+        payload = NULL;
+    }
 out:
     json_decref(arr);
     return payload;
@@ -666,6 +760,13 @@ static void chat_release(struct chat *c)
 int llm_chat(const struct llm_endpoint *ep, const struct llm_msg *msgs, size_t nmsgs,
              llm_delta_cb cb, void *ctx, struct llm_result *res, struct buf *err)
 {
+    return llm_chat_ex(ep, msgs, nmsgs, NULL, cb, ctx, res, err);
+}
+
+int llm_chat_ex(const struct llm_endpoint *ep, const struct llm_msg *msgs, size_t nmsgs,
+                const struct llm_chat_opts *opts, llm_delta_cb cb, void *ctx,
+                struct llm_result *res, struct buf *err)
+{
     int rc = RC_OK;
     struct req r;
     struct chat c;
@@ -693,7 +794,7 @@ int llm_chat(const struct llm_endpoint *ep, const struct llm_msg *msgs, size_t n
         rc = RC_INVALID;
         goto out;
     }
-    payload = build_chat_payload(ep, msgs, nmsgs, err);
+    payload = build_chat_payload(ep, msgs, nmsgs, opts, err);
     if (!payload) {
         rc = RC_INVALID;
         goto out;

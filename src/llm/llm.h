@@ -22,8 +22,21 @@ struct llm_endpoint {
 };
 
 struct llm_msg {
-    const char *role; /* "system", "user", "assistant" */
-    const char *content;
+    const char *role;    /* "system", "user", "assistant", "tool" */
+    const char *content; /* may be NULL only for an assistant message with tool_calls */
+    /* Tool calling (both optional, NULL when unused): */
+    const char *tool_calls;   /* assistant: the calls it made, a JSON array as text
+                                 (llm_result.tool_calls round-trips here) */
+    const char *tool_call_id; /* role "tool": the id of the call this answers */
+};
+
+/* What a chat request carries besides its messages; every member may be 0. */
+struct llm_chat_opts {
+    const char *tools;       /* a JSON array of OpenAI tool definitions, as text */
+    const char *tool_choice; /* "auto", "none", "required"; NULL = the server's default */
+    const char *params;      /* a JSON object merged into the request, e.g.
+                                {"temperature":0.2,"max_tokens":512}; it cannot
+                                override model, messages, stream or tools */
 };
 
 enum llm_delta_kind { LLM_CONTENT = 1, LLM_REASONING };
@@ -60,6 +73,11 @@ struct llm_result {
  * at once. */
 int llm_chat(const struct llm_endpoint *ep, const struct llm_msg *msgs, size_t nmsgs,
              llm_delta_cb cb, void *ctx, struct llm_result *res, struct buf *err);
+/* llm_chat with options (opts may be NULL). Malformed tools or params JSON
+ * is RC_INVALID before anything is sent. */
+int llm_chat_ex(const struct llm_endpoint *ep, const struct llm_msg *msgs, size_t nmsgs,
+                const struct llm_chat_opts *opts, llm_delta_cb cb, void *ctx,
+                struct llm_result *res, struct buf *err);
 void llm_result_release(struct llm_result *res);
 
 /* POST {base}/embeddings for n texts. On success *vecs is a malloc'd

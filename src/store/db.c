@@ -305,6 +305,127 @@ static const char *const migrations[] = {
     "  word TEXT NOT NULL UNIQUE,"
     "  action TEXT NOT NULL," /* block | mask */
     "  created_at INTEGER NOT NULL);",
+
+    /* 4: digital employees (issue #5): agents and their immutable versions,
+     * who may use them, the working-day calendar of the date tool, every
+     * run traced step by step, evaluation sets, runs and results. */
+    "CREATE TABLE agents("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL UNIQUE,"       /* [a-z0-9_-]: agent:<name> in the API */
+    "  title TEXT NOT NULL,"             /* the display name, e.g. 柜面业务知识助手 */
+    "  avatar TEXT NOT NULL DEFAULT ''," /* an emoji or a data: URL */
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  domain TEXT NOT NULL DEFAULT '',"        /* 运营 风控 信贷 合规 客服 办公 … */
+    "  template TEXT NOT NULL DEFAULT '',"      /* the template it was made from */
+    "  minutes_saved REAL NOT NULL DEFAULT 5,"  /* per answered question, for analytics */
+    "  gate_set_id INTEGER NOT NULL DEFAULT 0," /* the eval set of the quality gate */
+    "  gate_min_score REAL NOT NULL DEFAULT 0," /* 0 = no gate */
+    "  status TEXT NOT NULL DEFAULT 'draft',"   /* draft | published | retired */
+    "  published_version INTEGER NOT NULL DEFAULT 0,"
+    "  created_by INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE agent_versions("
+    "  id INTEGER PRIMARY KEY,"
+    "  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+    "  version INTEGER NOT NULL,"             /* 1, 2, … per agent */
+    "  status TEXT NOT NULL DEFAULT 'draft'," /* draft | published | retired */
+    "  spec TEXT NOT NULL,"                   /* JSON: see agents/spec.h */
+    "  note TEXT NOT NULL DEFAULT '',"
+    "  created_by INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  published_at INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE(agent_id, version));"
+    "CREATE TRIGGER agent_versions_frozen BEFORE UPDATE OF spec ON agent_versions"
+    "  WHEN OLD.status <> 'draft'"
+    "  BEGIN SELECT RAISE(ABORT, 'a published version is immutable'); END;"
+    "CREATE TABLE agent_acl("
+    "  id INTEGER PRIMARY KEY,"
+    "  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+    "  subject_type TEXT NOT NULL," /* all | org | position | role | user */
+    "  subject_id INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  UNIQUE(agent_id, subject_type, subject_id));"
+    "CREATE INDEX agent_acl_subject ON agent_acl(subject_type, subject_id);"
+    "CREATE TABLE calendar_days("
+    "  day TEXT PRIMARY KEY," /* YYYY-MM-DD */
+    "  kind TEXT NOT NULL,"   /* holiday | workday (a weekend made a working day) */
+    "  name TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE agent_traces("
+    "  id INTEGER PRIMARY KEY,"
+    "  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+    "  version INTEGER NOT NULL,"
+    "  user_id INTEGER NOT NULL DEFAULT 0,"
+    "  conv_id INTEGER NOT NULL DEFAULT 0,"
+    "  message_id INTEGER NOT NULL DEFAULT 0,"
+    "  eval_run_id INTEGER NOT NULL DEFAULT 0," /* 0 = a real user's question */
+    "  question TEXT NOT NULL,"
+    "  mode TEXT NOT NULL DEFAULT '',"       /* model | extractive | none | blocked | error */
+    "  answered INTEGER NOT NULL DEFAULT 0," /* 0 = the knowledge did not cover it */
+    "  status TEXT NOT NULL DEFAULT 'done'," /* done | step_limit | time_limit | stopped | failed */
+    "  steps INTEGER NOT NULL DEFAULT 0,"
+    "  latency_ms REAL NOT NULL DEFAULT 0,"
+    "  prompt_tokens INTEGER NOT NULL DEFAULT -1,"
+    "  completion_tokens INTEGER NOT NULL DEFAULT -1,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX agent_traces_agent ON agent_traces(agent_id, created_at);"
+    "CREATE INDEX agent_traces_message ON agent_traces(message_id);"
+    "CREATE TABLE agent_trace_steps("
+    "  id INTEGER PRIMARY KEY,"
+    "  trace_id INTEGER NOT NULL REFERENCES agent_traces(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL," /* model | tool */
+    "  tool TEXT NOT NULL DEFAULT '',"
+    "  arguments TEXT NOT NULL DEFAULT '',"
+    "  result_bytes INTEGER NOT NULL DEFAULT 0,"
+    "  latency_ms REAL NOT NULL DEFAULT 0,"
+    "  ok INTEGER NOT NULL DEFAULT 1,"
+    "  error TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX agent_trace_steps_trace ON agent_trace_steps(trace_id, seq);"
+    "CREATE TABLE eval_sets("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  UNIQUE(agent_id, name));"
+    "CREATE TABLE eval_cases("
+    "  id INTEGER PRIMARY KEY,"
+    "  set_id INTEGER NOT NULL REFERENCES eval_sets(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL,"
+    "  question TEXT NOT NULL,"
+    "  expect TEXT NOT NULL);" /* JSON: {"keywords":[…],"citations":[…],"refuse":bool} */
+    "CREATE INDEX eval_cases_set ON eval_cases(set_id, seq);"
+    "CREATE TABLE eval_runs("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+    "  version INTEGER NOT NULL,"
+    "  set_id INTEGER NOT NULL REFERENCES eval_sets(id) ON DELETE CASCADE,"
+    "  status TEXT NOT NULL DEFAULT 'queued'," /* queued | running | done | failed | cancelled */
+    "  total INTEGER NOT NULL DEFAULT 0,"
+    "  done INTEGER NOT NULL DEFAULT 0,"
+    "  scores TEXT NOT NULL DEFAULT '{}',"
+    "  error TEXT NOT NULL DEFAULT '',"
+    "  no_model INTEGER NOT NULL DEFAULT 0,"
+    "  created_by INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  started_at INTEGER NOT NULL DEFAULT 0,"
+    "  finished_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX eval_runs_agent ON eval_runs(agent_id, version, id);"
+    "CREATE TABLE eval_results("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,"
+    "  case_id INTEGER NOT NULL,"
+    "  answer TEXT NOT NULL DEFAULT '',"
+    "  citations TEXT NOT NULL DEFAULT '[]',"
+    "  keyword_score REAL NOT NULL DEFAULT 0,"   /* share of the keywords shown */
+    "  citation_ok INTEGER NOT NULL DEFAULT -1," /* -1 = the case names no citation */
+    "  refusal_ok INTEGER NOT NULL DEFAULT -1,"  /* -1 = not a refusal case */
+    "  score REAL NOT NULL DEFAULT 0,"
+    "  passed INTEGER NOT NULL DEFAULT 0,"
+    "  latency_ms REAL NOT NULL DEFAULT 0,"
+    "  error TEXT NOT NULL DEFAULT '',"
+    "  UNIQUE(run_id, case_id));",
 };
 
 int db_schema_version(void)

@@ -52,7 +52,8 @@ const char *test_tmpdir(void)
 int main(int argc, char **argv)
 {
     const char *filter = argc > 1 ? argv[1] : NULL;
-    log_set_level(getenv("ATRIUM_LOG_LEVEL") ? log_parse_level(getenv("ATRIUM_LOG_LEVEL")) : LOG_WARN);
+    log_set_level(getenv("ATRIUM_LOG_LEVEL") ? log_parse_level(getenv("ATRIUM_LOG_LEVEL"))
+                                             : LOG_WARN);
     int passed = 0, failed = 0;
     for (int i = 0; i < ntests; i++) {
         if (filter && !strstr(tests[i].name, filter) && !strstr(tests[i].file, filter))

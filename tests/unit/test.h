@@ -8,7 +8,8 @@
 #include <string.h>
 
 void test_register(const char *name, void (*fn)(void), const char *file);
-void test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void test_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* A scratch directory for this test run, created on first use. */
 const char *test_tmpdir(void);
 

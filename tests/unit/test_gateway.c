@@ -143,12 +143,12 @@ static int is_default(struct fx *f, int64_t id)
     return v;
 }
 
-static const struct llm_msg HELLO[] = {{"user", "你好"}};
+static const struct llm_msg HELLO[] = {{.role = "user", .content = "你好"}};
 
 static int chat(struct fx *f, const char *model, struct gw_call_info *info, struct buf *err)
 {
     struct llm_result res;
-    struct gw_call_opts o = {42};
+    struct gw_call_opts o = {.user_id = 42};
     int rc = gw_chat(f->gw, model, HELLO, 1, NULL, NULL, &res, info, &o, err);
     if (rc == RC_OK)
         CHECK(res.content[0] != 0);

@@ -218,9 +218,10 @@ TEST(fake_model_side_doors)
 }
 
 static const struct llm_msg grounded_msgs[] = {
-    {"system", "只根据资料回答，并标注来源。"},
-    {"user", "个人账户年费是多少？\n[1] 个人账户年费为10元。开户满一年后收取。\n"
-             "[2] 对公账户另有规定。"},
+    {.role = "system", .content = "只根据资料回答，并标注来源。"},
+    {.role = "user",
+     .content = "个人账户年费是多少？\n[1] 个人账户年费为10元。开户满一年后收取。\n"
+                "[2] 对公账户另有规定。"},
 };
 
 TEST(llm_chat_streams_grounded_answer)
@@ -277,7 +278,7 @@ TEST(llm_chat_separates_reasoning)
     if (!fm)
         return;
     struct llm_endpoint ep = endpoint(fm);
-    struct llm_msg m = {"user", "你好"};
+    struct llm_msg m = {.role = "user", .content = "你好"};
     struct llm_result res;
     struct deltas d = {BUF_INIT, BUF_INIT, {0}, 0, 0};
     CHECK_INT(llm_chat(&ep, &m, 1, on_delta, &d, &res, NULL), RC_OK);
@@ -298,7 +299,7 @@ TEST(llm_chat_assembles_tool_calls)
     if (!fm)
         return;
     struct llm_endpoint ep = endpoint(fm);
-    struct llm_msg m = {"user", "查一下年费"};
+    struct llm_msg m = {.role = "user", .content = "查一下年费"};
     struct llm_result res;
     CHECK_INT(llm_chat(&ep, &m, 1, NULL, NULL, &res, NULL), RC_OK);
     CHECK_STR(res.content, "");
@@ -323,7 +324,7 @@ TEST(llm_chat_accepts_plain_json_completion)
     if (!fm)
         return;
     struct llm_endpoint ep = endpoint(fm);
-    struct llm_msg m = {"user", "hi"};
+    struct llm_msg m = {.role = "user", .content = "hi"};
     struct llm_result res;
     struct deltas d = {BUF_INIT, BUF_INIT, {0}, 0, 0};
     CHECK_INT(llm_chat(&ep, &m, 1, on_delta, &d, &res, NULL), RC_OK);
@@ -337,7 +338,7 @@ TEST(llm_chat_accepts_plain_json_completion)
 /* Runs a chat that must fail with `want`; returns how long it took. */
 static double chat_fails(const struct llm_endpoint *ep, int want, const char *err_has)
 {
-    struct llm_msg m = {"user", "hi"};
+    struct llm_msg m = {.role = "user", .content = "hi"};
     struct llm_result res;
     struct buf err = BUF_INIT;
     double t0 = now_ms();
@@ -393,7 +394,7 @@ TEST(llm_chat_timeouts_first_token_vs_total)
         return;
     struct llm_endpoint ep = endpoint(fm);
     ep.first_token_timeout_ms = 300;
-    struct llm_msg m = {"user", "hi"};
+    struct llm_msg m = {.role = "user", .content = "hi"};
     struct llm_result res;
     CHECK_INT(llm_chat(&ep, &m, 1, NULL, NULL, &res, NULL), RC_OK);
     CHECK(res.first_token_ms >= 90 && res.first_token_ms < 300);
@@ -465,7 +466,7 @@ TEST(llm_chat_cancel_from_callback)
     if (!fm)
         return;
     struct llm_endpoint ep = endpoint(fm);
-    struct llm_msg m = {"user", "hi"};
+    struct llm_msg m = {.role = "user", .content = "hi"};
     struct llm_result res;
     struct deltas d = {BUF_INIT, BUF_INIT, {0}, 0, 2};
     CHECK_INT(llm_chat(&ep, &m, 1, on_delta, &d, &res, NULL), RC_OK);
@@ -480,7 +481,7 @@ TEST(llm_chat_cancel_from_callback)
 
 TEST(llm_chat_rejects_bad_endpoints)
 {
-    struct llm_msg m = {"user", "hi"};
+    struct llm_msg m = {.role = "user", .content = "hi"};
     struct llm_result res;
     struct buf err = BUF_INIT;
     struct llm_endpoint ep = {"ftp://127.0.0.1/v1", "m", NULL, 0, 0, 0};
@@ -495,7 +496,7 @@ TEST(llm_chat_rejects_bad_endpoints)
     ep.model = NULL;
     CHECK_INT(llm_chat(&ep, &m, 1, NULL, NULL, &res, &err), RC_INVALID);
     llm_result_release(&res);
-    struct llm_msg bad = {"user", "\xff\xfe"};
+    struct llm_msg bad = {.role = "user", .content = "\xff\xfe"};
     ep.model = "m";
     CHECK_INT(llm_chat(&ep, &bad, 1, NULL, NULL, &res, &err), RC_INVALID);
     llm_result_release(&res);
@@ -636,7 +637,7 @@ static char *error_for_body(int status, const char *body, const char *key)
     char base[64];
     snprintf(base, sizeof base, "http://127.0.0.1:%d/v1", ntohs(a.sin_port));
     struct llm_endpoint ep = {base, "m", key, 1000, 2000, 5000};
-    struct llm_msg m = {"user", "hi"};
+    struct llm_msg m = {.role = "user", .content = "hi"};
     struct llm_result res;
     struct buf err = BUF_INIT;
     CHECK_INT(llm_chat(&ep, &m, 1, NULL, NULL, &res, &err), RC_UPSTREAM);
