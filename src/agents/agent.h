@@ -31,7 +31,7 @@
 struct agent {
     int64_t id;
     char *name, *title, *avatar, *description, *domain, *template_name;
-    char *status; /* draft | published | retired */
+    char *status;          /* draft | published | retired */
     int published_version; /* 0 when none */
     double minutes_saved;
     int64_t gate_set_id;

@@ -40,9 +40,9 @@ void agent_runtime_free(struct agent_runtime *rt);
 struct agent_run_request {
     const struct auth_principal *who; /* required; its permissions bound kb_search */
     const char *ip;
-    const struct agent *agent;          /* required */
+    const struct agent *agent;           /* required */
     const struct agent_version *version; /* required: the version to run */
-    const char *question;               /* ignored when regenerate is set */
+    const char *question;                /* ignored when regenerate is set */
     /* In a conversation (conv_id > 0, its assistant "agent:<name>"): the
      * question and the answer are stored in it and its history is used. */
     int64_t conv_id;

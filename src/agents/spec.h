@@ -25,21 +25,21 @@
 
 #include "common/buf.h"
 
-#define SPEC_PROMPT_MAX 16384   /* bytes of the role prompt */
-#define SPEC_TEXT_MAX 2000      /* bytes of the opening message, a suggestion, a description */
-#define SPEC_KBS_MAX 64         /* KBs of one agent */
-#define SPEC_TOOLS_MAX 16       /* tools of one agent */
-#define SPEC_SUGGESTIONS_MAX 8  /* suggested questions */
-#define SPEC_STEPS_MAX 20       /* the largest max_steps */
-#define SPEC_SECONDS_MAX 600    /* the largest max_seconds */
+#define SPEC_PROMPT_MAX 16384  /* bytes of the role prompt */
+#define SPEC_TEXT_MAX 2000     /* bytes of the opening message, a suggestion, a description */
+#define SPEC_KBS_MAX 64        /* KBs of one agent */
+#define SPEC_TOOLS_MAX 16      /* tools of one agent */
+#define SPEC_SUGGESTIONS_MAX 8 /* suggested questions */
+#define SPEC_STEPS_MAX 20      /* the largest max_steps */
+#define SPEC_SECONDS_MAX 600   /* the largest max_seconds */
 #define SPEC_DEFAULT_STEPS 6
 #define SPEC_DEFAULT_SECONDS 60
 
 struct spec_http_tool {
-    char *name;        /* [a-z0-9_]{1,40} */
-    char *description; /* what the model is told the tool does */
-    char *method;      /* "GET" or "POST" */
-    char *url;         /* must match an allow-listed prefix when called */
+    char *name;          /* [a-z0-9_]{1,40} */
+    char *description;   /* what the model is told the tool does */
+    char *method;        /* "GET" or "POST" */
+    char *url;           /* must match an allow-listed prefix when called */
     json_t *args_schema; /* a JSON Schema object for the arguments (owned) */
 };
 

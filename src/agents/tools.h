@@ -54,7 +54,6 @@ json_t *tools_definitions(const struct config *cfg, const struct agent_spec *spe
  * RC_NOT_FOUND: a tool this agent does not have) and failures of the tool
  * (RC_UPSTREAM, RC_TIMEOUT, RC_DENIED: a URL not allow-listed) leave *out
  * NULL and a zh-CN / English message in err. Never logs arguments (PII). */
-int tools_call(struct tool_ctx *t, const char *name, const char *args, char **out,
-               struct buf *err);
+int tools_call(struct tool_ctx *t, const char *name, const char *args, char **out, struct buf *err);
 
 #endif

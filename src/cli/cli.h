@@ -111,6 +111,13 @@ int cli_cmd_ldap(struct cli *c, int argc, char **argv);
 int cli_cmd_audit(struct cli *c, int argc, char **argv);
 /* The model registry of the gateway (cli_model.c). */
 int cli_cmd_model(struct cli *c, int argc, char **argv);
+/* Digital employees (issue #5): `atrium agent …` (cli_agent.c) hands
+ * `eval`, `evalset` and `runs` to cli_agent_eval.c, `templates` and
+ * `install` to cli_agent_tpl.c; `atrium calendar …` is cli_calendar.c. */
+int cli_cmd_agent(struct cli *c, int argc, char **argv);
+int cli_agent_eval(struct cli *c, const char *verb, int argc, char **argv);
+int cli_agent_tpl(struct cli *c, const char *verb, int argc, char **argv);
+int cli_cmd_calendar(struct cli *c, int argc, char **argv);
 
 /* `atrium kb grant|revoke|acl` (cli_acl.c). cli_cmd_kb hands these verbs
  * over before it parses options, since they take their own (--org, --level

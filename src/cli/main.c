@@ -144,6 +144,10 @@ int main(int argc, char **argv)
         cmd = cli_cmd_audit;
     else if (strcmp(noun, "model") == 0)
         cmd = cli_cmd_model;
+    else if (strcmp(noun, "agent") == 0)
+        cmd = cli_cmd_agent;
+    else if (strcmp(noun, "calendar") == 0)
+        cmd = cli_cmd_calendar;
     else {
         code = cli_usage_error(NULL, "未知命令 / unknown command: %.40s", noun);
         goto out;

@@ -1,0 +1,10 @@
+/* `atrium agent …` (issue #5): being written. */
+#include "cli/cli.h"
+
+int cli_cmd_agent(struct cli *c, int argc, char **argv)
+{
+    (void)c;
+    (void)argc;
+    (void)argv;
+    return cli_usage_error("agent", "尚未实现 / not implemented yet");
+}
