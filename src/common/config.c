@@ -73,6 +73,7 @@ static const struct key keys[] = {
     {"agent_http_allow", K_STR, F(agent_http_allow)},
     {"agent_http_timeout_ms", K_INT, F(agent_http_timeout_ms)},
     {"eval_workers", K_INT, F(eval_workers)},
+    {"assistant_minutes_saved", K_DBL, F(assistant_minutes_saved)},
     {"web_dir", K_STR, F(web_dir)},
 };
 #undef F
@@ -208,6 +209,7 @@ int config_load(struct config *cfg, const char *path, struct buf *err)
     cfg->max_answers = 1024;
     cfg->agent_http_timeout_ms = 5000;
     cfg->eval_workers = 1;
+    cfg->assistant_minutes_saved = 3;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].kind == K_STR && !*(char **)((char *)cfg + keys[i].off))
             *(char **)((char *)cfg + keys[i].off) = xstrdup("");

@@ -70,10 +70,12 @@ struct config {
     int max_answers;          /* max_answers: answers in flight, each on its own thread (1024) */
 
     /* Digital employees (issue #5). */
-    char *agent_http_allow;    /* agent_http_allow: URL prefixes the HTTP tool may call,
-                                  comma-separated ("" = none) */
-    int agent_http_timeout_ms; /* agent_http_timeout_ms: one HTTP tool call (5000) */
-    int eval_workers;          /* eval_workers: evaluation runs at once (1) */
+    char *agent_http_allow;         /* agent_http_allow: URL prefixes the HTTP tool may call,
+                                       comma-separated ("" = none) */
+    int agent_http_timeout_ms;      /* agent_http_timeout_ms: one HTTP tool call (5000) */
+    int eval_workers;               /* eval_workers: evaluation runs at once (1) */
+    double assistant_minutes_saved; /* assistant_minutes_saved: minutes one answered question
+                                       of the super assistant saves, for analytics (3) */
 
     /* The web portal (issue #6). */
     char *web_dir; /* web_dir: the built front end (index.html, assets/); "" = web/dist
