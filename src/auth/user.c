@@ -428,6 +428,68 @@ static int minutes_left(int64_t until, int64_t now)
     return m < 1 ? 1 : (int)m;
 }
 
+/* Failed sign-ins of names that are not accounts, counted like real ones,
+ * so that "account locked" never tells a guesser which names exist. Kept in
+ * memory (a fixed table keyed by a hash of the name; a full table reuses
+ * the slot whose lock ended longest ago), so it costs no write and holds no
+ * names. A restart forgets them, as it would forget nothing real. */
+#define GHOST_SLOTS 4096
+struct ghost {
+    uint64_t key; /* 0 = free */
+    int failed;
+    int64_t until, last;
+};
+static struct ghost ghosts[GHOST_SLOTS];
+static pthread_mutex_t ghost_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t ghost_key(const char *username)
+{
+    char hex[65];
+    uint64_t k = 0;
+    sha256_hex(username, strlen(username), hex);
+    for (size_t i = 0; i < 16; i++) /* the first 64 bits of the hash */
+        k = k << 4 | (uint64_t)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+    return k ? k : 1;
+}
+
+static struct ghost *ghost_slot(uint64_t key, int64_t now)
+{
+    struct ghost *victim = &ghosts[key % GHOST_SLOTS];
+    for (size_t i = 0; i < 8; i++) { /* a short probe keeps it O(1) */
+        struct ghost *g = &ghosts[(key + i) % GHOST_SLOTS];
+        if (g->key == key)
+            return g;
+        if (!g->key || (g->until <= now && g->last < victim->last) ||
+            (victim->key && victim->until > now && g->until <= now))
+            victim = g;
+    }
+    memset(victim, 0, sizeof *victim);
+    victim->key = key;
+    return victim;
+}
+
+/* The lock of an unknown name (0 when none); with count, a failure is added
+ * first, locking the name at the limit as count_failure does for users. */
+static int64_t ghost_lock(const struct config *cfg, const char *username, int count)
+{
+    int64_t now = now_unix(), until;
+    uint64_t key = ghost_key(username ? username : "");
+    pthread_mutex_lock(&ghost_mu);
+    struct ghost *g = ghost_slot(key, now);
+    if (count && g->until <= now) {
+        if (g->until)
+            g->failed = 0, g->until = 0;
+        if (cfg->login_max_failures > 0 && ++g->failed >= cfg->login_max_failures) {
+            g->until = now + (int64_t)cfg->login_lockout_min * 60;
+            g->failed = 0;
+        }
+    }
+    g->last = now;
+    until = g->until > now ? g->until : 0;
+    pthread_mutex_unlock(&ghost_mu);
+    return until;
+}
+
 /* Counts a failed sign-in of user id in a short transaction, locking the
  * account at the limit. *locked_until receives the lock, 0 for none. */
 static int count_failure(struct db_conn *d, const struct config *cfg, int64_t id,
@@ -549,9 +611,23 @@ int auth_login_local(struct db_conn *d, const struct config *cfg, const char *us
     }
 
     if (!found) {
+        int64_t now = now_unix(), until = ghost_lock(cfg, username, 0);
+        if (until > now) {
+            rc = RC_DENIED;
+            buf_addf(err, "账户已锁定，请 %d 分钟后再试 / account locked, try again in %d minutes",
+                     minutes_left(until, now), minutes_left(until, now));
+            goto out;
+        }
         rc = dummy_verify(password);
-        if (rc == RC_BUSY)
+        if (rc == RC_BUSY) {
             buf_addf(err, "服务繁忙，请稍后再试 / busy, try again later");
+            goto out;
+        }
+        until = ghost_lock(cfg, username, 1);
+        now = now_unix();
+        if (until > now)
+            buf_addf(err, "账户已锁定，请 %d 分钟后再试 / account locked, try again in %d minutes",
+                     minutes_left(until, now), minutes_left(until, now));
         else
             buf_addf(err, MSG_WRONG);
         goto out;

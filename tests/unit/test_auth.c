@@ -331,6 +331,36 @@ TEST(auth_login_basic)
     fx_close(&f);
 }
 
+/* A name that is no account locks exactly like one that is, so the lock
+ * message never tells a guesser which names exist. */
+TEST(auth_login_lockout_unknown_name)
+{
+    struct fx f;
+    if (fx_open(&f, "ghostlock"))
+        return;
+    struct buf err = BUF_INIT, real = BUF_INIT;
+    int64_t id = 0, got = 0;
+    CHECK_INT(auth_user_create(&f.d, &f.cfg, "dave", "", "", GOOD_PW, 0, &id, &err), RC_OK);
+    char ghost[40];
+    snprintf(ghost, sizeof ghost, "nobody%lld", (long long)now_ms());
+    for (int i = 1; i <= 3; i++) {
+        CHECK_INT(login(&f, "dave", "Wrong-pass-x", &got, &real), RC_DENIED);
+        CHECK_INT(login(&f, ghost, "Wrong-pass-x", &got, &err), RC_DENIED);
+        CHECK_STR(buf_str(&err), buf_str(&real)); /* same answer at every step */
+    }
+    CHECK_CONTAINS(buf_str(&err), "账户已锁定");
+    /* Locked names stay locked, known or not. */
+    CHECK_INT(login(&f, ghost, GOOD_PW, &got, &err), RC_DENIED);
+    CHECK_INT(login(&f, "dave", GOOD_PW, &got, &real), RC_DENIED);
+    CHECK_STR(buf_str(&err), buf_str(&real));
+    /* Another unknown name is not affected. */
+    CHECK_INT(login(&f, "somebody-else", "Wrong-pass-x", &got, &err), RC_DENIED);
+    CHECK_STR(buf_str(&err), "用户名或密码错误 / wrong user name or password");
+    buf_release(&err);
+    buf_release(&real);
+    fx_close(&f);
+}
+
 TEST(auth_login_lockout)
 {
     struct fx f;
