@@ -916,7 +916,8 @@ int kb_search_many(struct kb_conn *c, const int64_t *kb_ids, size_t n, const cha
             m[nm++] = (struct merged){x->coverage * (0.5 + 0.5 * rel), j, i};
         }
     }
-    qsort(m, nm, sizeof *m, cmp_merged);
+    if (nm) /* qsort wants a valid pointer even for no elements */
+        qsort(m, nm, sizeof *m, cmp_merged);
     size_t take = nm < (size_t)k ? nm : (size_t)k;
     out->a = xcalloc(take ? take : 1, sizeof *out->a);
     for (size_t t = 0; t < take; t++) {
