@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Concurrent streamed conversations (issue #4's benchmark): the fake model
-# streams 50 tokens 20 ms apart; N conversations ask at once, through Atrium
-# and, as the baseline in the same run, straight to the model. Reports time
-# to first token and total time on both sides, what Atrium adds, and the
-# server's peak RSS. Appends to bench/out/assist.md.
-#   bench/assist.sh [N ...]        (default: 100 500 1000)
-# The fake model and the client are Python: at high N they are part of what
-# is measured on both sides (2 cores in all), which the baseline shows.
+# (bench/fake_llm_bench.c: one epoll thread) streams 50 tokens 20 ms apart;
+# N conversations ask at once through Atrium and, as the baseline in the same
+# run, straight to the model (bench/sse_load_bench.c: one epoll thread).
+# Reports time to first token and total time on both sides, what Atrium adds,
+# and the server's peak RSS (VmHWM). Prints the table; appends the rows to
+# bench/out/assist.md.
+#   bench/assist.sh [N ...]        (default: 10 100 500 1000)
+#   BUILD=build-x bench/assist.sh  (another build folder)
+#   ATRIUM_ASK_TRACE=1 bench/assist.sh 100   (per-stage times in bench/out/assist-serve.log)
+#   ATRIUM_MODEL_LOOPS=2 bench/assist.sh     (model calls on 2 event loops, see src/llm/llm.c)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NS=("$@")
-[ ${#NS[@]} -eq 0 ] && NS=(100 500 1000)
-BIN=build/atrium
-make -s "$BIN"
+[ ${#NS[@]} -eq 0 ] && NS=(10 100 500 1000)
+B=${BUILD:-build}
+BIN=$B/atrium
+[ -n "${NO_MAKE:-}" ] || make -s BUILD="$B" "$BIN" "$B/fake_llm_bench" "$B/sse_load_bench"
 OUT=bench/out
 mkdir -p "$OUT"
 RES="$OUT/assist.md"
@@ -33,10 +37,10 @@ printf 'Bench#Root-2026x\n' | $BIN --data "$DATA" --quiet user add benchroot --a
 TOKEN=$($BIN --data "$DATA" token create benchroot --name bench | tail -n 1)
 
 FPORT=$(free_port)
-python3 tests/fake_model.py --port "$FPORT" --tokens 50 --delay-ms 20 >"$OUT/assist-fake.log" 2>&1 &
+"$B/fake_llm_bench" --port "$FPORT" --tokens 50 --delay-ms 20 >"$OUT/assist-fake.log" 2>&1 &
 FPID=$!
 PORT=$(free_port)
-ATRIUM_LOG_LEVEL=warn ATRIUM_CHAT_URL="http://127.0.0.1:$FPORT/v1" ATRIUM_CHAT_MODEL=fake \
+ATRIUM_LOG_LEVEL=warn ATRIUM_MODEL_LOOPS=${ATRIUM_MODEL_LOOPS:-0} ATRIUM_CHAT_URL="http://127.0.0.1:$FPORT/v1" ATRIUM_CHAT_MODEL=fake \
 ATRIUM_MAX_CONNECTIONS=8192 ATRIUM_MAX_ANSWERS=4096 ATRIUM_RATE_LIMIT_PER_MIN=1000000 \
 ATRIUM_RATE_LIMIT_BURST=100000 ATRIUM_MODEL_FIRST_TOKEN_TIMEOUT_MS=60000 \
     ${PERF:-} $BIN --data "$DATA" serve --port "$PORT" 2>"$OUT/assist-serve.log" &
@@ -50,28 +54,17 @@ $BIN --data "$DATA" --quiet model add fake --purpose chat --url "http://127.0.0.
 # One untimed round first: the first answers after a start open store
 # connections and build the FAQ and search indexes (the cold numbers are in
 # docs/BENCHMARKS.md too).
-python3 bench/assist_bench.py --atrium "http://127.0.0.1:$PORT" --token "$TOKEN" \
+"$B/sse_load_bench" --atrium "http://127.0.0.1:$PORT" --token "$TOKEN" \
     --model "http://127.0.0.1:$FPORT/v1" --n 20 >/dev/null
+HEAD="| run | N | ok | baseline TTFT p50 / p99 ms | Atrium TTFT p50 / p99 ms | added p50 / p99 ms | Atrium total p50 / p99 ms | peak RSS MB | Atrium CPU s |"
+SEP="|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 if [ ! -f "$RES" ]; then
-    echo "| run | N | ok | baseline TTFT p50 / p99 ms | Atrium TTFT p50 / p99 ms | added p50 / p99 ms | Atrium total p50 / p99 ms | peak RSS MB |" >"$RES"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|" >>"$RES"
+    printf '%s\n%s\n' "$HEAD" "$SEP" >"$RES"
 fi
+printf '%s\n%s\n' "$HEAD" "$SEP"
 for n in "${NS[@]}"; do
-    python3 bench/assist_bench.py --atrium "http://127.0.0.1:$PORT" --token "$TOKEN" \
-        --model "http://127.0.0.1:$FPORT/v1" --n "$n" >"$OUT/assist-$n.json"
-    rss=$(awk '/VmHWM/{print int($2/1024)}' /proc/$SPID/status)
-    line=$(python3 - "$OUT/assist-$n.json" "$rss" <<'EOF'
-import json, sys, time
-d = json.load(open(sys.argv[1])); rss = sys.argv[2]
-b, a = d["baseline_model"], d["atrium"]
-f = lambda x: "—" if x is None else "%.1f" % x
-add = d.get("added_ttft_ms", {"p50": None, "p99": None})
-print("| %s | %d | %d/%d | %s / %s | %s / %s | %s / %s | %s / %s | %s |" % (
-    time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), d["n"], a["ok"], d["n"],
-    f(b["ttft_ms"]["p50"]), f(b["ttft_ms"]["p99"]), f(a["ttft_ms"]["p50"]), f(a["ttft_ms"]["p99"]),
-    f(add["p50"]), f(add["p99"]), f(a["total_ms"]["p50"]), f(a["total_ms"]["p99"]), rss))
-EOF
-)
+    line=$("$B/sse_load_bench" --atrium "http://127.0.0.1:$PORT" --token "$TOKEN" \
+        --model "http://127.0.0.1:$FPORT/v1" --n "$n" --pid "$SPID") || true
     echo "$line" >>"$RES"
     echo "$line"
 done

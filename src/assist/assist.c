@@ -25,9 +25,16 @@
 #include "text/pii.h"
 #include "text/utf8.h"
 
-#define QUESTION_MAX 8192  /* bytes of a question */
-#define HISTORY_TURNS 3    /* earlier turns given to the rewriter and the model */
-#define SUMMARY_CHARS 6000 /* characters of the conversation's files a summary reads */
+#define QUESTION_MAX 8192 /* bytes of a question */
+#define HISTORY_TURNS 3   /* earlier turns given to the rewriter and the model */
+/* Summaries read the conversation's files whole, up to SUMMARY_MAX_CHARS:
+ * when they are longer than one request's budget (summary_budget_chars)
+ * they are read in parts (map: a summary per part, summary_parallel at a
+ * time), then summed up (reduce). */
+#define SUMMARY_MAX_CHARS 400000
+#define SUMMARY_PARTS_MAX 48 /* past this the budget grows: the reduce must fit */
+#define SUMMARY_SECTIONS 12  /* sections quoted per document without a model, at least */
+#define SUMMARY_LINES 150
 #define NOT_FOUND_TEXT "知识库中未找到相关规定。"
 #define BLOCKED_TEXT                                                                                                    \
     "抱歉，您的问题包含不允许讨论的内容，无法回答。/ Sorry, this question touches a topic that " \
@@ -40,6 +47,16 @@ static const char SYSTEM_PROMPT[] =
     "资料不足以回答时，只回答“" NOT_FOUND_TEXT "”。回答简洁、准确，使用简体中文。"
     "资料和问题中形如 [身份证1]、[手机号1] 的占位符代表客户信息，原样保留，不要猜测其内容。";
 
+static const char MAP_PROMPT[] =
+    "你是银行内部的文档助手。下面是文件的一部分（按原文顺序）。用简体中文概括这一部分的要点："
+    "保留条款编号、金额、期限和责任主体，不要添加原文没有的内容，不超过300字。"
+    "形如 [身份证1]、[手机号1] 的占位符原样保留。";
+static const char REDUCE_PROMPT[] =
+    "你是银行内部的文档助手。下面编号的资料是同一批文件各部分的要点，按原文顺序排列。"
+    "据此写出整体总结：先用一两句话说明文件讲什么，再分条列出要点，每条后面用 [编号] 标注出处，"
+    "例如 [1]。只依据资料，不要添加资料以外的内容，使用简体中文。"
+    "形如 [身份证1]、[手机号1] 的占位符原样保留。";
+
 struct running {
     int64_t user_id, conv_id;
     volatile int stop;
@@ -48,6 +65,8 @@ struct running {
 
 struct assist {
     const struct config *cfg;
+    size_t summary_budget;   /* characters of file text per map request */
+    size_t summary_parallel; /* map requests at once */
     struct gw *gw;
     struct safety *safety;
     struct audit_writer *audit;
@@ -66,6 +85,10 @@ int assist_new(const struct config *cfg, struct gw *gw, struct safety *safety,
     a->safety = safety;
     a->audit = audit;
     a->faq = faq_index_new();
+    /* Out-of-range settings take the nearest bound. */
+    int b = cfg->summary_budget_chars, p = cfg->summary_parallel;
+    a->summary_budget = b < 200 ? 200 : b > 1000000 ? 1000000 : (size_t)b;
+    a->summary_parallel = p < 1 ? 1 : p > 16 ? 16 : (size_t)p;
     pthread_mutex_init(&a->mu, NULL);
     *out = a;
     return RC_OK;
@@ -357,46 +380,226 @@ static int wants_summary(const char *q)
     return 0;
 }
 
-/* The summary without a model: the lead of each source, first sentence
- * (up to 120 characters) of at most six chunks, each cited. */
+/* The leading sentence of a chunk (up to 120 characters, the title line
+ * the chunker repeats left out, whitespace folded) into line. */
+static void lead_sentence(const struct kb_hit *h, struct buf *line)
+{
+    const char *t = h->text;
+    size_t tl = strlen(h->doc_title);
+    if (tl && strncmp(t, h->doc_title, tl) == 0 && t[tl] == '\n')
+        t += tl + 1;
+    size_t n = strlen(t), cut = 0, chars = 0;
+    while (cut < n && chars < 120) {
+        uint32_t cp;
+        size_t used = utf8_decode(t + cut, n - cut, &cp);
+        if (cp == '\n' || cp == '\r' || cp == '\t')
+            (void)buf_addc(line, ' ');
+        else
+            (void)buf_add(line, t + cut, used);
+        cut += used;
+        chars++;
+        if (cp == 0x3002 /* 。 */ || cp == 0xFF01 || cp == 0xFF1F)
+            break;
+    }
+    while (line->len && (line->p[line->len - 1] == ' '))
+        line->len--;
+}
+
+/* The summary without a model, over every document: for each document
+ * (in order) its title, then the leading sentence of each section (a
+ * chunk whose heading differs from the one before), each cited; at most
+ * SUMMARY_LINES lines, shared out among the documents (at least
+ * SUMMARY_SECTIONS each) so that a long one does not crowd out the rest. */
 static void summary_extractive(const struct kb_hits *h, struct kb_answer *ka)
 {
+    size_t ndocs = 0;
+    for (size_t i = 0; i < h->n; i++)
+        ndocs += i == 0 || h->a[i].doc_id != h->a[i - 1].doc_id;
+    size_t per_doc = ndocs ? SUMMARY_LINES / ndocs : SUMMARY_LINES;
+    if (per_doc < SUMMARY_SECTIONS)
+        per_doc = SUMMARY_SECTIONS;
     struct buf b = BUF_INIT;
     (void)buf_adds(&b, "文件要点（摘录）：");
-    size_t shown = 0;
-    for (size_t i = 0; i < h->n && shown < 6; i++) {
-        const char *t = h->a[i].text;
-        size_t tl = strlen(h->a[i].doc_title);
-        if (tl && strncmp(t, h->a[i].doc_title, tl) == 0 && t[tl] == '\n')
-            t += tl + 1; /* the title line the chunker repeats */
-        size_t n = strlen(t), cut = 0, chars = 0;
+    size_t shown = 0, in_doc = 0;
+    for (size_t i = 0; i < h->n && shown < SUMMARY_LINES; i++) {
+        const struct kb_hit *x = &h->a[i];
+        int new_doc = i == 0 || x->doc_id != h->a[i - 1].doc_id;
+        if (new_doc) {
+            (void)buf_addf(&b, "\n\n《%s》", x->doc_title);
+            in_doc = 0;
+        } else if (strcmp(x->heading, h->a[i - 1].heading) == 0 || in_doc >= per_doc) {
+            continue; /* the same section, or enough of this document */
+        }
         struct buf line = BUF_INIT;
-        while (cut < n && chars < 120) {
-            uint32_t cp;
-            size_t used = utf8_decode(t + cut, n - cut, &cp);
-            if (cp == '\n' || cp == '\r' || cp == '\t')
-                (void)buf_addc(&line, ' ');
-            else
-                (void)buf_add(&line, t + cut, used);
-            cut += used;
-            chars++;
-            if (cp == 0x3002 /* 。 */)
-                break;
+        lead_sentence(x, &line);
+        if (line.len) {
+            (void)buf_addf(&b, "\n%zu. %s%s%.*s [%zu]", in_doc + 1, x->heading,
+                           x->heading[0] ? "：" : "", (int)line.len, line.p, shown + 1);
+            kb_answer_add_citation(ka, (int)(shown + 1), x);
+            shown++;
+            in_doc++;
         }
-        while (line.len && line.p[line.len - 1] == ' ')
-            line.len--;
-        if (!line.len) {
-            buf_release(&line);
-            continue;
-        }
-        (void)buf_addf(&b, "\n%zu. %.*s [%zu]", shown + 1, (int)line.len, line.p, shown + 1);
         buf_release(&line);
-        kb_answer_add_citation(ka, (int)(shown + 1), &h->a[i]);
-        shown++;
     }
     ka->mode = shown ? KB_ANSWER_EXTRACTIVE : KB_ANSWER_NONE;
     ka->text = shown ? buf_detach(&b, NULL) : xstrdup(NOT_FOUND_TEXT);
     buf_release(&b);
+}
+
+/* ---- summaries of long files: map, then reduce ---- */
+
+struct sum_part {
+    size_t first, n; /* chunks [first, first + n) of the files */
+    struct buf text; /* their text, masked */
+    char *summary;   /* the model's summary of it (masked), or NULL */
+    struct buf err;
+    struct assist *a; /* for the map thread */
+    const char *model;
+    int64_t user_id;
+};
+
+static void *map_part(void *arg)
+{
+    struct sum_part *p = arg;
+    struct llm_msg msgs[2] = {{.role = "system", .content = MAP_PROMPT},
+                              {.role = "user", .content = buf_str(&p->text)}};
+    struct llm_result res;
+    memset(&res, 0, sizeof res);
+    struct gw_call_opts go = {.user_id = p->user_id};
+    if (gw_chat(p->a->gw, p->model, msgs, 2, NULL, NULL, &res, NULL, &go, &p->err) == RC_OK &&
+        res.content && res.content[0]) {
+        p->summary = res.content;
+        res.content = NULL;
+    }
+    llm_result_release(&res);
+    return NULL;
+}
+
+/* Splits the files' chunks into parts of about a->summary_budget
+ * characters (whole chunks, in order; more when there would be more than
+ * SUMMARY_PARTS_MAX parts), masked with map. Returns the number of parts
+ * (*out, malloc'd), 0 when the chunks fit one request. */
+static size_t summary_parts(struct assist *a, struct pii_map *map, const struct kb_hits *h,
+                            struct sum_part **out)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < h->n; i++)
+        total += strlen(h->a[i].text) + strlen(h->a[i].doc_title) + 8;
+    size_t budget = a->summary_budget * 3; /* characters to bytes, about (CJK) */
+    *out = NULL;
+    if (total <= budget)
+        return 0;
+    if (total / budget + 1 > SUMMARY_PARTS_MAX)
+        budget = total / SUMMARY_PARTS_MAX + 1;
+    struct sum_part *parts = NULL;
+    size_t np = 0, cap = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        const struct kb_hit *x = &h->a[i];
+        size_t add = strlen(x->text) + strlen(x->doc_title) + 8;
+        struct sum_part *p = np ? &parts[np - 1] : NULL;
+        if (!p || (p->text.len && p->text.len + add > budget)) {
+            parts = xgrow(parts, &cap, np + 1, sizeof *parts);
+            p = &parts[np++];
+            memset(p, 0, sizeof *p);
+            buf_init(&p->text, BUF_NOMAX);
+            buf_init(&p->err, 4096);
+            p->first = i;
+        }
+        struct buf raw = BUF_INIT;
+        (void)buf_addf(&raw, "《%s》%s%s\n%s\n\n", x->doc_title, x->heading[0] ? " " : "",
+                       x->heading, x->text);
+        if (pii_mask(map, raw.p, raw.len, &p->text) != RC_OK)
+            (void)buf_adds(&p->text, "（此段无法处理 / left out）\n\n");
+        buf_release(&raw);
+        p->n++;
+    }
+    *out = parts;
+    return np;
+}
+
+static void summary_parts_free(struct sum_part *parts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        buf_release(&parts[i].text);
+        buf_release(&parts[i].err);
+        free(parts[i].summary);
+    }
+    free(parts);
+}
+
+static int emit(struct stream *s, enum assist_event ev, const char *p, size_t n);
+static int stopped(struct stream *s);
+
+/* The map step: every part summarised by the model, a->summary_parallel at
+ * a time, with a notice as each wave ends. On RC_OK *sources holds one
+ * source per part (its first chunk's document, the part's summary as
+ * text) for the reduce, nothing when the chunks fit one request or the
+ * answer was stopped (stopped(st)); RC_UPSTREAM when a part failed. */
+static int summary_map(struct assist *a, const char *model, int64_t uid, struct pii_map *map,
+                       const struct kb_hits *chunks, struct stream *st, struct kb_hits *sources)
+{
+    struct sum_part *parts = NULL;
+    size_t np = summary_parts(a, map, chunks, &parts), done = 0;
+    int rc = RC_OK;
+    char note[256];
+    if (!np)
+        return RC_OK;
+    snprintf(note, sizeof note, "文件较长，分 %zu 部分阅读 / a long text: reading it in %zu parts",
+             np, np);
+    (void)emit(st, AE_NOTICE, note, strlen(note));
+    while (done < np && rc == RC_OK) {
+        size_t wave = np - done < a->summary_parallel ? np - done : a->summary_parallel;
+        pthread_t th[16];
+        int started[16] = {0};
+        for (size_t i = 0; i < wave; i++) {
+            struct sum_part *p = &parts[done + i];
+            p->a = a;
+            p->model = model;
+            p->user_id = uid;
+            started[i] = pthread_create(&th[i], NULL, map_part, p) == 0;
+            if (!started[i])
+                map_part(p); /* no thread: this one in turn */
+        }
+        for (size_t i = 0; i < wave; i++)
+            if (started[i])
+                pthread_join(th[i], NULL);
+        for (size_t i = 0; i < wave; i++)
+            if (!parts[done + i].summary) {
+                log_warn("assist: a summary part failed: %s", buf_str(&parts[done + i].err));
+                rc = RC_UPSTREAM;
+            }
+        done += wave;
+        snprintf(note, sizeof note, "已阅读 %zu/%zu 部分 / read %zu of %zu parts", done, np, done,
+                 np);
+        if (rc == RC_OK && emit(st, AE_NOTICE, note, strlen(note)))
+            break; /* stopped */
+    }
+    if (rc == RC_OK && !stopped(st)) {
+        sources->a = xcalloc(np, sizeof *sources->a);
+        sources->n = np;
+        for (size_t i = 0; i < np; i++) {
+            const struct kb_hit *f = &chunks->a[parts[i].first];
+            struct kb_hit *x = &sources->a[i];
+            *x = *f;
+            x->doc_name = xstrdup(f->doc_name ? f->doc_name : "");
+            x->doc_title = xstrdup(f->doc_title ? f->doc_title : "");
+            x->heading = xstrdup(f->heading ? f->heading : "");
+            x->label = xstrdup(f->label ? f->label : "");
+            x->highlight = NULL;
+            x->score = x->coverage = 1;
+            /* the documents this part covers, then its summary */
+            struct buf t = BUF_INIT;
+            for (size_t k = parts[i].first; k < parts[i].first + parts[i].n; k++)
+                if (k == parts[i].first || chunks->a[k].doc_id != chunks->a[k - 1].doc_id)
+                    (void)buf_addf(&t, "%s《%s》", k == parts[i].first ? "（涉及 " : "",
+                                   chunks->a[k].doc_title);
+            (void)buf_addf(&t, "，第 %zu/%zu 部分）\n%s", i + 1, np, parts[i].summary);
+            x->text = buf_detach(&t, NULL);
+            buf_release(&t);
+        }
+    }
+    summary_parts_free(parts, np);
+    return rc;
 }
 
 /* The connection is not needed while the network is: lend it (see
@@ -424,6 +627,54 @@ static int conn_resume(const struct assist_request *rq, struct kb_conn **c, stru
 
 /* ---- the whole answer ---- */
 
+/* Stage times before the first token, logged per answer when
+ * ATRIUM_ASK_TRACE is set (bench/assist.sh; docs/BENCHMARKS.md). */
+enum {
+    TR_CONV,
+    TR_SAFETY,
+    TR_HISTORY,
+    TR_REWRITE,
+    TR_KBSET,
+    TR_WRITE,
+    TR_FAQ,
+    TR_SEARCH,
+    TR_MODEL,
+    TR_N
+};
+#define TR(k) (tr[k] = now_ms())
+
+static int trace_on(void)
+{
+    static int on = -1;
+    int v = __atomic_load_n(&on, __ATOMIC_RELAXED);
+    if (v < 0) {
+        const char *e = getenv("ATRIUM_ASK_TRACE");
+        v = e && *e && strcmp(e, "0") != 0;
+        __atomic_store_n(&on, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+static void trace_log(const double *tr, double t0, double first_ms)
+{
+    static const char *const names[TR_N] = {"conv",  "safety", "history", "rewrite", "kbset",
+                                            "write", "faq",    "search",  "model"};
+    char line[512];
+    size_t off = 0;
+    double prev = t0;
+    for (int i = 0; i < TR_N && off < sizeof line; i++) {
+        if (tr[i] <= 0)
+            continue;
+        int n = snprintf(line + off, sizeof line - off, " %s=%.2f", names[i], tr[i] - prev);
+        if (n < 0)
+            break;
+        off += (size_t)n;
+        prev = tr[i];
+    }
+    log_warn("ask trace (ms):%s first_token=%.2f after_model=%.2f", line, first_ms,
+             first_ms >= 0 ? first_ms - (prev - t0) : -1.0);
+}
+
 int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request *rq, assist_cb cb,
                void *ctx, struct assist_answer *out, struct buf *err)
 {
@@ -436,7 +687,8 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
     memset(&conv, 0, sizeof conv);
     struct conv_history hist = {0};
     struct running *run = NULL;
-    struct kb_hits hits = {0};
+    struct kb_hits hits = {0}, chunks = {0};
+    const char *sys_prompt = SYSTEM_PROMPT;
     struct kb_answer ka;
     memset(&ka, 0, sizeof ka);
     struct websearch_results web = {0};
@@ -452,6 +704,7 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
     size_t nkb = 0, nids = 0;
     int all = rq->all_kbs, web_on = rq->web, rc = RC_OK;
     const char *model = rq->model;
+    double tr[TR_N] = {0};
     buf_init(&st.shown, 4u << 20);
     buf_init(&st.thinking, 4u << 20);
 
@@ -484,6 +737,7 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
     } else {
         question = xstrdup(rq->question ? rq->question : "");
     }
+    TR(TR_CONV);
     size_t qlen = strlen(question);
     if (!qlen || qlen > QUESTION_MAX || !utf8_valid(question, qlen)) {
         (void)buf_adds(err, "问题为空、过长或不是有效的 UTF-8 / the question is empty, too long "
@@ -511,6 +765,7 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
             st.filter = safety_stream_new(matcher);
     }
     int use_model = !rq->no_model && model_available(a, model);
+    TR(TR_SAFETY);
 
     /* 2. history and the standalone question */
     struct rw_turn turns[HISTORY_TURNS];
@@ -531,21 +786,14 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
                 turns[nturns++] = (struct rw_turn){rq->history[i].content, ans};
             }
     }
+    TR(TR_HISTORY);
     struct rw_ctx rwc = {a, model, uid};
     struct rw_opts rwo = {use_model ? rw_chat : NULL, &rwc, HISTORY_TURNS};
     if (blocked_in) /* a blocked question goes nowhere, not even to the rewriter */
         query = xstrdup(question);
     else if ((rc = rw_rewrite(question, turns, nturns, &rwo, &query, NULL)) != RC_OK)
         goto out;
-    /* The question is stored with its standalone form in one write (the
-     * history above was read before it, so it is not its own history). */
-    if (rq->conv_id > 0 && !rq->regenerate) {
-        rc = conv_msg_add_user(d, uid, rq->conv_id, question, query, &out->user_msg_id, err);
-        if (rc)
-            goto out;
-    } else if (out->user_msg_id && conv_msg_set_query(d, uid, out->user_msg_id, query) != RC_OK) {
-        log_warn("assist: the standalone question was not stored");
-    }
+    TR(TR_REWRITE);
     out->query = xstrdup(query);
 
     /* 3. where to look */
@@ -556,11 +804,33 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
                 kb_ids ? nkb : rq->nkbs, conv.files_kb_id, &ids, &nids);
     if (rc)
         goto out;
+    TR(TR_KBSET);
+    /* The question (with its standalone form; the history above was read
+     * before it, so it is not its own history) and the streaming answer's
+     * row are stored in one write transaction: one commit, one wait for
+     * the write lock, before the first token. */
     if (rq->conv_id > 0) {
-        rc = conv_msg_start(d, uid, rq->conv_id, use_model ? model : NULL, &out->msg_id);
+        struct db_tx tx;
+        rc = db_tx_begin(d->db, &tx);
         if (rc)
             goto out;
+        if (!rq->regenerate)
+            rc = conv_msg_add_user(d, uid, rq->conv_id, question, query, &out->user_msg_id, err);
+        else if (out->user_msg_id && conv_msg_set_query(d, uid, out->user_msg_id, query) != RC_OK)
+            log_warn("assist: the standalone question was not stored");
+        if (rc == RC_OK)
+            rc = conv_msg_start(d, uid, rq->conv_id, use_model ? model : NULL, &out->msg_id);
+        int rc2 = db_tx_end(d->db, &tx, rc == RC_OK);
+        if (rc == RC_OK)
+            rc = rc2;
+        if (rc) {
+            if (!rq->regenerate)
+                out->user_msg_id = 0;
+            out->msg_id = 0; /* rolled back: nothing to mark failed */
+            goto out;
+        }
     }
+    TR(TR_WRITE);
     st.a = a;
     st.run = run;
     st.cb = cb;
@@ -588,15 +858,45 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
         goto done;
     }
 
+    TR(TR_FAQ);
     /* 5. search the KBs and the web — or, for "总结一下这份文件", read the
      * conversation's files from the start */
     struct kb_search_opts so = {rq->k > 0 ? rq->k : 5, KB_NO_HIGHLIGHT, rq->who};
     int summary = conv.files_kb_id > 0 && wants_summary(query);
     if (summary) {
-        rc = kb_leading_chunks(c, rq->who, conv.files_kb_id, SUMMARY_CHARS, &hits);
+        rc = kb_leading_chunks(c, rq->who, conv.files_kb_id, SUMMARY_MAX_CHARS, &hits);
         if (rc)
             goto out;
         summary = hits.n > 0;
+    }
+    /* A long text is read in parts first; the parts' summaries are then
+     * the sources of the final one (the chunks are kept for citations
+     * and for the extracts should the model fail). */
+    if (summary && use_model) {
+        struct kb_hits parts = {0};
+        conn_pause(rq);
+        int mrc = summary_map(a, model, uid, map, &hits, &st, &parts);
+        if (conn_resume(rq, &c, &d) != RC_OK) {
+            kb_hits_release(&parts);
+            rc = RC_DB;
+            goto out;
+        }
+        if (stopped(&st)) {
+            kb_hits_release(&parts);
+            out->mode = xstrdup("none");
+            out->text = xstrdup("");
+            out->citations = json_array();
+            goto done;
+        }
+        if (mrc != RC_OK) {
+            use_model = 0; /* the extracts, with the fallback notice */
+            out->notice = xstrdup(FALLBACK_NOTICE);
+            (void)emit(&st, AE_NOTICE, out->notice, strlen(out->notice));
+        } else if (parts.n) {
+            chunks = hits;
+            hits = parts;
+            sys_prompt = REDUCE_PROMPT;
+        }
     }
     if (!summary && nids) {
         rc = kb_search_many(c, ids, nids, query, &so, &hits, err);
@@ -624,6 +924,7 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
         buf_release(&werr);
     }
 
+    TR(TR_SEARCH);
     /* 6. the answer: the model over the sources, or the extracts */
     if (use_model && (nsrc || web.n)) {
         struct buf user = BUF_INIT;
@@ -637,7 +938,7 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
         (void)buf_addf(&user, "\n问题：%s", query);
         struct llm_msg msgs[2 + 2 * HISTORY_TURNS];
         size_t nm = 0;
-        msgs[nm++] = (struct llm_msg){.role = "system", .content = SYSTEM_PROMPT};
+        msgs[nm++] = (struct llm_msg){.role = "system", .content = sys_prompt};
         for (size_t i = 0; i < nturns; i++) {
             msgs[nm++] = (struct llm_msg){.role = "user", .content = turns[i].question};
             if (turns[i].answer && turns[i].answer[0])
@@ -656,6 +957,7 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
         if (mrc == RC_OK) {
             struct gw_call_opts go = {.user_id = uid};
             conn_pause(rq);
+            TR(TR_MODEL);
             mrc = gw_chat(a->gw, model, msgs, nm, on_delta, &st, &res, &info, &go, &why);
             if (conn_resume(rq, &c, &d) != RC_OK) {
                 for (size_t i = 0; i < nm; i++)
@@ -734,7 +1036,7 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
         (void)emit(&st, AE_NOTICE, out->notice, strlen(out->notice));
     }
     if (summary)
-        summary_extractive(&hits, &ka);
+        summary_extractive(chunks.n ? &chunks : &hits, &ka);
     else
         kb_answer_extractive(&hits, cfg->min_score, &ka);
     out->mode = xstrdup(ka.mode == KB_ANSWER_NONE ? "none" : "extractive");
@@ -748,6 +1050,8 @@ done:
     out->stopped = stopped(&st);
     out->latency_ms = now_ms() - t0;
     out->first_token_ms = st.first_ms;
+    if (trace_on())
+        trace_log(tr, t0, st.first_ms);
     if (out->msg_id) {
         char *cites = json_dumps(out->citations, JSON_COMPACT);
         struct conv_finish f = {out->stopped ? "stopped" : "done",
@@ -776,6 +1080,7 @@ out:
     conv_release(&conv);
     conv_history_release(&hist);
     kb_hits_release(&hits);
+    kb_hits_release(&chunks);
     kb_answer_release(&ka);
     websearch_results_release(&web);
     faq_match_release(&fm);

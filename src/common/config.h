@@ -68,6 +68,8 @@ struct config {
     int model_health_s;       /* model_health_interval_s: endpoint health checks (30) */
     int model_cooldown_s;     /* model_cooldown_s: a failed endpoint rests this long (10) */
     int max_answers;          /* max_answers: answers in flight, each on its own thread (1024) */
+    int summary_budget_chars; /* summary_budget_chars: file text per summary request (6000) */
+    int summary_parallel;     /* summary_parallel: summary requests at once (3) */
 
     /* Digital employees (issue #5). */
     char *agent_http_allow;         /* agent_http_allow: URL prefixes the HTTP tool may call,

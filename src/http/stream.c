@@ -3,7 +3,9 @@
  * is shared by three owners (the MHD response, the worker, the request),
  * each holding one reference; the stream's mutex orders suspend/resume so a
  * connection is only resumed while it is suspended and still alive. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -62,6 +64,9 @@ struct http_stream {
     void *task_ctx;
     void (*task_free)(void *);
     struct http_task_result tres;
+    /* ATRIUM_ASK_TRACE: when the request came, when its stream was made,
+     * when the first event was pushed and when MHD took it */
+    double t_req, t_new, t_push, t_read;
 };
 
 static int server_stopping(struct http_server *s)
@@ -101,6 +106,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     if (avail) {
         size_t n = avail < max ? avail : max;
         memcpy(buf, st->out.p + st->off, n);
+        if (st->t_push > 0 && st->t_read <= 0)
+            st->t_read = now_ms();
         st->off += n;
         st->sent += n;
         if (st->off == st->out.len) {
@@ -153,6 +160,8 @@ static int stream_push(struct http_stream *st, const char *event, json_t *data, 
         st->cancelled = 1;
         goto out;
     }
+    if (st->t_push <= 0 && event && strcmp(event, "delta") == 0)
+        st->t_push = now_ms();
     if (st->suspended && st->conn) {
         st->suspended = 0;
         MHD_resume_connection(st->conn);
@@ -308,7 +317,9 @@ static void task_run(struct http_server *s, struct http_stream *st)
 static void sse_run(struct http_server *s, struct http_stream *st)
 {
     log_set_request_id(st->id);
+    double t_run = now_ms();
     struct kb_conn *c = server_stopping(s) ? NULL : http_conn(s);
+    double t_conn = now_ms();
     if (server_stopping(s))
         (void)stream_push(st, "error", error_event(RC_BUSY, STOPPING_MSG), 1);
     else if (!c)
@@ -316,6 +327,11 @@ static void sse_run(struct http_server *s, struct http_stream *st)
     else
         st->sse(st->task_ctx, c, st);
     pthread_mutex_lock(&st->mu);
+    if (getenv("ATRIUM_ASK_TRACE"))
+        log_warn("ask trace (ms): request=%.2f thread_start=%.2f store_conn=%.2f "
+                 "delta_to_mhd=%.2f",
+                 st->t_new - st->t_req, t_run - st->t_new, t_conn - t_run,
+                 st->t_read > 0 ? st->t_read - st->t_push : -1.0);
     st->done = 1;
     if (st->suspended && st->conn) {
         st->suspended = 0;
@@ -451,6 +467,8 @@ finish:
 static struct http_stream *stream_new(struct http_req *r, struct http_query_body *q, int refs)
 {
     struct http_stream *st = xcalloc(1, sizeof *st);
+    st->t_new = now_ms();
+    st->t_req = r->t0;
     pthread_mutex_init(&st->mu, NULL);
     st->srv = r->srv;
     st->refs = refs;
@@ -477,6 +495,7 @@ static void *answer_thread(void *arg)
 {
     struct http_stream *st = arg;
     struct http_server *s = st->srv;
+    (void)pthread_setname_np(pthread_self(), "atrium-answer");
     stream_run(s, st);
     http_conn_lend(s);
     pthread_mutex_lock(&s->mu);

@@ -1,6 +1,10 @@
 /* The model client: OpenAI-compatible chat completions streamed over SSE,
  * embeddings and rerank, on libcurl and jansson. Each call owns its own curl
- * handle, so calls from several threads never share state. */
+ * handle. A chat runs on its caller's thread, or (ATRIUM_MODEL_LOOPS=N) on
+ * one of N event loop threads (a curl multi handle each: many streams per
+ * thread, kept-alive connections reused across calls) while the caller
+ * waits, its delta callback then running on the loop thread. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "llm/llm.h"
 
 #include "common/alloc.h"
@@ -9,6 +13,7 @@
 #include "common/util.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <float.h>
 #include <jansson.h>
 #include <math.h>
@@ -17,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #define LLM_URL_MAX 2048
 #define LLM_ANSWER_MAX (8u << 20)       /* content or reasoning of one answer */
@@ -361,6 +369,15 @@ struct chat {
     size_t nevents;
     int done, got_token, cancelled, first_timeout, failed;
     struct buf why; /* set with failed: what was wrong with the stream */
+    /* On the model loop: the deadline for the first token, the list of
+     * chats in the multi (loop thread only) or waiting to join it (under
+     * its loop's mu), and the end (under its loop's mu). */
+    double deadline;
+    struct loop *loop;
+    struct chat *next, *prev;
+    pthread_cond_t cv;
+    int finished;
+    CURLcode result;
 };
 
 static int chat_fail(struct chat *c, const char *msg)
@@ -550,10 +567,11 @@ static size_t chat_write(char *p, size_t size, size_t nmemb, void *ud)
     return rc ? 0 : n;
 }
 
-/* Runs the transfer on a private multi handle so that the first-token
- * deadline is checked on time: a progress callback only runs about once a
+/* Runs the transfer on a private multi handle, on the calling thread (when
+ * there is no model loop, the default), checking the
+ * first-token deadline on time: a progress callback only runs about once a
  * second on an idle connection, too coarse for sub-second limits. */
-static CURLcode chat_run(struct chat *c, long first_token_ms)
+static CURLcode chat_run_private(struct chat *c, long first_token_ms)
 {
     CURLcode res = CURLE_FAILED_INIT;
     CURLM *m = curl_multi_init();
@@ -592,6 +610,258 @@ out:
     if (m)
         curl_multi_cleanup(m);
     return res;
+}
+
+/* ---- the model loop ---- */
+
+/* One thread and one multi handle for every chat, driven by epoll through
+ * curl's socket interface: a delta wakes one thread (not one per answer),
+ * only the sockets with data are looked at (not every transfer), and the
+ * multi's connection cache keeps connections to the model alive between
+ * calls. A delta callback runs on this thread, so it must not block (the
+ * SSE streams only append to a buffer). */
+#define LOOPS_MAX 8
+
+struct loop {
+    pthread_mutex_t mu;
+    CURLM *m;
+    int ep, wake;         /* epoll; an eventfd that says "pending has work" */
+    struct chat *pending; /* submitted, not yet in the multi (under mu) */
+    struct chat *active;  /* in the multi, doubly linked (loop thread only) */
+    double next_check;    /* no first-token deadline is due before this */
+    double timer_due;     /* when curl's timer wants a call (now_ms); < 0 none */
+};
+
+/* One loop per core (a loop is one thread: at a few thousand deltas a
+ * second one core is what it gets); chats are dealt out in turn. */
+static struct loop loops[LOOPS_MAX];
+static size_t nloops;
+static unsigned next_loop;
+static pthread_once_t loops_once = PTHREAD_ONCE_INIT;
+
+static void loop_finish(struct loop *L, struct chat *c, CURLcode res)
+{
+    (void)curl_multi_remove_handle(L->m, c->h);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        L->active = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_lock(&L->mu);
+    c->result = res;
+    c->finished = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&L->mu);
+}
+
+/* curl says which sockets to watch. */
+static int loop_socket(CURL *h, curl_socket_t fd, int what, void *ud, void *sockp)
+{
+    struct loop *L = ud;
+    (void)h;
+    if (what == CURL_POLL_REMOVE) {
+        (void)epoll_ctl(L->ep, EPOLL_CTL_DEL, fd, NULL); /* curl may have closed it already */
+        return 0;
+    }
+    struct epoll_event ev = {.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) |
+                                       (what & CURL_POLL_OUT ? EPOLLOUT : 0u),
+                             .data.fd = fd};
+    int op = sockp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(L->ep, op, fd, &ev) != 0 &&
+        epoll_ctl(L->ep, op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0) {
+        log_warn("llm: the model loop cannot watch a socket");
+        return -1;
+    }
+    if (!sockp)
+        (void)curl_multi_assign(L->m, fd, (void *)1); /* "known": MOD next time */
+    return 0;
+}
+
+static int loop_timer(CURLM *m, long timeout_ms, void *ud)
+{
+    struct loop *L = ud;
+    (void)m;
+    L->timer_due = timeout_ms < 0 ? -1 : now_ms() + (double)timeout_ms;
+    return 0;
+}
+
+static void loop_done_msgs(struct loop *L)
+{
+    int left = 0;
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(L->m, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct chat *c = NULL;
+        if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c) == CURLE_OK && c)
+            loop_finish(L, c, msg->data.result);
+    }
+}
+
+static void loop_add_pending(struct loop *L)
+{
+    uint64_t n;
+    if (read(L->wake, &n, sizeof n) < 0 && errno != EAGAIN)
+        log_warn("llm: the model loop's wake-up failed");
+    pthread_mutex_lock(&L->mu);
+    struct chat *add = L->pending;
+    L->pending = NULL;
+    pthread_mutex_unlock(&L->mu);
+    while (add) {
+        struct chat *c = add;
+        add = c->next;
+        if (curl_multi_add_handle(L->m, c->h) == CURLM_OK) {
+            c->prev = NULL;
+            c->next = L->active;
+            if (L->active)
+                L->active->prev = c;
+            L->active = c;
+            if (c->deadline < L->next_check)
+                L->next_check = c->deadline;
+        } else {
+            pthread_mutex_lock(&L->mu);
+            c->result = CURLE_FAILED_INIT;
+            c->finished = 1;
+            pthread_cond_signal(&c->cv);
+            pthread_mutex_unlock(&L->mu);
+        }
+    }
+}
+
+static void *loop_main(void *arg)
+{
+    struct loop *L = arg;
+    (void)pthread_setname_np(pthread_self(), "atrium-models");
+    struct epoll_event evs[256];
+    for (;;) {
+        double now = now_ms(), wait = 1000;
+        if (L->next_check - now < wait)
+            wait = L->next_check - now + 1;
+        if (L->timer_due >= 0 && L->timer_due - now < wait)
+            wait = L->timer_due - now;
+        if (wait < 0)
+            wait = 0;
+        int n = epoll_wait(L->ep, evs, 256, (int)wait);
+        if (n < 0 && errno != EINTR)
+            log_warn("llm: the model loop could not wait");
+        int running = 0;
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.fd == L->wake) {
+                loop_add_pending(L);
+                continue;
+            }
+            int what = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                       (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                       (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+            (void)curl_multi_socket_action(L->m, evs[i].data.fd, what, &running);
+        }
+        /* curl's timer (a new transfer asks for 0 ms) */
+        if (L->timer_due >= 0 && now_ms() >= L->timer_due) {
+            L->timer_due = -1;
+            (void)curl_multi_socket_action(L->m, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
+        loop_done_msgs(L);
+        /* First-token deadlines: the list is walked only when one is due. */
+        now = now_ms();
+        if (now >= L->next_check) {
+            L->next_check = now + 1000;
+            for (struct chat *c = L->active, *next; c; c = next) {
+                next = c->next;
+                if (c->got_token)
+                    continue;
+                if (now >= c->deadline) {
+                    c->first_timeout = 1;
+                    loop_finish(L, c, CURLE_OPERATION_TIMEDOUT);
+                } else if (c->deadline < L->next_check) {
+                    L->next_check = c->deadline;
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+static int loop_init(struct loop *L)
+{
+    pthread_attr_t attr;
+    pthread_t t;
+    if (pthread_mutex_init(&L->mu, NULL) != 0)
+        return -1;
+    L->timer_due = -1;
+    L->ep = epoll_create1(EPOLL_CLOEXEC);
+    L->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    L->m = curl_multi_init();
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = L->wake};
+    if (L->ep < 0 || L->wake < 0 || !L->m || epoll_ctl(L->ep, EPOLL_CTL_ADD, L->wake, &ev) != 0 ||
+        curl_multi_setopt(L->m, CURLMOPT_SOCKETFUNCTION, loop_socket) != CURLM_OK ||
+        curl_multi_setopt(L->m, CURLMOPT_SOCKETDATA, L) != CURLM_OK ||
+        curl_multi_setopt(L->m, CURLMOPT_TIMERFUNCTION, loop_timer) != CURLM_OK ||
+        curl_multi_setopt(L->m, CURLMOPT_TIMERDATA, L) != CURLM_OK)
+        goto fail;
+    if (pthread_attr_init(&attr) != 0)
+        goto fail;
+    int made = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+               pthread_create(&t, &attr, loop_main, L) == 0;
+    pthread_attr_destroy(&attr);
+    if (made)
+        return 0;
+fail:
+    if (L->m)
+        curl_multi_cleanup(L->m);
+    if (L->ep >= 0)
+        close(L->ep);
+    if (L->wake >= 0)
+        close(L->wake);
+    pthread_mutex_destroy(&L->mu);
+    return -1;
+}
+
+/* ATRIUM_MODEL_LOOPS=N: how many loops (at most LOOPS_MAX). The default,
+ * 0, runs each chat on its caller's thread: on the 2-core benchmark host
+ * the loops were not faster (docs/BENCHMARKS.md, issue #4). */
+static void loops_start(void)
+{
+    long n = 0;
+    const char *e = getenv("ATRIUM_MODEL_LOOPS");
+    if (e && *e)
+        n = strtol(e, NULL, 10);
+    if (n < 0)
+        n = 1;
+    if (n > LOOPS_MAX)
+        n = LOOPS_MAX;
+    if (pthread_once(&curl_once, curl_init_once) != 0 || curl_init_rc != CURLE_OK)
+        return;
+    while (nloops < (size_t)n && loop_init(&loops[nloops]) == 0)
+        nloops++;
+    if (nloops < (size_t)n)
+        log_warn("llm: %zu of %ld model loops started", nloops, n);
+}
+
+/* Runs the transfer on the model loop and waits for its end; on the
+ * calling thread when there is no L-> */
+static CURLcode chat_run(struct chat *c, long first_token_ms)
+{
+    if (pthread_once(&loops_once, loops_start) != 0 || !nloops ||
+        curl_easy_setopt(c->h, CURLOPT_PRIVATE, (char *)c) != CURLE_OK ||
+        pthread_cond_init(&c->cv, NULL) != 0)
+        return chat_run_private(c, first_token_ms);
+    struct loop *L = &loops[__atomic_fetch_add(&next_loop, 1, __ATOMIC_RELAXED) % nloops];
+    c->loop = L;
+    c->deadline = c->t0 + (double)first_token_ms;
+    pthread_mutex_lock(&L->mu);
+    c->next = L->pending;
+    L->pending = c;
+    pthread_mutex_unlock(&L->mu);
+    uint64_t one = 1;
+    if (write(L->wake, &one, sizeof one) < 0)
+        log_warn("llm: could not wake the model loop"); /* it looks again within a second */
+    pthread_mutex_lock(&L->mu);
+    while (!c->finished)
+        pthread_cond_wait(&c->cv, &L->mu);
+    pthread_mutex_unlock(&L->mu);
+    pthread_cond_destroy(&c->cv);
+    return c->result;
 }
 
 /* One message as the OpenAI API wants it; NULL (err set) when it is not
