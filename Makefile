@@ -27,7 +27,12 @@ TOBJS     := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 AOBJS     := $(LIB_SRCS:%.c=$(ASAN)/%.o)
 ATOBJS    := $(TEST_SRCS:%.c=$(ASAN)/%.o)
 
-.PHONY: all test check unit unit-asan api fuzz-smoke bench demo format clean deps
+# The built-in agent templates (templates/agents/**) as C data, generated
+# and #included by src/agents/templates.c (see templates.h), in both builds.
+TPL_FILES := $(sort $(shell find templates/agents -type f 2>/dev/null))
+TPL_GEN   := $(BUILD)/gen/templates_data.c
+
+.PHONY: all test check unit unit-asan api fuzz-smoke bench demo format clean deps web
 
 all: $(BUILD)/atrium
 
@@ -40,6 +45,14 @@ $(ASAN)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC-ASAN $<"
 	@$(CC) $(CPPFLAGS) $(SANFLAGS) $(WARN) -MMD -MP -c $< -o $@
+
+$(TPL_GEN): tools/gen_templates.sh $(TPL_FILES)
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	@sh tools/gen_templates.sh templates/agents > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/src/agents/templates.o $(ASAN)/src/agents/templates.o: $(TPL_GEN)
+$(BUILD)/src/agents/templates.o $(ASAN)/src/agents/templates.o: CPPFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/libatrium.a: $(OBJS)
 	@rm -f $@
@@ -64,11 +77,19 @@ $(ASAN)/unit_tests: $(ATOBJS) $(AOBJS)
 deps:
 	scripts/install-deps.sh
 
+# The web portal (docs/WEB.md): npm ci when node_modules is missing or older
+# than package-lock.json, then the Vite build into web/dist (served by
+# `atrium serve`; the browser tests of `make check` need it).
+web:
+	@if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules ]; then \
+		cd web && npm ci --no-audit --no-fund && touch node_modules; fi
+	cd web && npx vite build --logLevel warn
+
 # What the README and CI call: install, build, run everything.
 test: deps
 	$(MAKE) check
 
-check: $(BUILD)/atrium $(BUILD)/unit_tests $(ASAN)/unit_tests $(ASAN)/atrium
+check: $(BUILD)/atrium $(BUILD)/unit_tests $(ASAN)/unit_tests $(ASAN)/atrium web
 	tests/run-all.sh $(BUILD) $(ASAN)
 
 unit: $(BUILD)/unit_tests

@@ -29,8 +29,18 @@ Modes:  ok        normal answers
         echo      like ok, but the answer repeats the question ("问题：…" line of
                   the last user message, else the whole message) after the
                   grounded answer: tests see what the model was given
+        agent     the tool-calling loop of digital employees: when the request
+                  carries "tools" and no "tool" message yet, one tool call
+                  (the /control "tool" and "arguments", by default the first
+                  tool with {"query": <question>} for kb_search, else {});
+                  after a tool message, the answer "根据工具结果：<the last
+                  tool result, on one line, at most 200 characters> [1]"
+        agent_loop  calls a tool on every turn that carries "tools" (step limits)
+        agent_slow  agent_loop after sleeping delay_ms (400 ms by default) before
+                  each answer (time limits)
 
-Side doors: POST /control {"mode","tokens","delay_ms"} (each optional), GET
+Side doors: POST /control {"mode","tokens","delay_ms","tool","arguments"}
+(each optional; setting "mode" resets "tool" and "arguments"), GET
 /control, GET /requests (every model request: method, path, authorization,
 body), DELETE /requests.
 
@@ -54,7 +64,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-MODES = ("ok", "fail", "stall", "slow", "garbage", "empty", "thinking", "tools", "json", "echo")
+MODES = ("ok", "fail", "stall", "slow", "garbage", "empty", "thinking", "tools", "json", "echo",
+         "agent", "agent_loop", "agent_slow")
+AGENT_SLOW_DEFAULT_MS = 400
 EMBED_DIM = 64
 FIXED_REPLY = "这是测试模型的固定回答。This is the fake model's fixed reply."
 # Used to pad the answer when --tokens asks for more chunks than it has characters.
@@ -73,11 +85,14 @@ class State:
         self.mode = mode
         self.tokens = tokens
         self.delay_ms = delay_ms
+        self.tool = None  # agent modes: the tool to call (None: the first offered)
+        self.arguments = None  # agent modes: its arguments (None: a default)
         self.requests = []
 
     def snapshot(self):
         with self.lock:
-            return {"mode": self.mode, "tokens": self.tokens, "delay_ms": self.delay_ms}
+            return {"mode": self.mode, "tokens": self.tokens, "delay_ms": self.delay_ms,
+                    "tool": self.tool, "arguments": self.arguments}
 
     def record(self, method, path, headers, body):
         try:
@@ -163,6 +178,41 @@ def answer_for(messages):
     source = m.group(1).strip()
     first = " ".join(first_sentence(source).split())  # one line, even if the source wraps
     return "根据资料：" + first + "[1]"
+
+
+def has_tool_message(messages):
+    return any(isinstance(m, dict) and m.get("role") == "tool"
+               for m in (messages if isinstance(messages, list) else []))
+
+
+def last_tool_text(messages):
+    last = ""
+    for m in messages if isinstance(messages, list) else []:
+        if isinstance(m, dict) and m.get("role") == "tool" and isinstance(m.get("content"), str):
+            last = m["content"]
+    return last
+
+
+def agent_call(req, conf):
+    """The tool call of the agent modes: (name, arguments JSON text), or None
+    when the request offers no tools."""
+    tools = req.get("tools")
+    if not isinstance(tools, list) or not tools:
+        return None
+    name = conf.get("tool")
+    if not name:
+        first = tools[0] if isinstance(tools[0], dict) else {}
+        name = (first.get("function") or {}).get("name") or "unknown"
+    args = conf.get("arguments")
+    if args is None:
+        args = {"query": last_user_text(req.get("messages"))} if name == "kb_search" else {}
+    return name, json.dumps(args, ensure_ascii=False)
+
+
+def agent_answer(messages):
+    """After a tool result: quote it and cite [1]."""
+    text = " ".join(last_tool_text(messages).split())[:200]
+    return "根据工具结果：" + text + " [1]"
 
 
 def split_chunks(text, tokens):
@@ -325,8 +375,14 @@ class Handler(BaseHTTPRequestHandler):
             mode = req.get("mode")
             tokens = req.get("tokens")
             delay = req.get("delay_ms")
+            tool = req.get("tool")
+            arguments = req.get("arguments")
             if mode is not None and mode not in MODES:
                 raise ValueError("unknown mode")
+            if tool is not None and not isinstance(tool, str):
+                raise ValueError("bad tool")
+            if arguments is not None and not isinstance(arguments, dict):
+                raise ValueError("bad arguments")
             for v in (tokens, delay):
                 if v is not None and (not isinstance(v, int) or v < 0):
                     raise ValueError("bad number")
@@ -337,6 +393,11 @@ class Handler(BaseHTTPRequestHandler):
         with state.lock:
             if mode is not None:
                 state.mode = mode
+                state.tool = state.arguments = None
+            if "tool" in req:
+                state.tool = tool
+            if "arguments" in req:
+                state.arguments = arguments
             if tokens is not None:
                 state.tokens = tokens
             if delay is not None:
@@ -349,6 +410,14 @@ class Handler(BaseHTTPRequestHandler):
         mode = conf["mode"]
         messages = req.get("messages")
         answer = echo_for(messages) if mode == "echo" else answer_for(messages)
+        call = None  # agent modes: (tool name, arguments) to call instead of answering
+        if mode in ("agent", "agent_loop", "agent_slow"):
+            if mode == "agent_slow":
+                time.sleep((conf["delay_ms"] or AGENT_SLOW_DEFAULT_MS) / 1000.0)
+            if mode != "agent" or not has_tool_message(messages):
+                call = agent_call(req, conf)
+            if call is None and has_tool_message(messages):
+                answer = agent_answer(messages)
         model = req.get("model") or "fake-chat"
         prompt_tokens = 0
         for m in messages if isinstance(messages, list) else []:
@@ -361,9 +430,9 @@ class Handler(BaseHTTPRequestHandler):
             "total_tokens": prompt_tokens + len(chunks),
         }
         if not req.get("stream") or mode == "json":
-            self.chat_json(model, mode, answer, usage)
+            self.chat_json(model, mode, answer, usage, call)
             return
-        delay = conf["delay_ms"] / 1000.0
+        delay = conf["delay_ms"] / 1000.0 if mode != "agent_slow" else 0
         if mode == "slow" and delay == 0:
             delay = SLOW_DEFAULT_MS / 1000.0
         base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model}
@@ -387,7 +456,15 @@ class Handler(BaseHTTPRequestHandler):
                 self.event(delta({"reasoning_content": piece}))
                 time.sleep(delay)
         finish = "stop"
-        if mode == "tools":
+        if call is not None:
+            finish = "tool_calls"
+            first = {"index": 0, "id": "call_agent_%d" % len(messages or []), "type": "function",
+                     "function": {"name": call[0], "arguments": ""}}
+            self.event(delta({"tool_calls": [first]}))
+            for i in range(0, len(call[1]), 7):
+                part = {"index": 0, "function": {"arguments": call[1][i : i + 7]}}
+                self.event(delta({"tool_calls": [part]}))
+        elif mode == "tools":
             finish = "tool_calls"
             args = json.dumps({"query": last_user_text(messages)[:20]}, ensure_ascii=False)
             call = {"index": 0, "id": "call_fake_1", "type": "function",
@@ -405,16 +482,21 @@ class Handler(BaseHTTPRequestHandler):
         self.chunk(b"data: [DONE]\n\n")
         self.end_chunks()
 
-    def chat_json(self, model, mode, answer, usage):
+    def chat_json(self, model, mode, answer, usage, call=None):
         if mode == "garbage":
             self.send_raw(200, "application/json", b"this is not json {")
             return
         message = {"role": "assistant", "content": "" if mode == "empty" else answer}
+        if call is not None:
+            message = {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_agent_1", "type": "function",
+                 "function": {"name": call[0], "arguments": call[1]}}]}
         if mode == "thinking":
             message["reasoning_content"] = REASONING
         self.send_json(200, {
             "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message,
+                         "finish_reason": "tool_calls" if call is not None else "stop"}],
             "usage": usage,
         })
 

@@ -50,7 +50,17 @@ run_suite api-acl-asan python3 tests/api/acl.py --atrium "$ASAN/atrium"
 run_suite api-ldap python3 tests/api/ldap.py --atrium "$BUILD/atrium"
 run_suite api-assist python3 tests/api/assist.py --atrium "$BUILD/atrium"
 run_suite api-assist-asan python3 tests/api/assist.py --atrium "$ASAN/atrium"
+run_suite api-summary python3 tests/api/summary.py --atrium "$BUILD/atrium"
+# digital employees: definitions, answering, evaluation, templates (issue #5)
+run_suite api-agents python3 tests/api/agents.py --atrium "$BUILD/atrium"
+run_suite api-agent-run python3 tests/api/agent_run.py --atrium "$BUILD/atrium"
+run_suite api-agent-run-asan python3 tests/api/agent_run.py --atrium "$ASAN/atrium"
+run_suite api-eval python3 tests/api/eval.py --atrium "$BUILD/atrium"
+run_suite api-templates python3 tests/api/templates.py --atrium "$BUILD/atrium"
+run_suite api-templates-asan python3 tests/api/templates.py --atrium "$ASAN/atrium"
 run_suite fuzz tests/fuzz-smoke.sh "${FUZZ_SECONDS:-8}"
+# the web portal in Chromium (built by `make web`; screenshots in $BUILD/web-artifacts)
+run_suite web node tests/web/run.mjs --atrium "$BUILD/atrium" --out "$BUILD/web-artifacts"
 
 echo
 echo "${total_pass} passed, ${total_fail} failed"

@@ -72,4 +72,21 @@ int agent_run(struct agent_runtime *rt, struct kb_conn *c, const struct agent_ru
  * "latency_ms","created_at"}. RC_OK, RC_NOT_FOUND, RC_DB. */
 int agent_trace_json(struct db_conn *d, int64_t agent_id, int64_t trace_id, json_t **out);
 
+/* ---- added by H3 ---- */
+
+/* Stops the run answering in conversation conv_id of user_id (any runtime
+ * of this process): it ends with what was shown so far, status "stopped".
+ * RC_OK, RC_NOT_FOUND when none is running. */
+int agent_run_stop(int64_t user_id, int64_t conv_id);
+
+/* {"traces":[trace without "steps"…],"total","limit","offset"}: the agent's
+ * traces, newest first. limit 1..200 (0: 50), offset >= 0, else RC_INVALID.
+ * RC_OK, RC_DB. */
+int agent_traces_list(struct db_conn *d, int64_t agent_id, int64_t limit, int64_t offset,
+                      json_t **out);
+
+/* The name users see for a tool in a notice ("计算器 / calculator"); never
+ * the arguments. Unknown names give "工具 / tool". Static storage. */
+const char *agent_tool_display_name(const char *tool);
+
 #endif

@@ -202,6 +202,89 @@ static const char usage_model[] =
     "  --max-concurrency 1..10000 (16), --weight 1..1000 (1).\n"
     "\n";
 
+/* H1: digital employees (cli_agent.c); eval/evalset/runs and templates/install
+ * are described by their own blocks. */
+static const char usage_agent[] =
+    "数字员工 / digital employees (docs/AGENTS.md):\n"
+    "  atrium agent create NAME --title T [--domain D] [--spec FILE|-] [--avatar A]\n"
+    "                  [--description D] [--minutes-saved M]\n"
+    "                                        创建数字员工，版本 1 为草稿 / create an agent;\n"
+    "                                        version 1 is a draft (spec JSON from FILE or stdin)\n"
+    "  atrium agent list [--all]             已发布的数字员工；--all 列出全部 / published\n"
+    "                                        agents; --all: every agent, any status\n"
+    "  atrium agent show NAME [--version N]  详情、版本与可用范围；--version 显示该版本 spec /\n"
+    "                                        details, versions, grants; --version: its spec\n"
+    "  atrium agent update NAME [--title T] [--domain D] [--avatar A] [--description D]\n"
+    "                  [--minutes-saved M] [--gate-set ID --gate-min S]\n"
+    "                                        修改资料或质量门槛 / change fields or the quality\n"
+    "                                        gate (--gate-set 0: no gate; S in 0..1)\n"
+    "  atrium agent delete NAME              删除（含版本、授权、评测）/ delete with its data\n"
+    "  atrium agent draft NAME [--from N | --spec FILE|-] [--note T]\n"
+    "                                        新建草稿：复制版本 N（默认最新）或用新 spec /\n"
+    "                                        new draft: a copy of version N (latest) or a spec\n"
+    "  atrium agent edit NAME VERSION [--spec FILE|-] [--note T]\n"
+    "                                        修改草稿；已发布的版本不可修改 / change a draft;\n"
+    "                                        published versions are immutable (exit 1)\n"
+    "  atrium agent publish NAME VERSION     发布草稿（先过质量门槛）/ publish a draft (the\n"
+    "                                        quality gate first); the previous one retires\n"
+    "  atrium agent rollback NAME VERSION    重新发布曾发布过的版本 / republish an earlier one\n"
+    "  atrium agent retire NAME              停用 / take it out of use (rollback restores)\n"
+    "  atrium agent grant NAME --all | --org PATH | --position NAME | --role NAME | --user NAME\n"
+    "                                        授权使用 / let them use it\n"
+    "  atrium agent revoke NAME GRANT_ID     撤销授权 / remove a grant\n"
+    "  atrium agent acl NAME                 列出授权 / list the grants\n"
+    "  NAME 为名称或 id / NAME is a name or an id; --json 输出 JSON / prints JSON.\n"
+    "\n";
+
+/* H4: evaluating digital employees (cli_agent_eval.c) */
+static const char usage_agent_eval[] =
+    "数字员工评测 / evaluating digital employees (docs/AGENTS.md):\n"
+    "  atrium agent eval NAME SET [--version V] [--no-model]\n"
+    "                                        前台运行评测集（终端显示进度）；低于质量门槛时退出码 "
+    "1 /\n"
+    "                                        run an eval set in the foreground (progress on a\n"
+    "                                        TTY); exit 1 when below the quality gate\n"
+    "  atrium agent evalset add NAME SET FILE [--description D]\n"
+    "                                        新建评测集：FILE 为用例 JSON 数组、{\"cases\":[…]} "
+    "或\n"
+    "                                        每行一个用例 / add a set: FILE is a JSON array of\n"
+    "                                        cases, {\"cases\":[…]}, or one case per line\n"
+    "  atrium agent evalset list NAME        列出评测集 / list the sets\n"
+    "  atrium agent evalset show NAME SET    显示用例 / show the cases\n"
+    "  atrium agent evalset rm NAME SET      删除评测集（及其运行）/ remove a set and its runs\n"
+    "  atrium agent runs NAME [RUN] [--limit N]\n"
+    "                                        评测运行列表，或一次运行的结果 / the runs, or one\n"
+    "                                        run with its per-case results\n"
+    "  用例 / a case: {\"question\":\"…\",\"expect\":{\"keywords\":[…],\"citations\":[…],\n"
+    "                 \"refuse\":true|false}}; V 默认最新版本 / V defaults to the newest.\n"
+    "\n";
+
+/* H5: the built-in digital-employee templates (cli_agent_tpl.c) */
+static const char usage_agent_tpl[] =
+    "数字员工模板 / built-in templates (docs/AGENTS.md):\n"
+    "  atrium agent templates                内置模板（6 个领域，每个带示例知识库与评测集）/\n"
+    "                                        the built-in templates (6 domains, each with demo\n"
+    "                                        knowledge and an eval set)\n"
+    "  atrium agent install TEMPLATE [--name N]\n"
+    "                                        安装模板：示例知识库、数字员工（版本 1 "
+    "草稿）、评测集与\n"
+    "                                        质量门槛 / install one: its demo KB, the agent\n"
+    "                                        (version 1, a draft), its eval set and gate\n"
+    "\n";
+
+/* H2: the working-day calendar of the workdays tool (cli_calendar.c) */
+static const char usage_calendar[] =
+    "工作日历 / working-day calendar (digital employees' workdays tool):\n"
+    "  atrium calendar list [--year Y]       节假日与调休上班日；无记录时为内置安排 / holidays "
+    "and\n"
+    "                                        make-up working days (built-ins when none)\n"
+    "  atrium calendar set DAY holiday|workday [--name N]\n"
+    "                                        设置一天（YYYY-MM-DD）/ set one day\n"
+    "  atrium calendar rm DAY                删除一天 / remove one day\n"
+    "  atrium calendar import FILE           导入 day,kind,name 行（全部或全不）/ import\n"
+    "                                        day,kind,name lines (all or nothing)\n"
+    "\n";
+
 static const char usage_tail[] =
     "其他 / other:\n"
     "  atrium version [--json]               版本 / version ({\"version\": ...} with --json)\n"
@@ -239,6 +322,18 @@ void cli_usage(FILE *f, const char *noun)
         part = usage_audit;
     else if (noun && strcmp(noun, "model") == 0)
         part = usage_model;
+    else if (noun && strcmp(noun, "agent") == 0) /* H1 */
+        part = usage_agent;
+    else if (noun && strcmp(noun, "calendar") == 0) /* H2 */
+        part = usage_calendar;
+    if (part == usage_agent) { /* H4: the evaluation verbs follow */
+        fputs(usage_agent, f);
+        part = usage_agent_eval;
+    }
+    if (part == usage_agent_eval) { /* H5: the template verbs follow */
+        fputs(usage_agent_eval, f);
+        part = usage_agent_tpl;
+    }
     if (part) {
         fputs(part, f);
         return;
@@ -257,5 +352,9 @@ void cli_usage(FILE *f, const char *noun)
     fputs(usage_ldap, f);
     fputs(usage_audit, f);
     fputs(usage_model, f);
+    fputs(usage_agent, f);      /* H1 */
+    fputs(usage_agent_eval, f); /* H4 */
+    fputs(usage_agent_tpl, f);  /* H5 */
+    fputs(usage_calendar, f);   /* H2 */
     fputs(usage_tail, f);
 }

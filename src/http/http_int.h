@@ -89,7 +89,9 @@ struct http_server {
     struct kb_conn **pool;  /* connections lent back by answers, for the next */
     pthread_cond_t pool_cv; /* a connection was lent back */
     size_t npool, cappool;
-    int nthreads; /* answer threads alive */
+    int nthreads;             /* answer threads alive */
+    struct http_static *web;  /* static.c: the built portal (NULL: none to serve) */
+    struct eval_runner *eval; /* H4: agents/eval.h, the background eval runs */
 };
 
 /* This thread's kb_conn for server s, opened on first use (or taken from
@@ -202,6 +204,8 @@ struct http_req {
     size_t upload_total;
     /* streams (stream.c) */
     struct http_stream *stream;
+    /* the web portal (static.c): a GET/HEAD of a non-API path (malloc'd) */
+    char *static_path;
 };
 
 /* Records an error to answer at the end of the request (first one wins). */
@@ -220,6 +224,12 @@ enum MHD_Result http_send_json_text(struct http_req *r, int status, char *p, siz
 enum MHD_Result http_send_error(struct http_req *r, int status, const char *code, const char *msg);
 enum MHD_Result http_send_rc(struct http_req *r, int rc, const char *msg);
 enum MHD_Result http_send_empty(struct http_req *r, int status);
+
+/* ---- the web portal (static.c, static.h) ---- */
+
+/* Answers r with the portal file for path (percent-decoded): 200 with the
+ * file, 304, or a 404 JSON error. */
+enum MHD_Result http_static_send(struct http_req *r, const char *path);
 
 /* ---- routes (routes.c and routes_*.c) ---- */
 
@@ -357,6 +367,61 @@ enum MHD_Result http_h_model_delete(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_model_endpoint_add(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_model_endpoint_delete(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_model_test(struct http_req *r, struct kb_conn *c);
+/* routes_agents.c (H1): the gallery, agents, versions, lifecycle, grants */
+enum MHD_Result http_h_agents_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agents_create(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_get(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_update(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_delete(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_versions(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_version_new(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_version_get(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_version_update(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_publish(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_rollback(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_retire(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_acl_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_acl_add(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_acl_remove(struct http_req *r, struct kb_conn *c);
+/* routes_eval.c (H4): eval sets, runs, comparison; usage analytics */
+enum MHD_Result http_h_eval_sets_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_eval_sets_create(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_eval_set_get(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_eval_set_update(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_eval_set_delete(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_eval_runs_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_eval_runs_create(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_eval_run_get(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_eval_run_cancel(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_eval_compare(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_analytics_usage(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_analytics_unanswered(struct http_req *r, struct kb_conn *c);
+/* routes_agent_run.c (H3): asking digital employees, their traces, and the
+ * hooks through which conversations and the OpenAI API reach them */
+#include "assist/assist.h"
+enum MHD_Result http_h_agent_ask(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_traces(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_trace(struct http_req *r, struct kb_conn *c);
+/* A published agent who may use, with its published version (owned: free
+ * with http_agent_ref_free). RC_NOT_FOUND (with a message in err) when it
+ * is missing, not usable by who, unpublished or retired; RC_DB. */
+struct http_agent_ref;
+int http_agent_load(struct kb_conn *c, const struct auth_principal *who, const char *name,
+                    struct http_agent_ref **out, struct buf *err);
+void http_agent_ref_free(struct http_agent_ref *ref);
+/* RC_OK when assistant is not "agent:<name>" or names an agent who may use;
+ * RC_NOT_FOUND otherwise (conversations with an agent). */
+int http_agent_conv_check(struct kb_conn *c, const struct auth_principal *who,
+                          const char *assistant);
+/* Answers arq (who, ip, question, conv_id, regenerate, history, no_model,
+ * conn hooks) with the agent through agent_run; as assist_ask otherwise.
+ * trace_id may be NULL. */
+int http_agent_answer(struct http_server *srv, struct kb_conn *c, const struct http_agent_ref *ref,
+                      const struct assist_request *arq, assist_cb cb, void *ctx,
+                      struct assist_answer *out, int64_t *trace_id, struct buf *err);
+/* Appends {"id":"agent:<name>","object":"model",…} to data for each published
+ * agent who may use (/v1/models). */
+void http_agent_models(struct kb_conn *c, const struct auth_principal *who, json_t *data);
 
 /* ---- slow tasks on the workers (stream.c) ---- */
 
@@ -419,5 +484,14 @@ enum MHD_Result http_ask_deferred_result(struct http_req *r);
 /* The request is over (completed or the client went away): tells the
  * worker to stop, adds the bytes sent to r->bytes, drops r's reference. */
 void http_stream_detach(struct http_req *r);
+
+/* routes_calendar.c (H2): the working-day calendar of the workdays tool */
+enum MHD_Result http_h_calendar_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_calendar_set(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_calendar_delete(struct http_req *r, struct kb_conn *c);
+/* routes_templates.c (H5): the built-in digital-employee templates */
+enum MHD_Result http_h_agent_templates_list(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_template_get(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_agent_template_install(struct http_req *r, struct kb_conn *c);
 
 #endif

@@ -126,6 +126,56 @@ const struct http_route_def http_routes[] = {
     {"api/v1/models/:id/endpoints/:id2", HM_DELETE, http_h_model_endpoint_delete, 0, AUTH_P_MODELS,
      0},
     {"api/v1/models/:id/test", HM_POST, http_h_model_test, 0, AUTH_P_MODELS, 0},
+
+    /* H1: digital employees — the gallery (any user; filtered in SQL), the
+     * agents, their versions and grants (agents.manage) */
+    {"api/v1/agents", HM_GET, http_h_agents_list, 0, 0, 0},
+    {"api/v1/agents", HM_POST, http_h_agents_create, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s", HM_GET, http_h_agent_get, 0, 0, 0},
+    {"api/v1/agents/:s", HM_PATCH, http_h_agent_update, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s", HM_DELETE, http_h_agent_delete, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/versions", HM_GET, http_h_agent_versions, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/versions", HM_POST, http_h_agent_version_new, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/versions/:id", HM_GET, http_h_agent_version_get, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/versions/:id", HM_PATCH, http_h_agent_version_update, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/versions/:id/publish", HM_POST, http_h_agent_publish, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/rollback", HM_POST, http_h_agent_rollback, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/retire", HM_POST, http_h_agent_retire, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/acl", HM_GET, http_h_agent_acl_list, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/acl", HM_POST, http_h_agent_acl_add, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/acl/:id", HM_DELETE, http_h_agent_acl_remove, 0, AUTH_P_AGENTS, 0},
+
+    /* H3: asking a digital employee (any user who may use it: checked by
+     * the handler) and its traces (agents.manage) */
+    {"api/v1/agents/:s/ask", HM_POST, http_h_agent_ask, 0, 0, 0},
+    {"api/v1/agents/:s/traces", HM_GET, http_h_agent_traces, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/traces/:id", HM_GET, http_h_agent_trace, 0, AUTH_P_AGENTS, 0},
+
+    /* H4: evaluation of digital employees and usage analytics (agents.manage) */
+    {"api/v1/agents/:s/eval-sets", HM_GET, http_h_eval_sets_list, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/eval-sets", HM_POST, http_h_eval_sets_create, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/eval-sets/:id", HM_GET, http_h_eval_set_get, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/eval-sets/:id", HM_PUT, http_h_eval_set_update, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/eval-sets/:id", HM_DELETE, http_h_eval_set_delete, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/eval-runs", HM_GET, http_h_eval_runs_list, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/eval-runs", HM_POST, http_h_eval_runs_create, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/eval-runs/:id", HM_GET, http_h_eval_run_get, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/eval-runs/:id/cancel", HM_POST, http_h_eval_run_cancel, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agents/:s/eval-compare", HM_GET, http_h_eval_compare, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/analytics/usage", HM_GET, http_h_analytics_usage, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/analytics/unanswered", HM_GET, http_h_analytics_unanswered, 0, AUTH_P_AGENTS, 0},
+
+    /* H2: the working-day calendar of the workdays tool (reading: any
+     * signed-in user; changes: agents.manage) */
+    {"api/v1/calendar", HM_GET, http_h_calendar_list, 0, 0, 0},
+    {"api/v1/calendar", HM_POST, http_h_calendar_set, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/calendar/:s", HM_DELETE, http_h_calendar_delete, 0, AUTH_P_AGENTS, 0},
+
+    /* H5: the built-in digital-employee templates (agents.manage) */
+    {"api/v1/agent-templates", HM_GET, http_h_agent_templates_list, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agent-templates/:s", HM_GET, http_h_agent_template_get, 0, AUTH_P_AGENTS, 0},
+    {"api/v1/agent-templates/:s/install", HM_POST, http_h_agent_template_install, 0, AUTH_P_AGENTS,
+     0},
 };
 const size_t http_nroutes = sizeof http_routes / sizeof http_routes[0];
 

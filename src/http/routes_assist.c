@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agents/runtime.h" /* H3: agent_run_stop */
 #include "assist/assist.h"
 #include "assist/conv.h"
 #include "assist/feedback.h"
@@ -73,7 +74,11 @@ enum MHD_Result http_h_convs_create(struct http_req *r, struct kb_conn *c)
     p.web = json_is_true(web);
     int64_t id = 0;
     struct db_conn *d = kb_conn_store(c);
-    int rc = bad ? RC_INVALID : conv_create(d, r->who.user_id, &p, &id, &err);
+    int rc = bad ? RC_INVALID : http_agent_conv_check(c, &r->who, p.assistant); /* H3 */
+    if (rc == RC_NOT_FOUND)
+        (void)buf_adds(&err, "数字员工不存在或无权使用 / no such agent, or not yours to use");
+    if (rc == RC_OK)
+        rc = conv_create(d, r->who.user_id, &p, &id, &err);
     struct conv cv;
     memset(&cv, 0, sizeof cv);
     if (rc == RC_OK)
@@ -113,7 +118,9 @@ enum MHD_Result http_h_conv_update(struct http_req *r, struct kb_conn *c)
     if (web && !json_is_boolean(web))
         bad = 1;
     char *kbs_text = kbs ? json_dumps(kbs, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    int rc = bad ? RC_INVALID : RC_OK;
+    int rc = bad ? RC_INVALID : http_agent_conv_check(c, &r->who, assistant); /* H3 */
+    if (rc == RC_NOT_FOUND)
+        (void)buf_adds(&err, "数字员工不存在或无权使用 / no such agent, or not yours to use");
     if (rc == RC_OK && title)
         rc = conv_rename(d, r->who.user_id, r->arg_id, title, &err);
     if (rc == RC_OK && (kbs_text || web || assistant))
@@ -181,12 +188,14 @@ struct ask_ctx {
     int64_t conv_id;
     char *question;
     int regenerate, no_model, k;
-    struct http_stream *st; /* SSE only */
+    struct http_stream *st;       /* SSE only */
+    struct http_agent_ref *agent; /* H3: a conversation with "agent:<name>" */
 };
 
 static void ask_free(void *p)
 {
     struct ask_ctx *a = p;
+    http_agent_ref_free(a->agent);
     free(a->question);
     free(a);
 }
@@ -233,7 +242,8 @@ static void ask_sse(void *ctx, struct kb_conn *c, struct http_stream *st)
     fill_request(a, &rq);
     struct assist_answer ans;
     struct buf err = BUF_INIT;
-    int rc = assist_ask(a->srv->assist, c, &rq, sse_cb, a, &ans, &err);
+    int rc = a->agent ? http_agent_answer(a->srv, c, a->agent, &rq, sse_cb, a, &ans, NULL, &err)
+                      : assist_ask(a->srv->assist, c, &rq, sse_cb, a, &ans, &err);
     if (rc) {
         (void)http_sse_event(st, "error",
                              json_pack("{s:s,s:s}", "code", rc_code(rc), "message",
@@ -257,7 +267,8 @@ static void ask_json(void *ctx, struct kb_conn *c, struct http_task_result *res)
     fill_request(a, &rq);
     struct assist_answer ans;
     struct buf err = BUF_INIT;
-    int rc = assist_ask(a->srv->assist, c, &rq, json_cb, a, &ans, &err);
+    int rc = a->agent ? http_agent_answer(a->srv, c, a->agent, &rq, json_cb, a, &ans, NULL, &err)
+                      : assist_ask(a->srv->assist, c, &rq, json_cb, a, &ans, &err);
     if (rc) {
         res->status = rc_http_status(rc);
         res->body = json_pack("{s:{s:s,s:s}}", "error", "code", rc_code(rc), "message",
@@ -270,7 +281,7 @@ static void ask_json(void *ctx, struct kb_conn *c, struct http_task_result *res)
     buf_release(&err);
 }
 
-static enum MHD_Result start_ask(struct http_req *r, int regenerate)
+static enum MHD_Result start_ask(struct http_req *r, struct kb_conn *c, int regenerate)
 {
     enum MHD_Result res = MHD_NO;
     json_t *j = r->body.len ? http_body_json(r, &res) : json_object();
@@ -288,12 +299,32 @@ static enum MHD_Result start_ask(struct http_req *r, int regenerate)
                             "需要 question（字符串），stream/no_model 为布尔值，k 为 1–20 / "
                             "question must be a string, stream/no_model booleans, k 1–20");
     }
+    /* H3: a conversation with a digital employee is answered by it, while
+     * the caller may still use it (and it is still published) */
+    struct http_agent_ref *agent = NULL;
+    struct conv cv;
+    if (conv_get(kb_conn_store(c), r->who.user_id, r->arg_id, &cv) == RC_OK) {
+        struct buf aerr = BUF_INIT;
+        int arc = strncmp(cv.assistant, "agent:", 6) == 0
+                      ? http_agent_load(c, &r->who, cv.assistant + 6, &agent, &aerr)
+                      : RC_OK;
+        conv_release(&cv);
+        if (arc) {
+            json_decref(j);
+            res = http_send_service_error(r, arc, &aerr);
+            buf_release(&aerr);
+            return res;
+        }
+        buf_release(&aerr);
+    }
     int retry = 0;
     if (http_rate_check(r, &retry) != RC_OK) {
+        http_agent_ref_free(agent);
         json_decref(j);
         return http_send_rate_limited(r, retry);
     }
     struct ask_ctx *a = xcalloc(1, sizeof *a);
+    a->agent = agent;
     a->srv = r->srv;
     a->who = r->who;
     memcpy(a->ip, r->ip, sizeof a->ip);
@@ -309,14 +340,12 @@ static enum MHD_Result start_ask(struct http_req *r, int regenerate)
 
 enum MHD_Result http_h_conv_ask(struct http_req *r, struct kb_conn *c)
 {
-    (void)c;
-    return start_ask(r, 0);
+    return start_ask(r, c, 0);
 }
 
 enum MHD_Result http_h_conv_regenerate(struct http_req *r, struct kb_conn *c)
 {
-    (void)c;
-    return start_ask(r, 1);
+    return start_ask(r, c, 1);
 }
 
 enum MHD_Result http_h_conv_stop(struct http_req *r, struct kb_conn *c)
@@ -327,6 +356,8 @@ enum MHD_Result http_h_conv_stop(struct http_req *r, struct kb_conn *c)
         return http_send_service_error(r, rc, NULL);
     conv_release(&cv);
     rc = assist_stop(r->srv->assist, r->who.user_id, r->arg_id);
+    if (rc == RC_NOT_FOUND) /* H3: or a digital employee answering */
+        rc = agent_run_stop(r->who.user_id, r->arg_id);
     if (rc == RC_NOT_FOUND)
         return http_send_error(r, 409, rc_code(RC_EXISTS),
                                "该会话没有正在进行的回答 / no answer is running here");

@@ -8,7 +8,8 @@
  *                              events and "data: [DONE]"), with the answer's
  *                              citations in "citations"
  *
- * Published digital employees ("agent:<name>") join the list with issue #5. */
+ * Published digital employees the token may use are listed as "agent:<name>"
+ * and answer through agents/runtime.h (routes_agent_run.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ enum MHD_Result http_h_oai_models(struct http_req *r, struct kb_conn *c)
                             (json_int_t)kbs[i].created_at, "owned_by", "atrium"));
     }
     kb_infos_free(kbs, n);
+    http_agent_models(c, &r->who, data); /* H3: "agent:<name>" */
     return http_send_json(r, 200, json_pack("{s:s,s:o}", "object", "list", "data", data));
 }
 
@@ -59,6 +61,7 @@ struct oai_ctx {
     int64_t created;
     struct http_stream *st;
     int sent_role;
+    struct http_agent_ref *agent; /* H3: model "agent:<name>" */
 };
 
 static void oai_free(void *p)
@@ -67,6 +70,7 @@ static void oai_free(void *p)
     for (size_t i = 0; i < o->nhist; i++)
         free((char *)o->hist[i].content);
     free(o->question);
+    http_agent_ref_free(o->agent);
     free(o);
 }
 
@@ -133,7 +137,8 @@ static void oai_stream(void *ctx, struct kb_conn *c, struct http_stream *st)
     fill(o, &rq);
     struct assist_answer ans;
     struct buf err = BUF_INIT;
-    int rc = assist_ask(o->srv->assist, c, &rq, oai_cb, o, &ans, &err);
+    int rc = o->agent ? http_agent_answer(o->srv, c, o->agent, &rq, oai_cb, o, &ans, NULL, &err)
+                      : assist_ask(o->srv->assist, c, &rq, oai_cb, o, &ans, &err);
     if (rc) {
         (void)http_sse_event(st, NULL,
                              json_pack("{s:{s:s,s:s,s:s}}", "error", "message",
@@ -157,7 +162,8 @@ static void oai_json(void *ctx, struct kb_conn *c, struct http_task_result *res)
     fill(o, &rq);
     struct assist_answer ans;
     struct buf err = BUF_INIT;
-    int rc = assist_ask(o->srv->assist, c, &rq, quiet_cb, o, &ans, &err);
+    int rc = o->agent ? http_agent_answer(o->srv, c, o->agent, &rq, quiet_cb, o, &ans, NULL, &err)
+                      : assist_ask(o->srv->assist, c, &rq, quiet_cb, o, &ans, &err);
     if (rc) {
         res->status = rc_http_status(rc);
         res->body = json_pack("{s:{s:s,s:s,s:s}}", "error", "message",
@@ -238,6 +244,18 @@ enum MHD_Result http_h_oai_chat(struct http_req *r, struct kb_conn *c)
         }
         o->kb_id = kb.id;
         kb_info_release(&kb);
+    } else if (strncmp(model, "agent:", 6) == 0) { /* H3: a digital employee */
+        struct buf aerr = BUF_INIT;
+        int arc = http_agent_load(c, &r->who, model + 6, &o->agent, &aerr);
+        buf_release(&aerr);
+        if (arc) {
+            oai_free(o);
+            json_decref(j);
+            return arc == RC_NOT_FOUND
+                       ? oai_error(r, 404, "model_not_found",
+                                   "没有这个模型或无权使用 / no such model, or not yours to use")
+                       : http_send_service_error(r, arc, NULL);
+        }
     } else if (strcmp(model, ALL_MODEL) != 0) {
         oai_free(o);
         json_decref(j);

@@ -23,9 +23,11 @@
 #include "assist/assist.h"
 #include "assist/conv.h"
 #include "assist/safety.h"
+#include "agents/eval.h" /* H4 */
 #include "auth/audit.h"
 #include "llm/gateway.h"
 #include "http/http_int.h"
+#include "http/static.h"
 #include "text/utf8.h"
 
 #include <sodium.h>
@@ -526,6 +528,12 @@ static enum MHD_Result req_begin(struct http_req *r, const char *url, const char
     memcpy(copy, url, ulen + 1);
     struct route_params params = {0};
     match_route(r, copy, &params);
+    /* The web portal: a GET/HEAD of any non-API path (static.c). */
+    if (!r->allowed && s->web && (r->method == HM_GET || r->method == HM_HEAD) &&
+        http_static_handles(url)) {
+        r->static_path = xstrdup(url);
+        return MHD_YES;
+    }
     if (!r->allowed) {
         http_req_fail(r, 404, "not_found", "接口不存在 / no such endpoint");
         return MHD_YES;
@@ -627,6 +635,8 @@ static enum MHD_Result req_finish(struct http_req *r)
             return send_json_www(r, error_json(r->err_code, r->err_msg));
         return http_send_error(r, r->err_status, r->err_code, r->err_msg);
     }
+    if (r->static_path)
+        return http_static_send(r, r->static_path);
     if (r->stream)
         return http_ask_deferred_result(r);
     if (r->body_kind == HB_MULTIPART || r->body_kind == HB_RAW)
@@ -651,6 +661,7 @@ static void req_free(struct http_req *r)
         kb_info_release(&r->kb);
     buf_release(&r->body);
     free(r->err_msg);
+    free(r->static_path);
     free(r);
 }
 
@@ -768,6 +779,7 @@ static int make_dir(const char *path)
 static void server_free(struct http_server *s)
 {
     /* After the workers: they post audit entries and run answers. */
+    eval_runner_stop(s->eval); /* H4: before the gateway its runs use */
     assist_free(s->assist);
     gw_free(s->gw);
     safety_free(s->safety);
@@ -778,6 +790,7 @@ static void server_free(struct http_server *s)
     free(s->pool);
     free(s->workers);
     free(s->upload_dir);
+    http_static_close(s->web);
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->idle_cv);
     pthread_cond_destroy(&s->pool_cv);
@@ -809,6 +822,13 @@ int http_start(const struct config *cfg, struct kb_engine *eng, struct http_serv
         goto out;
     }
     s->upload_dir = buf_detach(&path, NULL);
+    if (http_static_open(cfg->web_dir, &s->web) != RC_OK) {
+        (void)buf_addf(err, "网页目录不存在 / web_dir is not a directory: %s", cfg->web_dir);
+        rc = RC_INVALID;
+        goto out;
+    }
+    if (s->web)
+        log_info("http: serving the web portal from %s", http_static_root(s->web));
 
     struct sockaddr_in sa4;
     struct sockaddr_in6 sa6;
@@ -854,6 +874,9 @@ int http_start(const struct config *cfg, struct kb_engine *eng, struct http_serv
     s->safety = safety_new(cfg->rate_per_min, cfg->rate_burst);
     if ((rc = gw_new(cfg, kb_engine_db_path(eng), &s->gw, err)) != RC_OK ||
         (rc = assist_new(cfg, s->gw, s->safety, s->audit, &s->assist, err)) != RC_OK)
+        goto out;
+    /* H4: the background eval runs (marks runs a crash left running failed) */
+    if ((rc = eval_runner_start(cfg, eng, s->gw, s->safety, s->audit, &s->eval, err)) != RC_OK)
         goto out;
     {
         /* answers that were streaming when a previous process died */
