@@ -11,7 +11,21 @@ PKGS=(
   libxml2-dev libzip-dev libpoppler-glib-dev
   libldap-dev slapd ldap-utils
   python3 zip poppler-utils wrk
+  # the web portal's browser tests (tests/web): Debian's Chromium, driven by
+  # playwright-core from web/node_modules; CJK fonts for readable screenshots
+  chromium fonts-noto-cjk
 )
+
+# Node.js builds the web portal (make web). Vite 7 needs Node >= 20.19, newer
+# than Debian 12's nodejs (18), so it is not installed from Debian here: a
+# missing or old node is reported (NodeSource's nodejs, which brings npm, works).
+node_ok() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 &&
+    node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'
+}
+if ! node_ok; then
+  echo "install-deps: warning: Node.js >= 20.19 with npm is needed to build the web portal (make web)" >&2
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

@@ -31,6 +31,23 @@ const CODE_TEXT = {
   unavailable: '服务暂不可用，请稍后再试',
   locked: '账户已被锁定，请稍后再试或联系管理员',
   bad_credentials: '用户名或密码错误',
+  too_many_requests: '请求太多，请稍后再试',
+  unsupported_media_type: '不支持的文件类型',
+  unprocessable: '文件无法解析',
+  io_error: '服务器无法保存文件，请稍后再试',
+  store_error: '数据存储暂不可用，请稍后再试',
+  upstream_error: '上游服务不可用，请稍后再试',
+  upstream_timeout: '上游服务超时，请稍后再试',
+  internal_error: '服务器内部错误，请联系管理员',
+  method_not_allowed: '不支持的操作',
+  uri_too_long: '请求地址过长',
+  quality_gate: '未通过质量门槛',
+}
+
+// The text for a code alone (an SSE error event, for instance).
+export function codeText(code, message) {
+  const server = (message || '').split(' / ')[0]
+  return server || CODE_TEXT[code] || '出错了，请稍后再试'
 }
 
 // A message for people: the server's zh-CN part when it gave one, else the
@@ -97,6 +114,52 @@ export function upload(path, file, fields = {}) {
   for (const [k, v] of Object.entries(fields)) fd.append(k, v)
   fd.append('file', file, file.name)
   return api('POST', path, fd)
+}
+
+// Uploads files (field "file", several at once) with progress: onProgress
+// gets 0..1. Resolves with the parsed JSON answer; rejects with ApiError.
+export function uploadFiles(path, files, onProgress) {
+  return new Promise((resolve, reject) => {
+    const fd = new FormData()
+    for (const f of files) fd.append('file', f, f.name)
+    const x = new XMLHttpRequest()
+    x.open('POST', path)
+    x.withCredentials = true
+    x.setRequestHeader('Accept', 'application/json')
+    if (session.csrf) x.setRequestHeader('X-CSRF-Token', session.csrf)
+    x.upload.onprogress = (e) => {
+      if (e.lengthComputable && onProgress) onProgress(e.loaded / e.total)
+    }
+    x.onerror = () => reject(new TypeError('network'))
+    x.onload = () => {
+      let j = null
+      try {
+        j = JSON.parse(x.responseText)
+      } catch (_) {
+        /* not JSON */
+      }
+      if (x.status >= 200 && x.status < 300) return resolve(j)
+      if (x.status === 401 && session.user) {
+        session.user = null
+        window.dispatchEvent(new CustomEvent('atrium:signed-out'))
+      }
+      const e = (j && j.error) || {}
+      reject(new ApiError(x.status, e.code || 'http_' + x.status, e.message || ''))
+    }
+    x.send(fd)
+  })
+}
+
+// Polls a KB's ingest job until it is done or failed; onUpdate(job) each time.
+export async function waitJob(kb, id, onUpdate, opts = {}) {
+  const every = opts.every || 700
+  for (let i = 0; i < (opts.max || 600); i++) {
+    const job = await get(`/api/v1/kbs/${encodeURIComponent(kb)}/jobs/${id}`)
+    if (onUpdate) onUpdate(job)
+    if (job.status === 'done' || job.status === 'failed') return job
+    await new Promise((r) => setTimeout(r, every))
+  }
+  throw new ApiError(0, 'timeout', '导入超时，请稍后刷新查看')
 }
 
 // POSTs body and calls onEvent(name, data) for each SSE event of the
