@@ -231,8 +231,10 @@ function helpers(o, srv, api, fake) {
     },
     // The last answer's text once its stream has finished.
     async answer(page) {
+      const last = page.locator('[data-test=turn-assistant]').last()
+      await last.and(page.locator('[data-state=done]')).waitFor({ timeout: 30000 })
       await page.locator('[data-test=send]').waitFor({ timeout: 30000 })
-      return page.locator('[data-test=answer]').last().innerText()
+      return last.locator('[data-test=answer]').innerText()
     },
     // Asks a question in the open chat and returns the answer's text.
     async ask(page, question) {
