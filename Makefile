@@ -95,7 +95,7 @@ check: $(BUILD)/atrium $(BUILD)/unit_tests $(ASAN)/unit_tests $(ASAN)/atrium web
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests
 
-demo: deps $(BUILD)/atrium
+demo: deps $(BUILD)/atrium web
 	scripts/demo.sh $(BUILD)/atrium
 
 format:

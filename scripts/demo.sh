@@ -75,6 +75,21 @@ if ! atrium user show demo >/dev/null 2>&1; then
     echo "演示用户 / demo user: demo  密码 / password: $PW  (只显示这一次 / shown once)"
 fi
 atrium --quiet kb grant "$KB" --role user >/dev/null || die "无法授权 / kb grant failed"
+# The built-in digital employees: each template brings its demo KB and eval
+# set; it is evaluated without a model (the quality gate), published and
+# opened to every user. Made once: an installed agent is left as it is.
+templates=$(atrium --json agent templates | grep -o '"name": *"[a-z0-9_-]*"' | sed 's/.*"\([a-z0-9_-]*\)"$/\1/') ||
+    die "无法列出模板 / agent templates failed"
+for t in $templates; do
+    atrium agent show "$t" >/dev/null 2>&1 && continue
+    atrium --quiet agent install "$t" >/dev/null &&
+        atrium --quiet agent eval "$t" 示例评测集 --no-model >/dev/null &&
+        atrium --quiet agent publish "$t" 1 >/dev/null &&
+        atrium --quiet agent grant "$t" --all >/dev/null ||
+        die "无法安装数字员工 / installing the agent $t failed"
+    echo "数字员工已发布 / published the digital employee: $t"
+done
+
 TOKEN=$(atrium token create demo --name demo --expires 1 | tail -n 1) ||
     die "无法创建令牌 / cannot create a token"
 
@@ -88,7 +103,8 @@ cat <<EOF
   $ATRIUM --data $DATA eval $KB $DEMO_DIR/questions.jsonl
 
 服务启动中 / starting the server on http://${ATRIUM_BIND:-127.0.0.1}:$PORT (Ctrl-C 停止 / to stop).
-网页界面尚未提供（见 issue #6），可以用 HTTP API 提问 / no web pages yet (issue #6); ask over the API:
+在浏览器中打开该地址，用 demo 用户登录 / open it in a browser and sign in as demo
+(docs/WEB.md). 也可以用 HTTP API 提问 / or ask over the API:
 
   curl -s -X POST -H 'Content-Type: application/json' -H 'Authorization: Bearer $TOKEN' \\
        -d '{"question":"挂失止付后几天内要申请公示催告？"}' \\
