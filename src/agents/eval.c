@@ -738,6 +738,7 @@ out:
 struct run_case {
     int64_t id;
     char *question;
+    char *expect; /* as stored, kept with each result */
     struct eval_expect x;
 };
 
@@ -805,6 +806,7 @@ static int load_cases(struct db_conn *d, int64_t set_id, struct run_case **out, 
         memset(c, 0, sizeof *c);
         c->id = sqlite3_column_int64(st, 0);
         c->question = db_col_str(st, 1);
+        c->expect = db_col_str(st, 2);
         json_t *ex = stored_json(st, 2);
         struct buf e = BUF_INIT;
         if (eval_expect_parse(ex, &c->x, &e) != RC_OK) /* validated when stored */
@@ -820,24 +822,27 @@ static void free_cases(struct run_case *c, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(c[i].question);
+        free(c[i].expect);
         eval_expect_release(&c[i].x);
     }
     free(c);
 }
 
-static int store_result(struct db_conn *d, int64_t run_id, int64_t case_id, const char *answer,
-                        const json_t *citations, const struct eval_case_score *s, const char *error)
+static int store_result(struct db_conn *d, int64_t run_id, const struct run_case *c,
+                        const char *answer, const json_t *citations,
+                        const struct eval_case_score *s, const char *error)
 {
     char *cit = citations ? json_dumps(citations, JSON_COMPACT) : NULL;
     sqlite3_stmt *st = db_stmt(
         d->cache, "INSERT OR REPLACE INTO eval_results(run_id, case_id, answer, citations,"
-                  " keyword_score, citation_ok, refusal_ok, score, passed, latency_ms, error)"
-                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+                  " keyword_score, citation_ok, refusal_ok, score, passed, latency_ms, error,"
+                  " question, expect)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
     int rc = RC_DB;
     if (!st)
         goto out;
     sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_int64(st, 2, case_id);
+    sqlite3_bind_int64(st, 2, c->id);
     sqlite3_bind_text(st, 3, answer ? answer : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 4, cit ? cit : "[]", -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(st, 5, s->keyword_score);
@@ -847,6 +852,8 @@ static int store_result(struct db_conn *d, int64_t run_id, int64_t case_id, cons
     sqlite3_bind_int(st, 9, s->passed);
     sqlite3_bind_double(st, 10, s->latency_ms);
     sqlite3_bind_text(st, 11, error ? error : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 12, c->question ? c->question : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 13, c->expect ? c->expect : "{}", -1, SQLITE_TRANSIENT);
     rc = sqlite3_step(st) == SQLITE_DONE ? RC_OK : RC_DB;
     sqlite3_reset(st);
 out:
@@ -971,7 +978,7 @@ static int run_exec(struct agent_runtime *rt, struct kb_conn *c, const struct au
             if (!e.len)
                 (void)buf_adds(&e, rc_code(arc));
         }
-        rc = store_result(d, run_id, cases[i].id, arc == RC_OK ? ans.text : "",
+        rc = store_result(d, run_id, &cases[i], arc == RC_OK ? ans.text : "",
                           arc == RC_OK ? ans.citations : NULL, &sc[i],
                           arc == RC_OK ? "" : buf_str(&e));
         assist_answer_release(&ans);
@@ -1119,7 +1126,7 @@ static json_t *ok_or_null(sqlite3_stmt *st, int col)
 static json_t *run_results(struct db_conn *d, int64_t run_id)
 {
     sqlite3_stmt *st =
-        db_stmt(d->cache, "SELECT e.case_id, c.seq, c.question, c.expect, e.answer, e.citations,"
+        db_stmt(d->cache, "SELECT e.case_id, c.seq, e.question, e.expect, e.answer, e.citations,"
                           " e.keyword_score, e.citation_ok, e.refusal_ok, e.score, e.passed,"
                           " e.latency_ms, e.error FROM eval_results e"
                           " LEFT JOIN eval_cases c ON c.id = e.case_id"
@@ -1137,8 +1144,8 @@ static json_t *run_results(struct db_conn *d, int64_t run_id)
                 "{sI so so so ss so sf so so sf sb sf ss}", "case_id",
                 (json_int_t)sqlite3_column_int64(st, 0), "seq",
                 has_case ? json_integer(sqlite3_column_int64(st, 1)) : json_null(), "question",
-                has_case ? json_string((const char *)sqlite3_column_text(st, 2)) : json_null(),
-                "expect", has_case ? stored_json(st, 3) : json_null(), "answer",
+                json_string((const char *)sqlite3_column_text(st, 2)), "expect",
+                stored_json(st, 3), "answer",
                 (const char *)sqlite3_column_text(st, 4), "citations", stored_json(st, 5),
                 "keyword_score", sqlite3_column_double(st, 6), "citation_ok", ok_or_null(st, 7),
                 "refusal_ok", ok_or_null(st, 8), "score", sqlite3_column_double(st, 9), "passed",
@@ -1229,16 +1236,23 @@ static json_t *side_json(json_t *r)
                      json_object_get(r, "passed"), "answer", json_object_get(r, "answer"));
 }
 
-static json_t *find_case(json_t *results, json_int_t case_id)
+/* The result of the same case in another run: the same case id, or (a set
+ * whose cases were replaced in between) the same question. */
+static json_t *find_case(json_t *results, const json_t *like)
 {
+    json_int_t case_id = json_integer_value(json_object_get(like, "case_id"));
+    const char *q = json_string_value(json_object_get(like, "question"));
     size_t i;
-    json_t *r;
+    json_t *r, *same_q = NULL;
     json_array_foreach(results, i, r)
     {
         if (json_integer_value(json_object_get(r, "case_id")) == case_id)
             return r;
+        const char *rq = json_string_value(json_object_get(r, "question"));
+        if (!same_q && q && *q && rq && strcmp(q, rq) == 0)
+            same_q = r;
     }
-    return NULL;
+    return same_q;
 }
 
 int eval_compare(struct db_conn *d, int64_t agent_id, int64_t run_a, int64_t run_b, json_t **out,
@@ -1271,8 +1285,8 @@ int eval_compare(struct db_conn *d, int64_t agent_id, int64_t run_a, int64_t run
         json_array_foreach(src, i, r)
         {
             json_int_t cid = json_integer_value(json_object_get(r, "case_id"));
-            json_t *x = pass == 0 ? r : find_case(ra, cid);
-            json_t *y = pass == 0 ? find_case(rb, cid) : r;
+            json_t *x = pass == 0 ? r : find_case(ra, r);
+            json_t *y = pass == 0 ? find_case(rb, r) : r;
             if (pass == 1 && x)
                 continue;
             double sx = x ? json_number_value(json_object_get(x, "score")) : 0;

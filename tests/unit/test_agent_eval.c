@@ -632,6 +632,24 @@ TEST(agent_eval_run_sync_no_model)
     sqlite3_finalize(st);
     json_decref(j);
     json_decref(scores);
+    scores = NULL;
+
+    /* The set's cases replaced (new ids): the first run keeps the questions
+     * it answered, and a comparison still pairs the cases by question. */
+    CHECK_INT(eval_set_update(f.d, f.agent_id, set, NULL, cases, &err), RC_OK);
+    int64_t run2 = 0;
+    CHECK_INT(eval_run_sync(rt, f.c, &who, &a, 1, set, 1, NULL, NULL, &run2, &scores, &err), RC_OK);
+    CHECK_INT(eval_run_json(f.d, f.agent_id, run, 1, &j), RC_OK);
+    res = json_object_get(j, "results");
+    CHECK_INT(json_array_size(res), 3);
+    CHECK(json_string_length(json_object_get(json_array_get(res, 0), "question")) > 0);
+    CHECK(json_is_object(json_object_get(json_array_get(res, 0), "expect")));
+    json_decref(j);
+    CHECK_INT(eval_compare(f.d, f.agent_id, run, run2, &j, &err), RC_OK);
+    CHECK_INT(json_array_size(json_object_get(j, "cases")), 3);
+    CHECK_INT(json_integer_value(json_object_get(j, "same")), 3);
+    json_decref(j);
+    json_decref(scores);
     agent_runtime_free(rt);
     agent_release(&a);
     json_decref(cases);
