@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/rc.h"
 #include "common/util.h"
+#include "store/db.h"
 
 #define MINUTES_PER_DAY 480.0 /* one person-day: eight working hours */
 
@@ -239,6 +240,101 @@ static int day_index(char (*days)[11], int n, const char *day)
     return -1;
 }
 
+/* The range's totals over askers in the subtree at path (agents and the
+ * super assistant, as the scope says): one row of by_org. */
+static int org_totals(struct db_conn *d, const struct scope *sc, const char *path,
+                      struct counts *out)
+{
+    memset(out, 0, sizeof *out);
+    if (sc->agents) {
+        sqlite3_stmt *st = db_stmt(d->cache, agents_sql);
+        if (!st)
+            return RC_DB;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)sc->lo);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)sc->hi);
+        sqlite3_bind_int64(st, 3, sc->agent_id);
+        sqlite3_bind_text(st, 4, path, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 5, 0);
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            struct counts c = {sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5),
+                               sqlite3_column_int64(st, 6), sqlite3_column_int64(st, 7),
+                               sqlite3_column_int64(st, 8), 0};
+            c.person_days = (double)c.answered * sqlite3_column_double(st, 3) / MINUTES_PER_DAY;
+            counts_add(out, &c);
+        }
+        sqlite3_reset(st);
+        if (step != SQLITE_DONE)
+            return RC_DB;
+    }
+    if (sc->assistant) {
+        sqlite3_stmt *st = db_stmt(d->cache, assistant_sql);
+        if (!st)
+            return RC_DB;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)sc->lo);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)sc->hi);
+        sqlite3_bind_text(st, 3, path, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 4, 0);
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            struct counts c = {sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+                               sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
+                               sqlite3_column_int64(st, 5), 0};
+            c.person_days = (double)c.answered * sc->assistant_minutes / MINUTES_PER_DAY;
+            counts_add(out, &c);
+        }
+        sqlite3_reset(st);
+        if (step != SQLITE_DONE)
+            return RC_DB;
+    }
+    return RC_OK;
+}
+
+/* by_org: the children of the filtered org (the roots without one), each
+ * counting its whole subtree, by name. */
+static int by_org_json(struct db_conn *d, const struct analytics_query *q, const struct scope *sc,
+                       json_t **out)
+{
+    *out = json_array();
+    sqlite3_stmt *st = db_stmt(d->cache, "SELECT id, name, path FROM orgs"
+                                         " WHERE coalesce(parent_id, 0) = ?1 ORDER BY name, id");
+    if (!st)
+        return RC_DB;
+    sqlite3_bind_int64(st, 1, q->org_id > 0 ? q->org_id : 0);
+    struct org_row {
+        int64_t id;
+        char *name, *path;
+    } *rows = NULL;
+    size_t n = 0, cap = 0;
+    int step, rc = RC_OK;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        rows = xgrow(rows, &cap, n + 1, sizeof *rows);
+        rows[n].id = sqlite3_column_int64(st, 0);
+        rows[n].name = db_col_str(st, 1);
+        rows[n].path = db_col_str(st, 2);
+        n++;
+    }
+    sqlite3_reset(st); /* org_totals uses the statement cache: finish this one first */
+    if (step != SQLITE_DONE)
+        rc = RC_DB;
+    for (size_t i = 0; i < n && rc == RC_OK; i++) {
+        struct counts c;
+        rc = org_totals(d, sc, rows[i].path, &c);
+        if (rc == RC_OK) {
+            json_t *j = counts_json(&c);
+            json_object_set_new(j, "org_id", json_integer(rows[i].id));
+            json_object_set_new(j, "org", json_string(rows[i].name));
+            json_array_append_new(*out, j);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].name);
+        free(rows[i].path);
+    }
+    free(rows);
+    return rc;
+}
+
 int analytics_usage(struct db_conn *d, const struct analytics_query *q, json_t **out,
                     struct buf *err)
 {
@@ -352,10 +448,16 @@ int analytics_usage(struct db_conn *d, const struct analytics_query *q, json_t *
                 json_array_remove(by_agent, k);
                 json_array_insert_new(by_agent, k - 1, t);
             }
-        *out = json_pack("{ss ss so sI so so sO}", "from", sc.from, "to", sc.to, "agent",
+        json_t *by_org = NULL;
+        if (by_org_json(d, q, &sc, &by_org) != RC_OK) {
+            json_decref(series);
+            json_decref(by_org);
+            goto out; /* rc is RC_DB */
+        }
+        *out = json_pack("{ss ss so sI so so sO so}", "from", sc.from, "to", sc.to, "agent",
                          q->agent && *q->agent ? json_string(q->agent) : json_null(), "org_id",
                          (json_int_t)(q->org_id > 0 ? q->org_id : 0), "series", series, "totals",
-                         counts_json(&total), "by_agent", by_agent);
+                         counts_json(&total), "by_agent", by_agent, "by_org", by_org);
     }
     rc = *out ? RC_OK : RC_INTERNAL;
 out:

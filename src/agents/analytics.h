@@ -30,7 +30,10 @@ struct analytics_query {
  *  "series":[{"day","conversations","questions","answered","unanswered",
  *             "up","down","up_rate","person_days"}],  // every day of the range
  *  "totals":{same members but "day"},
- *  "by_agent":[{"agent","title", same members}]}     // most questions first
+ *  "by_agent":[{"agent","title", same members}],    // most questions first
+ *  "by_org":[{"org_id","org", same members}]}        // the children of org_id (the
+ *                                                    // roots without one), by name,
+ *                                                    // each counting its subtree
  * up_rate = up / (up + down), null when no feedback; person_days = answered ×
  * minutes saved / 480. A question is "answered" when the trace says so
  * (agents) or the stored answer's mode is model / extractive / faq (the

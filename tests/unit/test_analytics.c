@@ -348,6 +348,18 @@ static void check_usage(struct fx *f, const char *agent, int source, int org)
                       json_array_get(json_object_get(j, "by_agent"), i - 1), "questions")) >=
                   json_integer_value(json_object_get(row, "questions")));
     }
+    /* per org: the children of the filter org (the root without one), each
+     * matching what filtering by that org alone expects */
+    json_t *by_org = json_object_get(j, "by_org");
+    CHECK_INT(json_array_size(by_org), org == 0 ? 1 : org == 1 ? 2 : 0);
+    json_array_foreach(by_org, i, row)
+    {
+        int oid = (int)json_integer_value(json_object_get(row, "org_id"));
+        CHECK(org == 0 ? oid == 1 : oid == 2 + (int)i);
+        struct exp eo = expected(source, oid, -1);
+        snprintf(what, sizeof what, "by_org %d under org %d", oid, org);
+        check_counts(row, &eo, what);
+    }
     json_decref(j);
     buf_release(&err);
 }
