@@ -76,13 +76,16 @@ if ! atrium user show demo >/dev/null 2>&1; then
 fi
 atrium --quiet kb grant "$KB" --role user >/dev/null || die "无法授权 / kb grant failed"
 # The built-in digital employees: each template brings its demo KB and eval
-# set; it is evaluated without a model (the quality gate), published and
-# opened to every user. Made once: an installed agent is left as it is.
+# set; the KB is opened to every user (an agent searches only what its asker
+# may read), the agent is evaluated without a model (the quality gate),
+# published and opened to every user. Made once: an installed agent is left
+# as it is.
 templates=$(atrium --json agent templates | grep -o '"name": *"[a-z0-9_-]*"' | sed 's/.*"\([a-z0-9_-]*\)"$/\1/') ||
     die "无法列出模板 / agent templates failed"
 for t in $templates; do
     atrium agent show "$t" >/dev/null 2>&1 && continue
-    atrium --quiet agent install "$t" >/dev/null &&
+    kb_id=$(atrium --json agent install "$t" | grep -o '"kb_id": *[0-9]*' | grep -o '[0-9]*$') &&
+        atrium --quiet kb grant "$kb_id" --role user >/dev/null &&
         atrium --quiet agent eval "$t" 示例评测集 --no-model >/dev/null &&
         atrium --quiet agent publish "$t" 1 >/dev/null &&
         atrium --quiet agent grant "$t" --all >/dev/null ||
