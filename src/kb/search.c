@@ -141,13 +141,28 @@ static const struct wspan *word_at(const struct qbuild *qb, size_t at)
  * inside it and one of its characters belongs to a longer word. Two lone
  * characters side by side are usually a name ICU does not know (月代,
  * 于乐): that bigram is kept whole. */
+/* Whether the word [s, e) of the folded question is a lone function
+ * character (的 了 着 过 地 得 之 and sentence particles): a bigram made with
+ * one ("上的" of 火星/上/的) says nothing about what is asked. */
+static int is_particle_word(const struct qbuild *qb, const struct wspan *w)
+{
+    static const char *const particles[] = {"的", "了", "着", "过", "地", "得", "之",
+                                            "吗", "呢", "吧", "啊", "嘛", "么", NULL};
+    size_t n = w->e - w->s;
+    for (const char *const *p = particles; *p; p++)
+        if (strlen(*p) == n && memcmp(*p, qb->folded + w->s, n) == 0)
+            return 1;
+    return 0;
+}
+
 static int is_cross_word(const struct qbuild *qb, size_t start, size_t end)
 {
     const struct wspan *a = word_at(qb, start), *b = word_at(qb, end - 1);
     if (!a || !b || a == b)
         return 0;
     return (a->e - a->s) > (start < end ? (end - start) / 2 : 0) ||
-           (b->e - b->s) > (start < end ? (end - start) / 2 : 0);
+           (b->e - b->s) > (start < end ? (end - start) / 2 : 0) || is_particle_word(qb, a) ||
+           is_particle_word(qb, b);
 }
 
 /* True when the character at `at` lies in a question word (什么, 怎么 …). */

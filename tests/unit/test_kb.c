@@ -248,6 +248,46 @@ static int collect(void *ctx, const char *p, size_t n)
     return buf_add(ctx, p, n) != RC_OK;
 }
 
+/* A question that shares only a bigram made with a function character (上的
+ * of 火星/上/的, found in 以上的) is not covered: "not found", not an
+ * unrelated article. */
+TEST(kb_ask_particle_bigram_is_not_coverage)
+{
+    struct fixture f;
+    if (setup(&f, "particle")) {
+        CHECK(0);
+        return;
+    }
+    static const char DOC[] = "# 现金业务规程\n\n"
+                              "第五条 柜员办理现金业务，应当当面点清，一笔一清。\n\n"
+                              "第六条 发现假币，应当当面收缴并出具收缴凭证。\n\n"
+                              "第七条 现金尾箱每日营业终了入库保管。\n\n"
+                              "第八条 残损人民币按照兑换标准办理兑换。\n\n"
+                              "第九条 个人客户单笔提取现金5万元以上的，应当提前一个工作日预约。\n\n"
+                              "第十条 单笔现金存取5万元以上的，应当登记大额现金登记簿。\n";
+    struct kb_ingest_report rep = {0};
+    kb_ingest_bytes(f.c, f.kb.id, "现金.md", DOC, strlen(DOC), &rep);
+    struct kb_answer a;
+    struct buf err = BUF_INIT;
+    /* The coverage that decides whether the KB answers at all (the default
+     * answer_min_score is 0.1; this fixture's is 0.3). */
+    struct kb_hits hits = {0};
+    CHECK_INT(kb_search(f.c, f.kb.id, "火星上的美元汇率是多少", NULL, &hits, &err), RC_OK);
+    for (size_t i = 0; i < hits.n; i++)
+        CHECK(hits.a[i].coverage < 0.05);
+    kb_hits_release(&hits);
+    CHECK_INT(kb_ask(f.c, f.kb.id, "火星上的美元汇率是多少", NULL, NULL, NULL, &a, &err), RC_OK);
+    CHECK_INT(a.mode, KB_ANSWER_NONE);
+    kb_answer_release(&a);
+    CHECK_INT(kb_ask(f.c, f.kb.id, "取现5万元以上要预约吗", NULL, NULL, NULL, &a, &err), RC_OK);
+    CHECK_INT(a.mode, KB_ANSWER_EXTRACTIVE);
+    CHECK_CONTAINS(a.text, "第九条");
+    kb_answer_release(&a);
+    kb_ingest_report_release(&rep);
+    buf_release(&err);
+    teardown(&f);
+}
+
 TEST(kb_ask_extractive_and_not_found)
 {
     struct fixture f;
