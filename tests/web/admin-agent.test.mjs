@@ -97,6 +97,9 @@ export default async function (ctx) {
 
   // Visible to the user.
   await page.getByRole('link', { name: '可见范围' }).click()
+  // The page reminds that the agent searches only what its user may read.
+  const hint = await page.locator('[data-test=agent-kb-hint]').innerText()
+  expect(hint.includes('知识库 #' + before.kbs[0]), 'KB access hint: ' + hint)
   await page.getByLabel('授权对象类型').selectOption('user')
   await page.getByLabel('授权用户名').fill(u.username)
   await page.getByRole('button', { name: '授权', exact: true }).click()
