@@ -280,6 +280,7 @@ enum MHD_Result http_h_doc_get(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_doc_content(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_doc_delete(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_chunk_get(struct http_req *r, struct kb_conn *c);
+enum MHD_Result http_h_doc_chunks(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_job_get(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_search(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_ask(struct http_req *r, struct kb_conn *c);

@@ -40,6 +40,7 @@ const struct http_route_def http_routes[] = {
     {"api/v1/kbs/:kb/documents/:id", HM_GET, http_h_doc_get, 0, 0, ACL_READ},
     {"api/v1/kbs/:kb/documents/:id", HM_DELETE, http_h_doc_delete, 0, 0, ACL_WRITE},
     {"api/v1/kbs/:kb/documents/:id/content", HM_GET, http_h_doc_content, 0, 0, ACL_READ},
+    {"api/v1/kbs/:kb/documents/:id/chunks", HM_GET, http_h_doc_chunks, 0, 0, ACL_READ},
     {"api/v1/kbs/:kb/chunks/:id", HM_GET, http_h_chunk_get, 0, 0, ACL_READ},
     {"api/v1/kbs/:kb/jobs/:id", HM_GET, http_h_job_get, 0, 0, ACL_READ},
     {"api/v1/kbs/:kb/search", HM_POST, http_h_search, 0, 0, ACL_READ},

@@ -208,6 +208,19 @@ enum MHD_Result http_h_chunk_get(struct http_req *r, struct kb_conn *c)
     return http_send_json(r, 200, j);
 }
 
+/* The whole text, chunk by chunk: audited like a download. */
+enum MHD_Result http_h_doc_chunks(struct http_req *r, struct kb_conn *c)
+{
+    json_t *j = NULL;
+    int rc = kb_doc_chunks(c, &r->who, r->kb.id, r->arg_id, &j);
+    if (rc != RC_OK)
+        return send_kb_error(r, rc, NULL);
+    char target[64];
+    snprintf(target, sizeof target, "kb:%lld/doc:%lld", (long long)r->kb.id, (long long)r->arg_id);
+    http_audit_later(r, "doc.text", target, NULL);
+    return http_send_json(r, 200, j);
+}
+
 enum MHD_Result http_h_job_get(struct http_req *r, struct kb_conn *c)
 {
     struct kb_job job;

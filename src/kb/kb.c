@@ -544,6 +544,65 @@ int kb_chunk_get(struct kb_conn *c, const struct auth_principal *who, int64_t kb
     return s == SQLITE_DONE ? RC_NOT_FOUND : RC_DB;
 }
 
+int kb_doc_chunks(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id,
+                  int64_t doc_id, json_t **out)
+{
+    *out = NULL;
+    sqlite3_stmt *st =
+        db_stmt(c->cache, "SELECT d.name, d.title FROM documents d JOIN kbs k ON k.id = d.kb_id"
+                          " WHERE d.id = ?4 AND d.kb_id = ?3 AND " ACL_KB_LEVEL_SQL " >= 1");
+    if (!st)
+        return RC_DB;
+    acl_bind(st, who);
+    sqlite3_bind_int64(st, 3, kb_id);
+    sqlite3_bind_int64(st, 4, doc_id);
+    int s = sqlite3_step(st);
+    json_t *j = NULL;
+    if (s == SQLITE_ROW)
+        j = json_pack("{sI ss ss sb}", "doc_id", (json_int_t)doc_id, "doc_name",
+                      (const char *)sqlite3_column_text(st, 0), "doc_title",
+                      (const char *)sqlite3_column_text(st, 1), "truncated", 0);
+    sqlite3_reset(st);
+    if (s != SQLITE_ROW)
+        return s == SQLITE_DONE ? RC_NOT_FOUND : RC_DB;
+    if (!j)
+        return RC_INTERNAL;
+    /* The document was readable a statement ago; chunks follow their document. */
+    st = db_stmt(c->cache, "SELECT id, heading, label, text, part, nparts, ord FROM chunks"
+                           " WHERE doc_id = ?1 AND kb_id = ?2 ORDER BY ord, id LIMIT ?3");
+    if (!st) {
+        json_decref(j);
+        return RC_DB;
+    }
+    sqlite3_bind_int64(st, 1, doc_id);
+    sqlite3_bind_int64(st, 2, kb_id);
+    sqlite3_bind_int(st, 3, KB_DOC_CHUNKS_MAX + 1);
+    json_t *arr = json_array();
+    size_t n = 0;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (++n > KB_DOC_CHUNKS_MAX) {
+            json_object_set_new(j, "truncated", json_true());
+            break;
+        }
+        json_array_append_new(
+            arr, json_pack("{sI ss ss ss si si sI}", "id", (json_int_t)sqlite3_column_int64(st, 0),
+                           "heading", (const char *)sqlite3_column_text(st, 1), "label",
+                           (const char *)sqlite3_column_text(st, 2), "text",
+                           (const char *)sqlite3_column_text(st, 3), "part",
+                           sqlite3_column_int(st, 4), "nparts", sqlite3_column_int(st, 5), "ord",
+                           (json_int_t)sqlite3_column_int64(st, 6)));
+    }
+    sqlite3_reset(st);
+    if (s != SQLITE_ROW && s != SQLITE_DONE) {
+        json_decref(arr);
+        json_decref(j);
+        return RC_DB;
+    }
+    json_object_set_new(j, "chunks", arr);
+    *out = j;
+    return RC_OK;
+}
+
 void kb_docs_free_one(struct kb_doc_info *d)
 {
     free(d->name);

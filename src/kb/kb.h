@@ -117,6 +117,13 @@ const char *kb_type_mime(const char *type);
  * "heading","label","text","part","nparts","ord"}. Same rules as kb_doc_get. */
 int kb_chunk_get(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id,
                  int64_t chunk_id, json_t **out);
+/* A document's text as its chunks, in order (the article view of a PDF or
+ * Word original): {"doc_id","doc_name","doc_title","truncated","chunks":[{"id",
+ * "heading","label","text","part","nparts","ord"}]}, at most KB_DOC_CHUNKS_MAX
+ * chunks ("truncated" says whether more exist). Same rules as kb_doc_get. */
+#define KB_DOC_CHUNKS_MAX 5000
+int kb_doc_chunks(struct kb_conn *c, const struct auth_principal *who, int64_t kb_id,
+                  int64_t doc_id, json_t **out);
 json_t *kb_doc_json(const struct kb_doc_info *d);
 /* Deletes a document by id and its chunks. RC_NOT_FOUND. */
 int kb_doc_delete(struct kb_conn *c, int64_t kb_id, int64_t doc_id);

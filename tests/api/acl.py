@@ -247,6 +247,14 @@ def matrix_every_user_every_kb(ctx):
             if ok:
                 check_eq(data, ctx.docs[kb], "downloaded bytes " + where)
                 check("attachment" in hd.get("content-disposition", ""), "attachment")
+            st, t = jreq(srv, "GET", "/api/v1/kbs/%d/documents/%d/chunks" %
+                         (kid, ctx.doc_ids[kb]), headers=h)
+            check_eq(st, want, "article text " + where)
+            if ok:
+                check(any(MARKERS[kb] in x["text"] for x in t["chunks"]),
+                      "article text has the marker " + where)
+                check_eq([x["ord"] for x in t["chunks"]], sorted(x["ord"] for x in t["chunks"]),
+                         "chunks in order " + where)
             cells += 1
     check_eq(cells, 30, "cells checked")
 
@@ -262,6 +270,9 @@ def no_crossing_between_kbs(ctx):
         st, _ = jreq(srv, "GET", "/api/v1/kbs/%d/documents/%d/content" % (sh, ctx.doc_ids[kb]),
                      headers=h)
         check_eq(st, 404, "file of %s through kb_sh" % kb)
+        st, _ = jreq(srv, "GET", "/api/v1/kbs/%d/documents/%d/chunks" % (sh, ctx.doc_ids[kb]),
+                     headers=h)
+        check_eq(st, 404, "text of %s through kb_sh" % kb)
     # and a search never returns another KB's text, even for its marker
     st, s = jreq(srv, "POST", "/api/v1/kbs/%d/search" % sh, {"query": MARKERS["kb_none"]}, h)
     check_eq(st, 200, "search")

@@ -9,6 +9,14 @@ const NOTE = `# 网点排班说明
 第二条 节假日值班表由网点主任于每月二十五日前报送分行运营管理部。
 `
 
+// An original that is not text: its article view is the document's chunks.
+const HTML = `<!doctype html><html><head><meta charset="utf-8"><title>网点安全检查规定</title></head><body>
+<h1>网点安全检查规定</h1>
+<p>第一条 网点每日开门前，由两名员工共同检查门窗、监控和报警装置。</p>
+<p>第二条 营业终了，运钞交接须在监控范围内完成，交接双方当面清点款箱并签字。</p>
+<p>第三条 消防器材每月检查一次，检查记录保存三年。</p>
+</body></html>`
+
 export default async function (ctx) {
   const { page, check } = ctx
   const u = await ctx.makeUser('clerk')
@@ -20,9 +28,10 @@ export default async function (ctx) {
   await page.locator('[data-test=my-kb-file]').setInputFiles([
     { name: '网点排班说明.md', mimeType: 'text/markdown', buffer: Buffer.from(NOTE) },
     { name: '损坏的表格.docx', mimeType: 'application/octet-stream', buffer: Buffer.from('PK\u0003\u0004 not really a zip') },
+    { name: '网点安全检查规定.html', mimeType: 'text/html', buffer: Buffer.from(HTML) },
   ])
   const rows = page.locator('[data-test=upload-row]')
-  await ctx.waitFor(async () => (await rows.count()) === 2, 'two upload rows')
+  await ctx.waitFor(async () => (await rows.count()) === 3, 'three upload rows')
   await ctx.waitFor(async () => {
     const t = await page.locator('[data-test=uploads]').innerText()
     return t.includes('已完成') && t.includes('失败') ? t : null
@@ -39,6 +48,12 @@ export default async function (ctx) {
   const art = await page.locator('[data-test=article-text]').innerText()
   check(art.includes('浦江路网点周六营业时间'), 'article text')
 
+  // The HTML original is shown as its text, article by article.
+  await page.goto(ctx.url + '/#/my-kb')
+  await list.locator('a', { hasText: '网点安全检查规定' }).click()
+  const html = await page.locator('[data-test=article-text]').innerText()
+  check(html.includes('第二条 营业终了') && html.includes('第三条 消防器材'), 'HTML article text: ' + html)
+
   // Ask about it: the answer cites my document.
   await page.locator('.topnav >> text=智能助手').click()
   await page.locator('[data-test=composer-input]').waitFor()
@@ -49,6 +64,17 @@ export default async function (ctx) {
   const mark = page.locator('[data-test=citation-sheet] [data-test=article-mark]')
   await mark.waitFor()
   check((await mark.innerText()).includes('周六营业时间'), 'the cited passage is marked: ' + (await mark.innerText()))
+  await page.locator('[data-test=citation-close]').click()
+
+  // A citation of the HTML original opens its text with the passage marked.
+  await ctx.ask(page, '运钞交接要在哪里完成？')
+  const chipHtml = page.locator('[data-test=citation-chip]', { hasText: '网点安全检查规定' }).first()
+  await chipHtml.waitFor()
+  await chipHtml.click()
+  await mark.waitFor()
+  check((await mark.innerText()).includes('运钞交接'), 'the HTML passage is marked: ' + (await mark.innerText()))
+  const sheet = await page.locator('[data-test=citation-sheet] [data-test=article-text]').innerText()
+  check(sheet.includes('第一条 网点每日开门前'), 'the whole HTML article is shown around the mark')
   await page.locator('[data-test=citation-close]').click()
 
   // A file uploaded into this conversation: parsed, then asked about.
@@ -64,7 +90,10 @@ export default async function (ctx) {
 
   // Delete it: the list is empty again.
   await page.goto(ctx.url + '/#/my-kb')
-  page.once('dialog', (d) => d.accept())
-  await page.locator('[data-test=doc-delete]').first().click()
+  for (let left = await page.locator('[data-test=doc-delete]').count(); left > 0; left--) {
+    page.once('dialog', (d) => d.accept())
+    await page.locator('[data-test=doc-delete]').first().click()
+    await ctx.waitFor(async () => (await page.locator('[data-test=doc-delete]').count()) < left, 'a document deleted')
+  }
   await page.locator('text=还没有文档').waitFor()
 }
