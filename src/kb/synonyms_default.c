@@ -254,6 +254,8 @@ const char *const kb_default_synonyms[] = {
     "社保 社会保险",
     "养老金 退休金 养老保险金",
     "低保 最低生活保障",
+    /* ---- rules and their revisions ---- */
+    "变化 变动 调整", /* "住宿标准有什么变化" asks what a revision 调整ed */
     NULL,
 };
 

@@ -377,7 +377,10 @@ TEST(templates_answer_own_eval)
             fprintf(stderr, "%s: eval: %s\n", name, buf_str(&err));
         CHECK_INT(rc, RC_OK);
         double score = json_number_value(json_object_get(scores, "score"));
-        if (score < a.gate_min_score) {
+        /* The shipped templates answer every case of their own set without a
+         * model, not just enough of them to pass the gate. */
+        double pass_rate = json_number_value(json_object_get(scores, "pass_rate"));
+        if (score < a.gate_min_score || pass_rate < 0.999) {
             json_t *res = NULL;
             if (eval_run_json(f.d, a.id, run, 1, &res) == RC_OK) {
                 char *s = json_dumps(json_object_get(res, "results"), JSON_INDENT(1));
@@ -387,6 +390,7 @@ TEST(templates_answer_own_eval)
             json_decref(res);
         }
         CHECK(score >= a.gate_min_score);
+        CHECK(pass_rate > 0.999);
         buf_reset(&err);
         CHECK_INT(eval_gate_check(f.d, &a, 1, &err), RC_OK);
         json_decref(scores);
