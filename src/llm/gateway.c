@@ -538,6 +538,7 @@ struct snap_ep {
 struct snap_model {
     int64_t id;
     char *name;
+    char *params; /* the registry's request params ("{}": none); NULL for fallbacks */
     enum gw_purpose purpose;
     int is_default;
     struct snap_ep *eps;
@@ -599,6 +600,7 @@ static void model_free(struct snap_model *m)
     }
     free(m->eps);
     free(m->name);
+    free(m->params);
 }
 
 static void snap_free(struct snap *s)
@@ -639,7 +641,7 @@ static struct snap *snap_load(struct gw *gw)
     struct snap *s = xcalloc(1, sizeof *s);
     size_t cap = 0;
     int ok = 0;
-    sqlite3_stmt *st = db_stmt(d->cache, "SELECT id, name, purpose, is_default FROM models "
+    sqlite3_stmt *st = db_stmt(d->cache, "SELECT id, name, purpose, is_default, params FROM models "
                                          "ORDER BY id");
     if (!st)
         goto out;
@@ -653,6 +655,7 @@ static struct snap *snap_load(struct gw *gw)
         if (gw_purpose_parse((const char *)sqlite3_column_text(st, 2), &m->purpose))
             m->purpose = GW_NPURPOSES; /* unknown: never routed to */
         m->is_default = sqlite3_column_int(st, 3);
+        m->params = db_col_str(st, 4);
     }
     sqlite3_reset(st);
     if (r != SQLITE_DONE)
@@ -1116,6 +1119,7 @@ int gw_resolve(struct gw *gw, const char *model, enum gw_purpose purpose, int64_
 struct attempt {
     int (*run)(void *ctx, const struct llm_endpoint *ep, struct buf *err);
     void *ctx;
+    const char *params; /* the routed model's registry params (may be NULL) */
     int delivered;
     double first_ms, total_ms; /* of the attempt; first -1 when none */
     long prompt_tokens, completion_tokens;
@@ -1205,6 +1209,7 @@ static int route(struct gw *gw, const char *model, enum gw_purpose purpose, stru
         a->total_ms = 0;
         a->prompt_tokens = a->completion_tokens = -1;
         double ta = now_ms();
+        a->params = m->params;
         rc = a->run(a->ctx, &ep, &aerr);
         if (a->total_ms <= 0)
             a->total_ms = now_ms() - ta;
@@ -1280,13 +1285,40 @@ static int chat_delta(void *ctx, enum llm_delta_kind kind, const char *p, size_t
     return c->cb(c->cb_ctx, kind, p, n);
 }
 
+/* The request params of one call: the model's registry params (e.g.
+ * {"temperature":0.2}) under the caller's own, which win. A malloc'd JSON
+ * text, or NULL when neither has any. */
+static char *merged_params(const char *model, const char *caller)
+{
+    int has_m = model && *model && strcmp(model, "{}") != 0;
+    int has_c = caller && *caller && strcmp(caller, "{}") != 0;
+    if (!has_m)
+        return has_c ? xstrdup(caller) : NULL;
+    if (!has_c)
+        return xstrdup(model);
+    json_error_t je;
+    json_t *a = json_loads(model, 0, &je), *b = json_loads(caller, 0, &je);
+    char *out = NULL;
+    if (json_is_object(a) && json_is_object(b) && json_object_update(a, b) == 0)
+        out = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    json_decref(b);
+    return out ? out : xstrdup(caller); /* stored params are checked when saved */
+}
+
 static int chat_run(void *ctx, const struct llm_endpoint *ep, struct buf *err)
 {
     struct chat_ctx *c = ctx;
     if (c->used)
         llm_result_release(c->res);
     c->used = 1;
-    int rc = llm_chat_ex(ep, c->msgs, c->nmsgs, c->opts, c->cb ? chat_delta : NULL, c, c->res, err);
+    struct llm_chat_opts o = {0};
+    if (c->opts)
+        o = *c->opts;
+    char *params = merged_params(c->a->params, o.params);
+    o.params = params;
+    int rc = llm_chat_ex(ep, c->msgs, c->nmsgs, &o, c->cb ? chat_delta : NULL, c, c->res, err);
+    free(params);
     c->a->first_ms = c->res->first_token_ms;
     c->a->total_ms = c->res->total_ms;
     c->a->prompt_tokens = c->res->prompt_tokens;
@@ -1336,7 +1368,8 @@ int gw_embed(struct gw *gw, const char *model, const char *const *texts, size_t 
     *vecs = NULL;
     *dim = 0;
     struct embed_ctx c = {texts, n, vecs, dim};
-    struct attempt a = {embed_run, &c, 0, -1, 0, -1, -1};
+    struct attempt a = {
+        .run = embed_run, .ctx = &c, .first_ms = -1, .prompt_tokens = -1, .completion_tokens = -1};
     return route(gw, model, GW_EMBEDDING, &a, info, opts, err);
 }
 
@@ -1358,7 +1391,8 @@ int gw_rerank(struct gw *gw, const char *model, const char *query, const char *c
               struct buf *err)
 {
     struct rerank_ctx c = {query, docs, n, scores};
-    struct attempt a = {rerank_run, &c, 0, -1, 0, -1, -1};
+    struct attempt a = {
+        .run = rerank_run, .ctx = &c, .first_ms = -1, .prompt_tokens = -1, .completion_tokens = -1};
     return route(gw, model, GW_RERANK, &a, info, opts, err);
 }
 

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -304,6 +305,42 @@ TEST(gateway_routes_to_the_default_and_by_name)
     CHECK_INT(chat(&f, "emb", &info, &err), RC_INVALID);
     buf_release(&err);
 out:
+    fx_close(&f);
+}
+
+/* A model's registry params go with every request, under the caller's own
+ * (which win), and never over the members the client owns. */
+TEST(gateway_sends_the_models_params)
+{
+    struct fx f;
+    if (!fx_open(&f, "params", 1))
+        return;
+    struct gw_model_spec m = {"tuned", GW_CHAT,
+                              "{\"temperature\":0.2,\"max_tokens\":77,\"stream\":false}", 1};
+    struct gw_endpoint_spec ep = {f.fm->base_url, "up", NULL, 0, 1, 1};
+    struct buf err = BUF_INIT;
+    CHECK_INT(gw_model_add(&f.d, &m, &ep, NULL, &err), RC_OK);
+    if (!fx_gw(&f))
+        goto out;
+    CHECK(fake_model_clear(f.fm));
+    struct llm_result res;
+    struct gw_call_opts o = {.user_id = 1};
+    CHECK_INT(gw_chat(f.gw, NULL, HELLO, 1, NULL, NULL, &res, NULL, &o, &err), RC_OK);
+    llm_result_release(&res);
+    o.chat.params = "{\"max_tokens\":5}";
+    CHECK_INT(gw_chat(f.gw, NULL, HELLO, 1, NULL, NULL, &res, NULL, &o, &err), RC_OK);
+    llm_result_release(&res);
+    json_t *reqs = fake_model_requests(f.fm, "/v1/chat/completions");
+    CHECK_INT(json_array_size(reqs), 2);
+    json_t *r0 = json_array_get(reqs, 0), *r1 = json_array_get(reqs, 1);
+    CHECK(fabs(json_number_value(json_object_get(r0, "temperature")) - 0.2) < 1e-9);
+    CHECK_INT(json_integer_value(json_object_get(r0, "max_tokens")), 77);
+    CHECK(json_is_true(json_object_get(r0, "stream"))); /* not the registry's false */
+    CHECK(fabs(json_number_value(json_object_get(r1, "temperature")) - 0.2) < 1e-9);
+    CHECK_INT(json_integer_value(json_object_get(r1, "max_tokens")), 5);
+    json_decref(reqs);
+out:
+    buf_release(&err);
     fx_close(&f);
 }
 
