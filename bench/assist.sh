@@ -8,8 +8,9 @@
 # bench/out/assist.md.
 #   bench/assist.sh [N ...]        (default: 10 100 500 1000)
 #   BUILD=build-x bench/assist.sh  (another build folder)
-#   ATRIUM_ASK_TRACE=1 bench/assist.sh 100   (per-stage times in bench/out/assist-serve.log)
-#   ATRIUM_MODEL_LOOPS=2 bench/assist.sh     (model calls on 2 event loops, see src/llm/llm.c)
+#   RAMP_MS=2000 bench/assist.sh     (the ramped arrival's length; each N runs at once and ramped)
+#   (per-stage times of every answer are in bench/out/assist-serve.log: ATRIUM_ASK_TRACE)
+#   ATRIUM_MODEL_LOOPS=0 bench/assist.sh     (each model call on its answer thread; default 2 loops)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NS=("$@")
@@ -40,7 +41,7 @@ FPORT=$(free_port)
 "$B/fake_llm_bench" --port "$FPORT" --tokens 50 --delay-ms 20 >"$OUT/assist-fake.log" 2>&1 &
 FPID=$!
 PORT=$(free_port)
-ATRIUM_LOG_LEVEL=warn ATRIUM_MODEL_LOOPS=${ATRIUM_MODEL_LOOPS:-0} ATRIUM_CHAT_URL="http://127.0.0.1:$FPORT/v1" ATRIUM_CHAT_MODEL=fake \
+ATRIUM_ASK_TRACE=1 ATRIUM_LOG_LEVEL=warn ATRIUM_CHAT_URL="http://127.0.0.1:$FPORT/v1" ATRIUM_CHAT_MODEL=fake \
 ATRIUM_MAX_CONNECTIONS=8192 ATRIUM_MAX_ANSWERS=4096 ATRIUM_RATE_LIMIT_PER_MIN=1000000 \
 ATRIUM_RATE_LIMIT_BURST=100000 ATRIUM_MODEL_FIRST_TOKEN_TIMEOUT_MS=60000 \
     ${PERF:-} $BIN --data "$DATA" serve --port "$PORT" 2>"$OUT/assist-serve.log" &
@@ -56,15 +57,44 @@ $BIN --data "$DATA" --quiet model add fake --purpose chat --url "http://127.0.0.
 # docs/BENCHMARKS.md too).
 "$B/sse_load_bench" --atrium "http://127.0.0.1:$PORT" --token "$TOKEN" \
     --model "http://127.0.0.1:$FPORT/v1" --n 20 >/dev/null
-HEAD="| run | N | ok | baseline TTFT p50 / p99 ms | Atrium TTFT p50 / p99 ms | added p50 / p99 ms | Atrium total p50 / p99 ms | peak RSS MB | Atrium CPU s |"
-SEP="|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-if [ ! -f "$RES" ]; then
-    printf '%s\n%s\n' "$HEAD" "$SEP" >"$RES"
+# Each N runs with all streams arriving at once (ramp 0) and opened evenly
+# over RAMP_MS (default 2000). Per answer the server logs (ATRIUM_ASK_TRACE)
+# after_model: from gw_chat's entry to the first delta handed to the caller;
+# the fake model reports its own time to first content from its own
+# timestamps (GET /stats). "gateway" = after_model minus the model's own
+# time, per percentile (the model's own time is 20 ms plus its timer lag:
+# its p50 and p99 are printed beside).
+RAMPS=(0 "${RAMP_MS:-2000}")
+HEAD="| when | arrival | N | ok | load 1 min | baseline TTFT p50 / p99 ms | Atrium TTFT p50 / p99 ms | added p50 / p99 ms | model own TTFT p50 / p99 ms | gw_chat → first delta p50 / p99 ms | **gateway overhead p50 / p99 ms** | Atrium total p50 / p99 ms | peak RSS MB | Atrium CPU s |"
+SEP="|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+if [ ! -f "$RES" ] || ! grep -q 'gateway overhead' "$RES"; then
+    printf '%s\n%s\n' "$HEAD" "$SEP" >>"$RES"
 fi
 printf '%s\n%s\n' "$HEAD" "$SEP"
 for n in "${NS[@]}"; do
-    line=$("$B/sse_load_bench" --atrium "http://127.0.0.1:$PORT" --token "$TOKEN" \
-        --model "http://127.0.0.1:$FPORT/v1" --n "$n" --pid "$SPID") || true
-    echo "$line" >>"$RES"
-    echo "$line"
+    for ramp in "${RAMPS[@]}"; do
+        before=$(grep -c 'ask trace' "$OUT/assist-serve.log" || true)
+        load=$(cut -d' ' -f1 /proc/loadavg)
+        js=$("$B/sse_load_bench" --atrium "http://127.0.0.1:$PORT" --token "$TOKEN" \
+            --model "http://127.0.0.1:$FPORT/v1" --n "$n" --pid "$SPID" --ramp "$ramp" --json) || true
+        sleep 0.5 # the last answers' trace lines
+        line=$(grep 'ask trace' "$OUT/assist-serve.log" | tail -n +"$((before + 1))" |
+            JS="$js" LOAD="$load" python3 -c '
+import json, os, re, sys, time
+j = json.loads(os.environ["JS"])
+g = sorted(float(m.group(1)) for l in sys.stdin for m in [re.search(r"after_model=([-0-9.]+)", l)] if m and float(m.group(1)) >= 0)
+def pct(v, p):
+    return v[min(len(v) - 1, int(p * (len(v) - 1) + 0.5))] if v else float("nan")
+b, a, own = j["baseline"], j["atrium"], j["model_own_ttft"] or {"p50": float("nan"), "p99": float("nan")}
+arr = "at once" if j["ramp_ms"] <= 0 else "ramp %.0f ms" % j["ramp_ms"]
+print("| %s | %s | %d | %d/%d | %s | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | **%.1f / %.1f** | %.0f / %.0f | %d | %.1f |" % (
+    time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), arr, j["n"], a["ok"], j["n"], os.environ["LOAD"],
+    b["ttft_p50"], b["ttft_p99"], a["ttft_p50"], a["ttft_p99"],
+    a["ttft_p50"] - b["ttft_p50"], a["ttft_p99"] - b["ttft_p99"], own["p50"], own["p99"],
+    pct(g, .5), pct(g, .99), pct(g, .5) - own["p50"], pct(g, .99) - own["p50"],
+    a["total_p50"], a["total_p99"], j["rss_mb"], j["cpu_s"]))
+')
+        echo "$line" >>"$RES"
+        echo "$line"
+    done
 done

@@ -5,7 +5,10 @@
  * client that reuses connections can. Not a test double: tests use
  * tests/fake_model.py, which records requests and has failure modes.
  *   fake_llm_bench --port P [--tokens 50] [--delay-ms 20] [--port-file F]
- * Serves POST /v1/chat/completions (stream or not) and GET /v1/models. */
+ * Serves POST /v1/chat/completions (stream or not) and GET /v1/models, and
+ * GET /stats: the model's own time to first content (from a streamed
+ * request's last byte read to its first content chunk written, ms: n, p50,
+ * p99, max) over the streams since the previous GET /stats, which resets it. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -35,12 +38,21 @@ struct fconn {
     int64_t due;   /* when the next token is due (µs), in the heap when streaming */
     int closing;   /* close when out is drained */
     int heap_ix;
+    int64_t t_req; /* when the streamed request was read (µs) */
 };
 
 static int g_tokens = 50, g_delay_ms = 20;
 static struct fconn **g_heap;
 static size_t g_nheap, g_capheap;
 static long g_streams_total;
+static double *g_ttft; /* own time to first content per stream (ms), since the last /stats */
+static size_t g_nttft, g_capttft;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
 
 static int64_t now_us(void)
 {
@@ -187,6 +199,13 @@ static void send_token(struct fconn *c)
 {
     char js[512];
     if (c->sent < g_tokens) {
+        if (c->sent == 0) {
+            if (g_nttft == g_capttft) {
+                g_capttft = g_capttft ? 2 * g_capttft : 4096;
+                g_ttft = xrealloc_or_die(g_ttft, g_capttft * sizeof *g_ttft);
+            }
+            g_ttft[g_nttft++] = (double)(now_us() - c->t_req) / 1000.0;
+        }
         snprintf(js, sizeof js,
                  "{\"id\":\"b\",\"object\":\"chat.completion.chunk\",\"model\":\"fake\","
                  "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"},"
@@ -262,7 +281,17 @@ static void handle_input(struct fconn *c)
         if (c->nin < head + clen)
             return;
         char *body = c->in + head;
-        if (strncmp(c->in, "GET /v1/models", 14) == 0) {
+        if (strncmp(c->in, "GET /stats", 10) == 0) {
+            char js[256];
+            qsort(g_ttft, g_nttft, sizeof *g_ttft, cmp_double);
+            size_t n = g_nttft;
+            snprintf(js, sizeof js, "{\"n\":%zu,\"p50\":%.2f,\"p99\":%.2f,\"max\":%.2f}", n,
+                     n ? g_ttft[(size_t)(0.5 * (double)(n - 1) + 0.5)] : -1.0,
+                     n ? g_ttft[(size_t)(0.99 * (double)(n - 1) + 0.5)] : -1.0,
+                     n ? g_ttft[n - 1] : -1.0);
+            g_nttft = 0;
+            respond_simple(c, 200, js, keep);
+        } else if (strncmp(c->in, "GET /v1/models", 14) == 0) {
             respond_simple(
                 c, 200, "{\"object\":\"list\",\"data\":[{\"id\":\"fake\",\"object\":\"model\"}]}",
                 keep);
@@ -280,6 +309,7 @@ static void handle_input(struct fconn *c)
                           "\"finish_reason\":null}]}");
                 c->streaming = 1;
                 c->sent = 0;
+                c->t_req = now_us();
                 c->closing = !keep;
                 c->due = now_us() + (int64_t)g_delay_ms * 1000;
                 heap_push(c);

@@ -5,6 +5,11 @@
  * Prints one table row (and, with --json, one JSON object).
  *   sse_load_bench --n N --model http://127.0.0.1:P/v1
  *                  [--atrium http://127.0.0.1:Q --token T] [--pid ATRIUM_PID]
+ *                  [--ramp MS]
+ * --ramp MS opens the N streams evenly over MS milliseconds instead of all at
+ * once (both sides). Each stream's times count from its own start. The
+ * model's own time to first content (fake_llm_bench's GET /stats, from its
+ * timestamps) is read for the Atrium half and printed with --json.
  * The first token is the first chat chunk with non-empty "content" (model)
  * or the first "event: delta" (Atrium). */
 #define _GNU_SOURCE
@@ -132,9 +137,27 @@ struct result {
     double ttft50, ttft99, tot50, tot99, ttft_max;
 };
 
-/* Runs n streams of `req` at once to sa; fills *res. */
+static void open_stream(int ep, const struct sockaddr_in *sa, struct sconn *c)
+{
+    c->tfirst = -1;
+    c->t0 = now_ms();
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (c->fd < 0)
+        die("socket");
+    int one = 1;
+    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(c->fd, (const struct sockaddr *)sa, sizeof *sa) != 0 && errno != EINPROGRESS)
+        die("connect");
+    struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
+        die("epoll_ctl");
+}
+
+/* Runs n streams of `req` to sa, all at once (ramp_ms 0) or opened evenly
+ * over ramp_ms; fills *res. */
 static void run(const struct sockaddr_in *sa, char **reqs, size_t *lens, size_t n,
-                const char *first_marker, const char *end_marker, struct result *res)
+                const char *first_marker, const char *end_marker, double ramp_ms,
+                struct result *res)
 {
     struct sconn *cs = calloc(n, sizeof *cs);
     int ep = epoll_create1(0);
@@ -146,24 +169,19 @@ static void run(const struct sockaddr_in *sa, char **reqs, size_t *lens, size_t 
         c->end_marker = end_marker;
         c->req = reqs[i];
         c->nreq = lens[i];
-        c->tfirst = -1;
-        c->t0 = now_ms();
-        c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        if (c->fd < 0)
-            die("socket");
-        int one = 1;
-        (void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(c->fd, (const struct sockaddr *)sa, sizeof *sa) != 0 && errno != EINPROGRESS)
-            die("connect");
-        struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
-        if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
-            die("epoll_ctl");
+        c->fd = -1;
     }
+    double start = now_ms();
+    size_t opened = 0;
+    while (opened < n && (ramp_ms <= 0 || opened == 0))
+        open_stream(ep, sa, &cs[opened++]);
     size_t open = n;
     double deadline = now_ms() + STREAM_TIMEOUT_S * 1e3;
     struct epoll_event evs[256];
     while (open && now_ms() < deadline) {
-        int k = epoll_wait(ep, evs, 256, 1000);
+        while (opened < n && now_ms() - start >= ramp_ms * (double)opened / (double)n)
+            open_stream(ep, sa, &cs[opened++]);
+        int k = epoll_wait(ep, evs, 256, opened < n ? 1 : 1000);
         if (k < 0 && errno != EINTR)
             die("epoll_wait");
         for (int i = 0; i < k; i++) {
@@ -248,6 +266,23 @@ static void run(const struct sockaddr_in *sa, char **reqs, size_t *lens, size_t 
     close(ep);
 }
 
+/* fake_llm_bench's GET /stats (the model's own time to first content since
+ * the last call, which resets it) into out (JSON, or "null") when out. */
+static void model_stats(const struct sockaddr_in *sa, const char *mpath, char *out)
+{
+    char path[600];
+    size_t len;
+    const char *v1 = strstr(mpath, "/v1");
+    snprintf(path, sizeof path, "%.*s/stats", v1 ? (int)(v1 - mpath) : (int)strlen(mpath), mpath);
+    char *r = make_req("GET", path, NULL, "", &len);
+    char *resp = blocking_request(sa, r, len);
+    free(r);
+    const char *body = strstr(resp, "\r\n\r\n{");
+    if (out)
+        snprintf(out, 256, "%s", body && strstr(resp, " 200 ") ? body + 4 : "null");
+    free(resp);
+}
+
 /* CPU seconds (user + system) the process has used so far, or -1. */
 static double cpu_s(long pid)
 {
@@ -286,6 +321,7 @@ int main(int argc, char **argv)
     const char *model = NULL, *atrium = NULL, *token = NULL;
     size_t n = 100;
     long pid = 0;
+    double ramp_ms = 0;
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -305,6 +341,8 @@ int main(int argc, char **argv)
             token = v;
         else if (strcmp(argv[i], "--n") == 0)
             n = strtoul(v, NULL, 10);
+        else if (strcmp(argv[i], "--ramp") == 0)
+            ramp_ms = strtod(v, NULL);
         else if (strcmp(argv[i], "--pid") == 0)
             pid = strtol(v, NULL, 10);
         else {
@@ -341,8 +379,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++)
         reqs[i] = make_req("POST", path, NULL, body, &lens[i]);
     struct result base, thr = {0};
+    char own[256] = "null";
     double cpu0 = -1, cpu1 = -1;
-    run(&msa, reqs, lens, n, "\"content\":\"", "data: [DONE]", &base);
+    run(&msa, reqs, lens, n, "\"content\":\"", "data: [DONE]", ramp_ms, &base);
     for (size_t i = 0; i < n; i++)
         free(reqs[i]);
 
@@ -364,9 +403,11 @@ int main(int argc, char **argv)
             snprintf(body, sizeof body, "{\"question\":\"%s\",\"stream\":true}", QUESTION);
             reqs[i] = make_req("POST", path, token, body, &lens[i]);
         }
+        model_stats(&msa, mpath, NULL); /* resets the fake model's counts */
         cpu0 = pid ? cpu_s(pid) : -1;
-        run(&asa, reqs, lens, n, "event: delta", "event: done", &thr);
+        run(&asa, reqs, lens, n, "event: delta", "event: done", ramp_ms, &thr);
         cpu1 = pid ? cpu_s(pid) : -1;
+        model_stats(&msa, mpath, own);
         for (size_t i = 0; i < n; i++)
             free(reqs[i]);
     }
@@ -378,9 +419,9 @@ int main(int argc, char **argv)
         printf("{\"n\":%zu,\"baseline\":{\"ok\":%zu,\"ttft_p50\":%.1f,\"ttft_p99\":%.1f,"
                "\"total_p50\":%.1f,\"total_p99\":%.1f},\"atrium\":{\"ok\":%zu,\"ttft_p50\":%.1f,"
                "\"ttft_p99\":%.1f,\"total_p50\":%.1f,\"total_p99\":%.1f},\"rss_mb\":%ld,"
-               "\"cpu_s\":%.2f}\n",
+               "\"cpu_s\":%.2f,\"ramp_ms\":%.0f,\"model_own_ttft\":%s}\n",
                n, base.ok, base.ttft50, base.ttft99, base.tot50, base.tot99, thr.ok, thr.ttft50,
-               thr.ttft99, thr.tot50, thr.tot99, rss, cpu1 - cpu0);
+               thr.ttft99, thr.tot50, thr.tot99, rss, cpu1 - cpu0, ramp_ms, own);
     } else {
         printf("| %s | %zu | %zu/%zu | %.1f / %.1f | %.1f / %.1f | **%.1f / %.1f** | %.0f / %.0f "
                "| %ld | %.1f |\n",

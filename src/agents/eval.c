@@ -1140,17 +1140,16 @@ static json_t *run_results(struct db_conn *d, int64_t run_id)
         int has_case = sqlite3_column_type(st, 1) != SQLITE_NULL;
         json_array_append_new(
             arr,
-            json_pack(
-                "{sI so so so ss so sf so so sf sb sf ss}", "case_id",
-                (json_int_t)sqlite3_column_int64(st, 0), "seq",
-                has_case ? json_integer(sqlite3_column_int64(st, 1)) : json_null(), "question",
-                json_string((const char *)sqlite3_column_text(st, 2)), "expect",
-                stored_json(st, 3), "answer",
-                (const char *)sqlite3_column_text(st, 4), "citations", stored_json(st, 5),
-                "keyword_score", sqlite3_column_double(st, 6), "citation_ok", ok_or_null(st, 7),
-                "refusal_ok", ok_or_null(st, 8), "score", sqlite3_column_double(st, 9), "passed",
-                sqlite3_column_int(st, 10), "latency_ms", sqlite3_column_double(st, 11), "error",
-                (const char *)sqlite3_column_text(st, 12)));
+            json_pack("{sI so so so ss so sf so so sf sb sf ss}", "case_id",
+                      (json_int_t)sqlite3_column_int64(st, 0), "seq",
+                      has_case ? json_integer(sqlite3_column_int64(st, 1)) : json_null(),
+                      "question", json_string((const char *)sqlite3_column_text(st, 2)), "expect",
+                      stored_json(st, 3), "answer", (const char *)sqlite3_column_text(st, 4),
+                      "citations", stored_json(st, 5), "keyword_score",
+                      sqlite3_column_double(st, 6), "citation_ok", ok_or_null(st, 7), "refusal_ok",
+                      ok_or_null(st, 8), "score", sqlite3_column_double(st, 9), "passed",
+                      sqlite3_column_int(st, 10), "latency_ms", sqlite3_column_double(st, 11),
+                      "error", (const char *)sqlite3_column_text(st, 12)));
     }
     sqlite3_reset(st);
     if (step != SQLITE_DONE) {

@@ -214,8 +214,14 @@ static int on_delta(void *ctx, enum llm_delta_kind kind, const char *p, size_t n
     struct stream *s = ctx;
     if (stopped(s))
         return 1;
-    struct buf out = BUF_INIT;
     int thinking = kind == LLM_REASONING;
+    struct pii_unmasker *um = thinking ? &s->umt : &s->um;
+    if (um->nhold == 0 && pii_map_size(um->map) == 0 && (thinking || !s->filter)) {
+        /* nothing was masked and nothing filters: the text goes as it came */
+        (void)buf_add(thinking ? &s->thinking : &s->shown, p, n);
+        return emit(s, thinking ? AE_THINKING : AE_DELTA, p, n);
+    }
+    struct buf out = BUF_INIT;
     if (pii_unmasker_feed(thinking ? &s->umt : &s->um, p, n, &out) != RC_OK) {
         buf_release(&out);
         return 1;

@@ -89,6 +89,10 @@ struct http_server {
     struct kb_conn **pool;  /* connections lent back by answers, for the next */
     pthread_cond_t pool_cv; /* a connection was lent back */
     size_t npool, cappool;
+    /* H8: threads waiting for a lent connection, served first come first
+     * served (server.c http_conn) */
+    struct conn_waiter *wait_head, *wait_tail;
+    size_t nwaiting;
     int nthreads;             /* answer threads alive */
     struct http_static *web;  /* static.c: the built portal (NULL: none to serve) */
     struct eval_runner *eval; /* H4: agents/eval.h, the background eval runs */
@@ -472,6 +476,9 @@ enum MHD_Result http_sse(struct http_req *r, http_sse_fn fn, void *ctx, void (*c
  * client went away or the server is stopping: the producer should stop. An
  * "error" event is still sent while stopping. */
 int http_sse_event(struct http_stream *st, const char *event, json_t *data);
+/* H8: http_sse_event(st, event, {"text": p[0..n)}) framed straight from the
+ * text (no JSON tree); bytes that are not UTF-8 become U+FFFD. */
+int http_sse_text(struct http_stream *st, const char *event, const char *p, size_t n);
 /* Non-zero once the client is gone or the server stops. */
 int http_sse_cancelled(struct http_stream *st);
 /* With event NULL, http_sse_event writes a bare "data:" line (the OpenAI

@@ -204,10 +204,7 @@ static int sse_cb(void *ctx, enum assist_event ev, const char *p, size_t n)
 {
     struct ask_ctx *a = ctx;
     static const char *names[] = {"", "delta", "thinking", "notice"};
-    json_t *d = json_pack("{s:s%}", "text", p, n);
-    if (!d) /* not UTF-8 (never: the assistant sends whole characters) */
-        return 0;
-    return http_sse_event(a->st, names[ev], d);
+    return http_sse_text(a->st, names[ev], p, n); /* framed from the text, no JSON tree */
 }
 
 static int json_cb(void *ctx, enum assist_event ev, const char *p, size_t n)

@@ -42,6 +42,32 @@ static _Thread_local unsigned tl_gen;
 #define POOL_MAX 256     /* idle store connections kept after a burst of answers */
 #define CONN_SOFT_MAX 24 /* past this many, an answer waits for a lent connection */
 
+/* A thread waiting for a lent connection: http_conn_lend hands one
+ * straight to the oldest waiter (c set, taken off the queue, woken), so a
+ * newcomer never overtakes it. While anyone waits the pool is empty. */
+struct conn_waiter {
+    struct conn_waiter *next;
+    pthread_cond_t cv;
+    struct kb_conn *c;
+    int queued;
+};
+
+static void waiter_unlink(struct http_server *s, struct conn_waiter *w)
+{
+    struct conn_waiter **pp = &s->wait_head, *prev = NULL;
+    while (*pp && *pp != w) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp)
+        return;
+    *pp = w->next;
+    if (s->wait_tail == w)
+        s->wait_tail = prev;
+    w->queued = 0;
+    s->nwaiting--;
+}
+
 struct kb_conn *http_conn(struct http_server *s)
 {
     if (tl_conn && tl_gen == s->gen)
@@ -50,17 +76,35 @@ struct kb_conn *http_conn(struct http_server *s)
     pthread_mutex_lock(&s->mu);
     /* A burst of answers shares a few connections (each needs one for a
      * few milliseconds before and after its model call) rather than
-     * opening one each: opening costs more than waiting for a lent one. */
-    if (!s->npool && s->nconns >= CONN_SOFT_MAX) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 2; /* then open one anyway: never a deadlock */
-        while (!s->npool && !s->stopping)
-            if (pthread_cond_timedwait(&s->pool_cv, &s->mu, &until) != 0)
-                break;
-    }
-    if (s->npool) /* one lent back by an answer */
+     * opening one each: opening costs more than waiting for a lent one.
+     * Waiters are served in arrival order (a queue, not a race on a
+     * condition variable): the wait is bounded by the queue ahead. */
+    if (s->npool) { /* one lent back by an answer (no one is waiting) */
         c = s->pool[--s->npool];
+    } else if (s->nconns >= CONN_SOFT_MAX && !s->stopping) {
+        struct conn_waiter w = {NULL, PTHREAD_COND_INITIALIZER, NULL, 1};
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&w.cv, &ca);
+        pthread_condattr_destroy(&ca);
+        if (s->wait_tail)
+            s->wait_tail->next = &w;
+        else
+            s->wait_head = &w;
+        s->wait_tail = &w;
+        s->nwaiting++;
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += 2; /* then open one anyway: never a deadlock */
+        while (!w.c && !s->stopping)
+            if (pthread_cond_timedwait(&w.cv, &s->mu, &until) != 0)
+                break;
+        if (w.queued) /* timed out or stopping: leave the queue */
+            waiter_unlink(s, &w);
+        c = w.c;
+        pthread_cond_destroy(&w.cv);
+    }
     pthread_mutex_unlock(&s->mu);
     if (c) {
         tl_conn = c;
@@ -89,7 +133,12 @@ void http_conn_lend(struct http_server *s)
         return;
     struct kb_conn *close_it = NULL;
     pthread_mutex_lock(&s->mu);
-    if (s->npool < POOL_MAX) {
+    if (s->wait_head) { /* straight to the oldest waiter */
+        struct conn_waiter *w = s->wait_head;
+        waiter_unlink(s, w);
+        w->c = tl_conn;
+        pthread_cond_signal(&w->cv);
+    } else if (s->npool < POOL_MAX) {
         s->pool = xgrow(s->pool, &s->cappool, s->npool + 1, sizeof *s->pool);
         s->pool[s->npool++] = tl_conn;
         pthread_cond_signal(&s->pool_cv);

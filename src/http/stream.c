@@ -173,6 +173,34 @@ out:
     return stop;
 }
 
+/* Appends "event: <event>\ndata: {"text":"<p>"}\n\n" framed straight from
+ * the text (no jansson tree, no json_dumps) and wakes the connection; p must
+ * be valid UTF-8. Same contract as stream_push. */
+static int stream_push_text(struct http_stream *st, const char *event, const char *p, size_t n)
+{
+    int stop = 1;
+    pthread_mutex_lock(&st->mu);
+    if (st->cancelled || server_stopping(st->srv))
+        goto out;
+    if (buf_adds(&st->out, "event: ") != RC_OK || buf_adds(&st->out, event) != RC_OK ||
+        buf_adds(&st->out, "\ndata: {\"text\":") != RC_OK ||
+        buf_add_json_str(&st->out, p, n) != RC_OK || buf_adds(&st->out, "}\n\n") != RC_OK) {
+        log_warn("http: stream buffer full, the client is not reading: cancelled");
+        st->cancelled = 1;
+        goto out;
+    }
+    if (st->t_push <= 0 && strcmp(event, "delta") == 0)
+        st->t_push = now_ms();
+    if (st->suspended && st->conn) {
+        st->suspended = 0;
+        MHD_resume_connection(st->conn);
+    }
+    stop = 0;
+out:
+    pthread_mutex_unlock(&st->mu);
+    return stop;
+}
+
 /* A JSON string for text that should be UTF-8; malformed bytes become
  * U+FFFD rather than failing the whole event. */
 static json_t *text_json(const char *p, size_t n)
@@ -230,7 +258,9 @@ static int stream_on_delta(void *ctx, const char *p, size_t n)
         goto out;
     }
     st->ndeltas++;
-    stop = stream_push(st, "delta", json_pack("{s:o}", "text", text_json(text, whole)), 0);
+    stop = utf8_valid(text, whole)
+               ? stream_push_text(st, "delta", text, whole)
+               : stream_push(st, "delta", json_pack("{s:o}", "text", text_json(text, whole)), 0);
 out:
     if (stop)
         st->stopped = 1;
@@ -349,6 +379,13 @@ static void sse_run(struct http_server *s, struct http_stream *st)
 int http_sse_event(struct http_stream *st, const char *event, json_t *data)
 {
     return stream_push(st, event, data, event && strcmp(event, "error") == 0);
+}
+
+int http_sse_text(struct http_stream *st, const char *event, const char *p, size_t n)
+{
+    if (!utf8_valid(p, n)) /* never from the assistant: it sends whole characters */
+        return stream_push(st, event, json_pack("{s:o}", "text", text_json(p, n)), 0);
+    return stream_push_text(st, event, p, n);
 }
 
 int http_sse_done(struct http_stream *st)

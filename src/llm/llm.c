@@ -1,11 +1,14 @@
 /* The model client: OpenAI-compatible chat completions streamed over SSE,
  * embeddings and rerank, on libcurl and jansson. Each call owns its own curl
- * handle. A chat runs on its caller's thread, or (ATRIUM_MODEL_LOOPS=N) on
- * one of N event loop threads (a curl multi handle each: many streams per
- * thread, kept-alive connections reused across calls) while the caller
- * waits, its delta callback then running on the loop thread. */
+ * handle. A chat runs on one of N event loop threads (ATRIUM_MODEL_LOOPS,
+ * default 2: a curl multi handle each, many streams per thread, kept-alive
+ * connections reused across calls) while the caller waits, its delta
+ * callback then running on the loop thread; or, with ATRIUM_MODEL_LOOPS=0,
+ * on its caller's thread. The common streamed chunk is read by fastchunk.h's
+ * scanner; jansson reads the rest. */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "llm/llm.h"
+#include "llm/fastchunk.h"
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -362,6 +365,7 @@ struct chat {
     long status;
     struct buf raw; /* a JSON completion, or the start of an error body */
     struct buf content, reasoning, finish;
+    struct buf scratch; /* fastchunk_scan's unescaped strings */
     struct tool_call *tools;
     size_t ntools;
     long prompt_tokens, completion_tokens;
@@ -528,9 +532,23 @@ static int on_event(void *ud, const char *p, size_t n)
     }
     if (c->done)
         return 0; /* nothing after [DONE] counts */
+    struct fastchunk fc;
+    int rc;
+    if (fastchunk_scan(p, n, &c->scratch, &fc)) {
+        /* the common chunk, without jansson: the same order as apply_chunk */
+        if (fc.has_finish) {
+            buf_reset(&c->finish);
+            if (buf_add(&c->finish, fc.finish, fc.finish_len) != RC_OK)
+                return chat_fail(c, "finish_reason too long");
+        }
+        if (fc.has_reasoning && (rc = deliver(c, LLM_REASONING, fc.reasoning, fc.reasoning_len)))
+            return rc;
+        if (fc.has_content && (rc = deliver(c, LLM_CONTENT, fc.content, fc.content_len)))
+            return rc;
+        return 0;
+    }
     json_error_t je;
     json_t *j = json_loadb(p, n, 0, &je);
-    int rc;
     if (!json_is_object(j))
         rc = chat_fail(c, "model sent a stream event that is not a JSON object");
     else
@@ -817,12 +835,15 @@ fail:
     return -1;
 }
 
-/* ATRIUM_MODEL_LOOPS=N: how many loops (at most LOOPS_MAX). The default,
- * 0, runs each chat on its caller's thread: on the 2-core benchmark host
- * the loops were not faster (docs/BENCHMARKS.md, issue #4). */
+/* ATRIUM_MODEL_LOOPS=N: how many loops (at most LOOPS_MAX); 0 runs each
+ * chat on its caller's thread. The default is 2 (1 on one core): since a
+ * delta costs a few thousand instructions (fastchunk.h, SSE framing from the
+ * text) rather than ~80 k, two loops carry 1,000 streams with less CPU than
+ * a thread per call (docs/BENCHMARKS.md, issue #4). */
 static void loops_start(void)
 {
-    long n = 0;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long n = cores > 1 ? 2 : 1;
     const char *e = getenv("ATRIUM_MODEL_LOOPS");
     if (e && *e)
         n = strtol(e, NULL, 10);
@@ -1017,6 +1038,7 @@ static void chat_release(struct chat *c)
     buf_release(&c->content);
     buf_release(&c->reasoning);
     buf_release(&c->finish);
+    buf_release(&c->scratch);
     buf_release(&c->why);
     for (size_t i = 0; i < c->ntools; i++) {
         buf_release(&c->tools[i].id);
@@ -1057,6 +1079,7 @@ int llm_chat_ex(const struct llm_endpoint *ep, const struct llm_msg *msgs, size_
     buf_init(&c.content, LLM_ANSWER_MAX);
     buf_init(&c.reasoning, LLM_ANSWER_MAX);
     buf_init(&c.finish, 64);
+    buf_init(&c.scratch, LLM_ANSWER_MAX);
     buf_init(&c.why, BUF_NOMAX);
 
     if (!ep || !ep->model || (nmsgs && !msgs)) {

@@ -425,8 +425,8 @@ static const char *const migrations[] = {
     "  passed INTEGER NOT NULL DEFAULT 0,"
     "  latency_ms REAL NOT NULL DEFAULT 0,"
     "  error TEXT NOT NULL DEFAULT '',"
-    "  question TEXT NOT NULL DEFAULT '',"  /* the case as it was run: a set edited */
-    "  expect TEXT NOT NULL DEFAULT '{}',"  /* later does not change past results */
+    "  question TEXT NOT NULL DEFAULT ''," /* the case as it was run: a set edited */
+    "  expect TEXT NOT NULL DEFAULT '{}'," /* later does not change past results */
     "  UNIQUE(run_id, case_id));",
 };
 

@@ -697,6 +697,10 @@ int pii_unmasker_feed(struct pii_unmasker *u, const char *p, size_t n, struct bu
 
     if (n == 0)
         goto out;
+    if (!u->nhold && !memchr(p, '[', n)) { /* no placeholder can start here */
+        rc = buf_add(out, p, n);
+        goto out;
+    }
     if (u->nhold) {
         if ((rc = buf_add(&tmp, u->hold, u->nhold)) != RC_OK || (rc = buf_add(&tmp, p, n)) != RC_OK)
             goto out;
