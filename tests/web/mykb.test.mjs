@@ -90,6 +90,8 @@ export default async function (ctx) {
 
   // Delete it: the list is empty again.
   await page.goto(ctx.url + '/#/my-kb')
+  await page.locator('[data-test=doc-list]').waitFor()
+  check((await page.locator('[data-test=doc-delete]').count()) === 2, 'the two parsed documents are listed')
   for (let left = await page.locator('[data-test=doc-delete]').count(); left > 0; left--) {
     page.once('dialog', (d) => d.accept())
     await page.locator('[data-test=doc-delete]').first().click()
