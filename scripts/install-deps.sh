@@ -12,8 +12,8 @@ PKGS=(
   libldap-dev slapd ldap-utils
   python3 zip poppler-utils wrk
   # the web portal's browser tests (tests/web): Debian's Chromium, driven by
-  # playwright-core from web/node_modules; CJK fonts for readable screenshots
-  chromium fonts-noto-cjk
+  # playwright-core from web/node_modules; CJK and emoji fonts for readable screenshots
+  chromium fonts-noto-cjk fonts-noto-color-emoji
 )
 
 # Node.js builds the web portal (make web). Vite 7 needs Node >= 20.19, newer

@@ -4,6 +4,7 @@
  * (unknown tool, bad JSON, schema failures), and the HTTP tool against a
  * loopback peer (tests/fake_http.py): GET/POST, non-2xx, redirects, content
  * types, truncation, timeouts and allow-list bypass attempts. */
+#include "fake_searxng.h"
 #include "test.h"
 
 #include "agents/httptool.h"
@@ -284,6 +285,61 @@ TEST(tools_calls_and_refusals)
     CHECK_INT(tools_call(&ctx, "calculator", "{\"expression\":\"1\"}", &out, &err), RC_NOT_FOUND);
     CHECK_INT(tools_call(&ctx, "http_echo", "{}", &out, &err), RC_NOT_FOUND);
     CHECK(out == NULL);
+    json_decref(ctx.citations);
+    buf_release(&err);
+    teardown(&f);
+}
+
+/* web_search through the fake SearXNG: results numbered on from the
+ * sources already shown, each appended as a web citation; off (not a tool
+ * of this agent) when the config has no web search. */
+TEST(tools_web_search)
+{
+    const struct fake_searxng *fs = fake_searxng_shared("ok", 8, 0);
+    if (!fs)
+        return;
+    struct fx f;
+    if (setup(&f, "tools_web")) {
+        CHECK(0);
+        return;
+    }
+    struct tspec t;
+    make_spec(&t, &f, 1);
+    struct auth_principal alice = user(f.alice);
+    struct tool_ctx ctx = {&f.cfg, f.c, &alice, &t.s, json_array()};
+    struct buf err = BUF_INIT;
+    char *out = NULL;
+    /* no web search configured: the model is told the tool is not there */
+    CHECK_INT(tools_call(&ctx, "web_search", "{\"query\":\"票据法\"}", &out, &err), RC_NOT_FOUND);
+    json_t *defs = tools_definitions(&f.cfg, &t.s);
+    char *dtext = json_dumps(defs, JSON_COMPACT);
+    CHECK(dtext && !strstr(dtext, "web_search"));
+    free(dtext);
+    json_decref(defs);
+
+    CHECK_INT(config_set(&f.cfg, "websearch_url", fs->base_url, &err), RC_OK);
+    defs = tools_definitions(&f.cfg, &t.s);
+    dtext = json_dumps(defs, JSON_COMPACT);
+    CHECK_CONTAINS(dtext, "\"web_search\"");
+    free(dtext);
+    json_decref(defs);
+    /* one KB source shown already: web results go on from [2] */
+    (void)json_array_append_new(ctx.citations, json_pack("{si ss}", "n", 1, "kind", "kb"));
+    buf_reset(&err);
+    CHECK_INT(tools_call(&ctx, "web_search", "{\"query\":\"票据法\",\"k\":3}", &out, &err), RC_OK);
+    CHECK_CONTAINS(out, "结果 1：票据法");
+    CHECK_CONTAINS(out, "\"n\":2");
+    free(out);
+    CHECK_INT(json_array_size(ctx.citations), 4);
+    json_t *c2 = json_array_get(ctx.citations, 1);
+    CHECK_STR(json_string_value(json_object_get(c2, "kind")), "web");
+    CHECK_INT(json_integer_value(json_object_get(c2, "n")), 2);
+    CHECK_STR(json_string_value(json_object_get(c2, "url")), "https://example.com/r/1");
+    /* what SearXNG was asked */
+    struct buf raw = BUF_INIT;
+    CHECK_INT(fake_searxng_http(fs, "GET", "/requests", NULL, &raw), 200);
+    CHECK_CONTAINS(buf_str(&raw), "票据法");
+    buf_release(&raw);
     json_decref(ctx.citations);
     buf_release(&err);
     teardown(&f);
