@@ -93,9 +93,14 @@ struct http_server {
      * served (server.c http_conn) */
     struct conn_waiter *wait_head, *wait_tail;
     size_t nwaiting;
-    int nthreads;             /* answer threads alive */
-    struct http_static *web;  /* static.c: the built portal (NULL: none to serve) */
-    struct eval_runner *eval; /* H4: agents/eval.h, the background eval runs */
+    int nthreads; /* answer threads alive */
+    /* perf3: answer threads stay a while after an answer and take the next
+     * (no thread start, stack already mapped, store connection kept) */
+    pthread_cond_t answer_cv;          /* an idle answer thread has work or should end */
+    struct http_stream *ahead, *atail; /* answers handed to idle answer threads */
+    int answer_idle;                   /* idle answer threads not yet handed one */
+    struct http_static *web;           /* static.c: the built portal (NULL: none to serve) */
+    struct eval_runner *eval;          /* H4: agents/eval.h, the background eval runs */
 };
 
 /* This thread's kb_conn for server s, opened on first use (or taken from

@@ -843,6 +843,7 @@ static void server_free(struct http_server *s)
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->idle_cv);
     pthread_cond_destroy(&s->pool_cv);
+    pthread_cond_destroy(&s->answer_cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -863,6 +864,7 @@ int http_start(const struct config *cfg, struct kb_engine *eng, struct http_serv
     pthread_cond_init(&s->work_cv, NULL);
     pthread_cond_init(&s->idle_cv, NULL);
     pthread_cond_init(&s->pool_cv, NULL);
+    pthread_cond_init(&s->answer_cv, NULL);
 
     if (buf_addf(&path, "%s/uploads", cfg->data_dir) != RC_OK || make_dir(buf_str(&path))) {
         (void)buf_addf(err, "无法创建上传目录 / cannot create %s: %s", buf_str(&path),

@@ -22,6 +22,7 @@
 #define JOB_POLL_S 2
 #define STREAMS_MAX 1024          /* answers in flight when max_answers is unset */
 #define ANSWER_STACK (512 * 1024) /* an answer thread's stack */
+#define ANSWER_IDLE_S 10          /* an idle answer thread waits this long for another */
 #define DRAIN_MS 3000             /* how long a stop waits for answers to reach their clients */
 /* An ask refused or cut short by a stop is RC_BUSY (429, "retry later"),
  * for JSON and SSE alike: rc.h has no "unavailable" code. */
@@ -527,14 +528,43 @@ static struct http_stream *stream_new(struct http_req *r, struct http_query_body
 
 /* One answer's own thread: answers wait on models for seconds, so each
  * gets a thread (small stack, a pooled store connection) instead of
- * queueing behind a handful of workers. */
+ * queueing behind a handful of workers. After its answer the thread waits
+ * up to ANSWER_IDLE_S for another (stream_enqueue hands it over), so a busy
+ * server does not start and end a thread per answer. */
 static void *answer_thread(void *arg)
 {
     struct http_stream *st = arg;
     struct http_server *s = st->srv;
     (void)pthread_setname_np(pthread_self(), "atrium-answer");
-    stream_run(s, st);
-    http_conn_lend(s);
+    for (;;) {
+        stream_run(s, st);
+        st = NULL;
+        http_conn_lend(s); /* an idle thread holds no store connection */
+        pthread_mutex_lock(&s->mu);
+        s->answer_idle++;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += ANSWER_IDLE_S;
+        int timed_out = 0;
+        for (;;) {
+            if (s->ahead) { /* handed to us: answer_idle was taken for it */
+                st = s->ahead;
+                s->ahead = st->next;
+                if (!s->ahead)
+                    s->atail = NULL;
+                st->next = NULL;
+                break;
+            }
+            if (timed_out || s->stopping) {
+                s->answer_idle--;
+                break;
+            }
+            timed_out = pthread_cond_timedwait(&s->answer_cv, &s->mu, &until) != 0;
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (!st)
+            break;
+    }
     pthread_mutex_lock(&s->mu);
     if (--s->nthreads == 0)
         pthread_cond_broadcast(&s->idle_cv);
@@ -542,9 +572,10 @@ static void *answer_thread(void *arg)
     return NULL;
 }
 
-/* Starts st on its own thread, or hands it to the workers when a thread
- * cannot be made. Fails with RC_BUSY when the server is stopping or
- * max_answers answers are in flight already; *why says which. */
+/* Hands st to an idle answer thread, or starts one for it, or hands it to
+ * the workers when a thread cannot be made. Fails with RC_BUSY when the
+ * server is stopping or max_answers answers are in flight already; *why
+ * says which. */
 static int stream_enqueue(struct http_server *s, struct http_stream *st, const char **why)
 {
     int max = s->cfg->max_answers > 0 ? s->cfg->max_answers : STREAMS_MAX;
@@ -556,6 +587,18 @@ static int stream_enqueue(struct http_server *s, struct http_stream *st, const c
         return RC_BUSY;
     }
     s->nstreams++;
+    if (s->answer_idle > 0) {
+        s->answer_idle--;
+        st->next = NULL;
+        if (s->atail)
+            s->atail->next = st;
+        else
+            s->ahead = st;
+        s->atail = st;
+        pthread_cond_signal(&s->answer_cv);
+        pthread_mutex_unlock(&s->mu);
+        return RC_OK;
+    }
     s->nthreads++;
     pthread_mutex_unlock(&s->mu);
     pthread_attr_t attr;
@@ -570,6 +613,8 @@ static int stream_enqueue(struct http_server *s, struct http_stream *st, const c
     log_warn("http: cannot start an answer thread, queued for the workers");
     pthread_mutex_lock(&s->mu);
     s->nthreads--;
+    if (s->nthreads == 0)
+        pthread_cond_broadcast(&s->idle_cv);
     if (s->qtail)
         s->qtail->next = st;
     else
@@ -877,6 +922,7 @@ void http_workers_quiesce(struct http_server *s)
     pthread_mutex_lock(&s->mu);
     __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&s->work_cv);
+    pthread_cond_broadcast(&s->answer_cv); /* idle answer threads end */
     while (s->nstreams > 0)
         pthread_cond_wait(&s->idle_cv, &s->mu);
     /* Every answer is written; give the connections a moment to send the
@@ -901,6 +947,7 @@ void http_workers_join(struct http_server *s)
     pthread_mutex_lock(&s->mu);
     __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&s->work_cv);
+    pthread_cond_broadcast(&s->answer_cv);
     pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < s->nworkers; i++)
         if (pthread_join(s->workers[i], NULL) != 0)

@@ -206,6 +206,33 @@ def streamed_answer_with_citations(ctx):
     check(last["completion_tokens"] > 0, "tokens recorded: %r" % last)
 
 
+def answer_threads(srv):
+    n = 0
+    for t in os.listdir("/proc/%d/task" % srv.proc.pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (srv.proc.pid, t)) as f:
+                n += f.read().strip() == "atrium-answer"
+        except OSError:
+            pass  # the thread ended meanwhile
+    return n
+
+
+@test
+def answer_threads_are_reused(ctx):
+    # perf3: an answer thread waits a while for the next answer instead of
+    # ending, so one after another reuse it (no thread start per answer)
+    srv, h = ctx.model, as_user(ctx, "alice")
+    ctx.fake.control(mode="ok", delay_ms=0, tokens=0)
+    for _ in range(4):
+        cid = new_conv(srv, h)
+        ev = sse(srv, "/api/v1/conversations/%d/ask" % cid,
+                 {"question": "单位开户要带什么材料", "stream": True}, h)
+        check([e for e, _ in ev][-1:] == ["done"], "answered: %r" % [e for e, _ in ev])
+        time.sleep(0.1)  # the thread goes idle after the last event
+    n = answer_threads(srv)
+    check(1 <= n <= 2, "idle answer threads after 4 answers in a row: %d" % n)
+
+
 @test
 def thinking_is_streamed_apart(ctx):
     srv, h = ctx.model, as_user(ctx, "alice")
