@@ -99,8 +99,9 @@ struct http_server {
     pthread_cond_t answer_cv;          /* an idle answer thread has work or should end */
     struct http_stream *ahead, *atail; /* answers handed to idle answer threads */
     int answer_idle;                   /* idle answer threads not yet handed one */
-    struct http_static *web;           /* static.c: the built portal (NULL: none to serve) */
-    struct eval_runner *eval;          /* H4: agents/eval.h, the background eval runs */
+    int answer_idle_s;        /* how long one waits (ATRIUM_ANSWER_IDLE_S, 0: ends at once) */
+    struct http_static *web;  /* static.c: the built portal (NULL: none to serve) */
+    struct eval_runner *eval; /* H4: agents/eval.h, the background eval runs */
 };
 
 /* This thread's kb_conn for server s, opened on first use (or taken from

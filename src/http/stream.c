@@ -544,8 +544,8 @@ static void *answer_thread(void *arg)
         s->answer_idle++;
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += ANSWER_IDLE_S;
-        int timed_out = 0;
+        until.tv_sec += s->answer_idle_s;
+        int timed_out = s->answer_idle_s <= 0;
         for (;;) {
             if (s->ahead) { /* handed to us: answer_idle was taken for it */
                 st = s->ahead;
@@ -897,6 +897,15 @@ static void *worker_main(void *arg)
 int http_workers_start(struct http_server *s)
 {
     s->warm_pending = 1;
+    /* ATRIUM_ANSWER_IDLE_S: how long an answer thread waits for the next
+     * (0 ends it after each answer, as before perf3) */
+    const char *idle = getenv("ATRIUM_ANSWER_IDLE_S");
+    int64_t v = ANSWER_IDLE_S;
+    if (idle && *idle && parse_i64(idle, 0, 3600, &v) != RC_OK) {
+        log_warn("http: ATRIUM_ANSWER_IDLE_S=%s ignored (0-3600)", idle);
+        v = ANSWER_IDLE_S;
+    }
+    s->answer_idle_s = (int)v;
     int n = s->cfg->workers > 0 ? s->cfg->workers : 1;
     s->workers = xcalloc((size_t)n, sizeof *s->workers);
     for (int i = 0; i < n; i++) {
