@@ -23,6 +23,7 @@
 #define STREAMS_MAX 1024          /* answers in flight when max_answers is unset */
 #define ANSWER_STACK (512 * 1024) /* an answer thread's stack */
 #define ANSWER_IDLE_S 10          /* an idle answer thread waits this long for another */
+#define ANSWER_IDLE_MAX 64        /* idle answer threads kept; after a burst the rest end */
 #define DRAIN_MS 3000             /* how long a stop waits for answers to reach their clients */
 /* An ask refused or cut short by a stop is RC_BUSY (429, "retry later"),
  * for JSON and SSE alike: rc.h has no "unavailable" code. */
@@ -545,7 +546,8 @@ static void *answer_thread(void *arg)
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += s->answer_idle_s;
-        int timed_out = s->answer_idle_s <= 0;
+        /* enough are waiting already: this one's stack goes back now */
+        int timed_out = s->answer_idle_s <= 0 || s->answer_idle > ANSWER_IDLE_MAX;
         for (;;) {
             if (s->ahead) { /* handed to us: answer_idle was taken for it */
                 st = s->ahead;
