@@ -240,12 +240,21 @@ static int day_index(char (*days)[11], int n, const char *day)
     return -1;
 }
 
-/* The range's totals over askers in the subtree at path (agents and the
- * super assistant, as the scope says): one row of by_org. */
-static int org_totals(struct db_conn *d, const struct scope *sc, const char *path,
-                      struct counts *out)
+/* One grouped row of either source: day "" when not by day; agent and
+ * title NULL for the super assistant. */
+struct src_row {
+    const char *day, *agent, *title;
+    struct counts c;
+};
+typedef void (*row_fn)(void *ctx, const struct src_row *r);
+
+/* Runs the agents' and the super assistant's grouped queries (those the
+ * scope counts) over askers in the subtree at path ("" = everyone), by day
+ * or in all, and hands each row to fn. RC_OK or RC_DB. */
+static int each_row(struct db_conn *d, const struct scope *sc, const char *path, int by_day,
+                    row_fn fn, void *ctx)
 {
-    memset(out, 0, sizeof *out);
+    int step = SQLITE_DONE;
     if (sc->agents) {
         sqlite3_stmt *st = db_stmt(d->cache, agents_sql);
         if (!st)
@@ -254,14 +263,16 @@ static int org_totals(struct db_conn *d, const struct scope *sc, const char *pat
         sqlite3_bind_int64(st, 2, (sqlite3_int64)sc->hi);
         sqlite3_bind_int64(st, 3, sc->agent_id);
         sqlite3_bind_text(st, 4, path, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 5, 0);
-        int step;
+        sqlite3_bind_int(st, 5, by_day);
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            struct counts c = {sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5),
-                               sqlite3_column_int64(st, 6), sqlite3_column_int64(st, 7),
-                               sqlite3_column_int64(st, 8), 0};
-            c.person_days = (double)c.answered * sqlite3_column_double(st, 3) / MINUTES_PER_DAY;
-            counts_add(out, &c);
+            struct src_row r = {(const char *)sqlite3_column_text(st, 0),
+                                (const char *)sqlite3_column_text(st, 1),
+                                (const char *)sqlite3_column_text(st, 2),
+                                {sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5),
+                                 sqlite3_column_int64(st, 6), sqlite3_column_int64(st, 7),
+                                 sqlite3_column_int64(st, 8), 0}};
+            r.c.person_days = (double)r.c.answered * sqlite3_column_double(st, 3) / MINUTES_PER_DAY;
+            fn(ctx, &r);
         }
         sqlite3_reset(st);
         if (step != SQLITE_DONE)
@@ -274,20 +285,64 @@ static int org_totals(struct db_conn *d, const struct scope *sc, const char *pat
         sqlite3_bind_int64(st, 1, (sqlite3_int64)sc->lo);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)sc->hi);
         sqlite3_bind_text(st, 3, path, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 4, 0);
-        int step;
+        sqlite3_bind_int(st, 4, by_day);
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            struct counts c = {sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
-                               sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
-                               sqlite3_column_int64(st, 5), 0};
-            c.person_days = (double)c.answered * sc->assistant_minutes / MINUTES_PER_DAY;
-            counts_add(out, &c);
+            struct src_row r = {(const char *)sqlite3_column_text(st, 0),
+                                NULL,
+                                NULL,
+                                {sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+                                 sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
+                                 sqlite3_column_int64(st, 5), 0}};
+            r.c.person_days = (double)r.c.answered * sc->assistant_minutes / MINUTES_PER_DAY;
+            fn(ctx, &r);
         }
         sqlite3_reset(st);
         if (step != SQLITE_DONE)
             return RC_DB;
     }
     return RC_OK;
+}
+
+static void add_to_total(void *ctx, const struct src_row *r)
+{
+    counts_add(ctx, &r->c);
+}
+
+/* The range's totals over askers in the subtree at path: one row of by_org. */
+static int org_totals(struct db_conn *d, const struct scope *sc, const char *path,
+                      struct counts *out)
+{
+    memset(out, 0, sizeof *out);
+    return each_row(d, sc, path, 0, add_to_total, out);
+}
+
+/* What analytics_usage gathers from the rows. */
+struct usage_acc {
+    char (*days)[11];
+    int ndays;
+    struct counts *per, total;
+    json_t *by_agent;
+};
+
+static void add_to_day(void *ctx, const struct src_row *r)
+{
+    struct usage_acc *u = ctx;
+    int i = day_index(u->days, u->ndays, r->day);
+    if (i >= 0)
+        counts_add(&u->per[i], &r->c);
+}
+
+static void add_to_agents(void *ctx, const struct src_row *r)
+{
+    struct usage_acc *u = ctx;
+    if (!r->agent && !r->c.questions)
+        return; /* the super assistant's empty range */
+    json_t *j = counts_json(&r->c);
+    json_object_set_new(j, "agent", json_string(r->agent ? r->agent : ANALYTICS_ASSISTANT));
+    json_object_set_new(j, "title",
+                        json_string(r->agent ? r->title : "超级助手 / super assistant"));
+    json_array_append_new(u->by_agent, j);
+    counts_add(&u->total, &r->c);
 }
 
 /* by_org: the children of the filtered org (the roots without one), each
@@ -340,11 +395,10 @@ int analytics_usage(struct db_conn *d, const struct analytics_query *q, json_t *
 {
     struct scope sc;
     char(*days)[11] = NULL;
-    struct counts *per = NULL, total;
+    struct counts *per = NULL;
     json_t *by_agent = json_array();
     int rc = resolve(d, q, &sc, err);
     *out = NULL;
-    memset(&total, 0, sizeof total);
     if (rc != RC_OK)
         goto out;
     days = xcalloc((size_t)sc.ndays, sizeof *days);
@@ -363,70 +417,11 @@ int analytics_usage(struct db_conn *d, const struct analytics_query *q, json_t *
             day_str(&x, days[i]);
         }
     }
+    struct usage_acc acc = {days, sc.ndays, per, {0}, by_agent};
+    if ((rc = each_row(d, &sc, sc.org_path, 1, add_to_day, &acc)) != RC_OK ||
+        (rc = each_row(d, &sc, sc.org_path, 0, add_to_agents, &acc)) != RC_OK)
+        goto out;
     rc = RC_DB;
-    for (int by_day = 1; by_day >= 0 && sc.agents; by_day--) {
-        sqlite3_stmt *st = db_stmt(d->cache, agents_sql);
-        if (!st)
-            goto out;
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)sc.lo);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)sc.hi);
-        sqlite3_bind_int64(st, 3, sc.agent_id);
-        sqlite3_bind_text(st, 4, sc.org_path, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 5, by_day);
-        int step;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            struct counts c = {sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5),
-                               sqlite3_column_int64(st, 6), sqlite3_column_int64(st, 7),
-                               sqlite3_column_int64(st, 8), 0};
-            c.person_days = (double)c.answered * sqlite3_column_double(st, 3) / MINUTES_PER_DAY;
-            if (by_day) {
-                int i = day_index(days, sc.ndays, (const char *)sqlite3_column_text(st, 0));
-                if (i >= 0)
-                    counts_add(&per[i], &c);
-            } else {
-                json_t *j = counts_json(&c);
-                json_object_set_new(j, "agent",
-                                    json_string((const char *)sqlite3_column_text(st, 1)));
-                json_object_set_new(j, "title",
-                                    json_string((const char *)sqlite3_column_text(st, 2)));
-                json_array_append_new(by_agent, j);
-                counts_add(&total, &c);
-            }
-        }
-        sqlite3_reset(st);
-        if (step != SQLITE_DONE)
-            goto out;
-    }
-    for (int by_day = 1; by_day >= 0 && sc.assistant; by_day--) {
-        sqlite3_stmt *st = db_stmt(d->cache, assistant_sql);
-        if (!st)
-            goto out;
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)sc.lo);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)sc.hi);
-        sqlite3_bind_text(st, 3, sc.org_path, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 4, by_day);
-        int step;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            struct counts c = {sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
-                               sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
-                               sqlite3_column_int64(st, 5), 0};
-            c.person_days = (double)c.answered * sc.assistant_minutes / MINUTES_PER_DAY;
-            if (by_day) {
-                int i = day_index(days, sc.ndays, (const char *)sqlite3_column_text(st, 0));
-                if (i >= 0)
-                    counts_add(&per[i], &c);
-            } else if (c.questions) {
-                json_t *j = counts_json(&c);
-                json_object_set_new(j, "agent", json_string(ANALYTICS_ASSISTANT));
-                json_object_set_new(j, "title", json_string("超级助手 / super assistant"));
-                json_array_append_new(by_agent, j);
-                counts_add(&total, &c);
-            }
-        }
-        sqlite3_reset(st);
-        if (step != SQLITE_DONE)
-            goto out;
-    }
     {
         json_t *series = json_array();
         for (int i = 0; i < sc.ndays; i++) {
@@ -457,7 +452,7 @@ int analytics_usage(struct db_conn *d, const struct analytics_query *q, json_t *
         *out = json_pack("{ss ss so sI so so sO so}", "from", sc.from, "to", sc.to, "agent",
                          q->agent && *q->agent ? json_string(q->agent) : json_null(), "org_id",
                          (json_int_t)(q->org_id > 0 ? q->org_id : 0), "series", series, "totals",
-                         counts_json(&total), "by_agent", by_agent, "by_org", by_org);
+                         counts_json(&acc.total), "by_agent", by_agent, "by_org", by_org);
     }
     rc = *out ? RC_OK : RC_INTERNAL;
 out:
