@@ -576,10 +576,12 @@ static int not_found(struct buf *err, const char *what, int version)
     return RC_NOT_FOUND;
 }
 
-int agent_version_new(struct db_conn *d, int64_t agent_id, int from, const char *spec_json,
-                      const char *note, int64_t created_by, int *version, struct buf *err)
+/* A version's note and spec as given (either may be NULL): the note
+ * checked, the spec validated and normalised into *spec (NULL when none).
+ * RC_OK or RC_INVALID with err. */
+static int version_input(const char *note, const char *spec_json, char **spec, struct buf *err)
 {
-    *version = 0;
+    *spec = NULL;
     if (note && !text_ok(note, AGENT_NOTE_MAX, 1)) {
         (void)buf_addf(err,
                        "note 无效或过长（最多 %d 字节）/ note is invalid or too long (at most "
@@ -587,9 +589,16 @@ int agent_version_new(struct db_conn *d, int64_t agent_id, int from, const char 
                        AGENT_NOTE_MAX, AGENT_NOTE_MAX);
         return RC_INVALID;
     }
+    return spec_json ? spec_normalise(spec_json, spec, err) : RC_OK;
+}
+
+int agent_version_new(struct db_conn *d, int64_t agent_id, int from, const char *spec_json,
+                      const char *note, int64_t created_by, int *version, struct buf *err)
+{
+    *version = 0;
     char *spec = NULL;
-    int rc = RC_OK;
-    if (spec_json && (rc = spec_normalise(spec_json, &spec, err)))
+    int rc = version_input(note, spec_json, &spec, err);
+    if (rc)
         return rc;
     struct db_tx tx;
     if (db_tx_begin(d->db, &tx)) {
@@ -659,16 +668,9 @@ out:
 int agent_version_update(struct db_conn *d, int64_t agent_id, int version, const char *spec_json,
                          const char *note, struct buf *err)
 {
-    if (note && !text_ok(note, AGENT_NOTE_MAX, 1)) {
-        (void)buf_addf(err,
-                       "note 无效或过长（最多 %d 字节）/ note is invalid or too long (at most "
-                       "%d bytes)",
-                       AGENT_NOTE_MAX, AGENT_NOTE_MAX);
-        return RC_INVALID;
-    }
     char *spec = NULL;
-    int rc = RC_OK;
-    if (spec_json && (rc = spec_normalise(spec_json, &spec, err)))
+    int rc = version_input(note, spec_json, &spec, err);
+    if (rc)
         return rc;
     struct db_tx tx;
     if (db_tx_begin(d->db, &tx)) {
