@@ -384,6 +384,12 @@ enum MHD_Result http_h_agents_create(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_agent_get(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_agent_update(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_agent_delete(struct http_req *r, struct kb_conn *c);
+/* The agent named by :s, as the caller may see it (routes_agents.c): RC_OK
+ * with *a loaded (release it), or the answer sent (404 for one the caller may
+ * not use, exactly as for a missing one) in *res and its rc returned. */
+struct agent;
+int http_agent_of_path(struct http_req *r, struct kb_conn *c, struct agent *a,
+                       enum MHD_Result *res);
 enum MHD_Result http_h_agent_versions(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_agent_version_new(struct http_req *r, struct kb_conn *c);
 enum MHD_Result http_h_agent_version_get(struct http_req *r, struct kb_conn *c);

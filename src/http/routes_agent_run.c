@@ -296,15 +296,13 @@ enum MHD_Result http_h_agent_traces(struct http_req *r, struct kb_conn *c)
 {
     struct db_conn *d = kb_conn_store(c);
     struct agent a;
-    memset(&a, 0, sizeof a);
-    int rc = agent_get_for(d, &r->who, r->arg_str, &a);
-    if (rc)
-        return rc == RC_NOT_FOUND ? http_send_rc(r, rc, AGENT_GONE)
-                                  : http_send_service_error(r, rc, NULL);
+    enum MHD_Result res = MHD_NO;
+    if (http_agent_of_path(r, c, &a, &res))
+        return res;
     int bad = 0;
     int64_t lim = query_i64(r, "limit", 0, &bad), off = query_i64(r, "offset", 0, &bad);
     json_t *j = NULL;
-    rc = bad ? RC_INVALID : agent_traces_list(d, a.id, lim, off, &j);
+    int rc = bad ? RC_INVALID : agent_traces_list(d, a.id, lim, off, &j);
     agent_release(&a);
     if (rc == RC_INVALID)
         return http_send_rc(r, rc, "limit 为 1–200，offset ≥ 0 / limit 1–200, offset >= 0");
@@ -315,13 +313,11 @@ enum MHD_Result http_h_agent_trace(struct http_req *r, struct kb_conn *c)
 {
     struct db_conn *d = kb_conn_store(c);
     struct agent a;
-    memset(&a, 0, sizeof a);
-    int rc = agent_get_for(d, &r->who, r->arg_str, &a);
-    if (rc)
-        return rc == RC_NOT_FOUND ? http_send_rc(r, rc, AGENT_GONE)
-                                  : http_send_service_error(r, rc, NULL);
+    enum MHD_Result res = MHD_NO;
+    if (http_agent_of_path(r, c, &a, &res))
+        return res;
     json_t *j = NULL;
-    rc = agent_trace_json(d, a.id, r->arg_id, &j);
+    int rc = agent_trace_json(d, a.id, r->arg_id, &j);
     agent_release(&a);
     if (rc == RC_NOT_FOUND)
         return http_send_rc(r, rc, "没有这条追踪记录 / no such trace");

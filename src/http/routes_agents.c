@@ -21,8 +21,9 @@ static int may_manage(const struct http_req *r)
 }
 
 /* The agent of :s for the caller, or an answer (404, 500) in *res. */
-static int load(struct http_req *r, struct kb_conn *c, struct agent *a, enum MHD_Result *res)
+int http_agent_of_path(struct http_req *r, struct kb_conn *c, struct agent *a, enum MHD_Result *res)
 {
+    memset(a, 0, sizeof *a);
     int rc = agent_get_for(kb_conn_store(c), &r->who, r->arg_str, a);
     if (rc == RC_NOT_FOUND)
         *res = http_send_rc(r, rc, msg_no_agent);
@@ -189,7 +190,7 @@ enum MHD_Result http_h_agent_get(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load(r, c, &a, &res))
+    if (http_agent_of_path(r, c, &a, &res))
         return res;
     int64_t id = a.id;
     agent_release(&a);
@@ -200,7 +201,7 @@ enum MHD_Result http_h_agent_update(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load(r, c, &a, &res))
+    if (http_agent_of_path(r, c, &a, &res))
         return res;
     struct buf err = BUF_INIT;
     json_t *j = http_body_json(r, &res);
@@ -252,7 +253,7 @@ enum MHD_Result http_h_agent_delete(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load(r, c, &a, &res))
+    if (http_agent_of_path(r, c, &a, &res))
         return res;
     struct db_tx tx;
     if (http_change_begin(c, &tx)) {
@@ -273,7 +274,7 @@ enum MHD_Result http_h_agent_versions(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load(r, c, &a, &res))
+    if (http_agent_of_path(r, c, &a, &res))
         return res;
     json_t *list = NULL;
     int rc = agent_versions_list(kb_conn_store(c), a.id, &list);
@@ -287,7 +288,7 @@ enum MHD_Result http_h_agent_version_get(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load(r, c, &a, &res))
+    if (http_agent_of_path(r, c, &a, &res))
         return res;
     int64_t id = a.id;
     agent_release(&a);
@@ -301,7 +302,7 @@ enum MHD_Result http_h_agent_version_new(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load(r, c, &a, &res))
+    if (http_agent_of_path(r, c, &a, &res))
         return res;
     struct buf err = BUF_INIT;
     char *spec = NULL;
@@ -344,7 +345,7 @@ enum MHD_Result http_h_agent_version_update(struct http_req *r, struct kb_conn *
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load(r, c, &a, &res))
+    if (http_agent_of_path(r, c, &a, &res))
         return res;
     struct buf err = BUF_INIT;
     char *spec = NULL;
@@ -384,7 +385,7 @@ enum MHD_Result http_h_agent_publish(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load(r, c, &a, &res))
+    if (http_agent_of_path(r, c, &a, &res))
         return res;
     struct buf err = BUF_INIT;
     struct db_tx tx;
@@ -416,7 +417,7 @@ enum MHD_Result http_h_agent_rollback(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load(r, c, &a, &res))
+    if (http_agent_of_path(r, c, &a, &res))
         return res;
     struct buf err = BUF_INIT;
     json_t *j = http_body_json(r, &res);
@@ -448,7 +449,7 @@ enum MHD_Result http_h_agent_retire(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load(r, c, &a, &res))
+    if (http_agent_of_path(r, c, &a, &res))
         return res;
     struct buf err = BUF_INIT;
     struct db_tx tx;
@@ -472,7 +473,7 @@ enum MHD_Result http_h_agent_acl_list(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load(r, c, &a, &res))
+    if (http_agent_of_path(r, c, &a, &res))
         return res;
     json_t *list = NULL;
     int rc = agent_acl_list(kb_conn_store(c), a.id, &list);
@@ -489,7 +490,7 @@ enum MHD_Result http_h_agent_acl_add(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load(r, c, &a, &res))
+    if (http_agent_of_path(r, c, &a, &res))
         return res;
     struct buf err = BUF_INIT;
     json_t *j = http_body_json(r, &res);
@@ -555,7 +556,7 @@ enum MHD_Result http_h_agent_acl_remove(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load(r, c, &a, &res))
+    if (http_agent_of_path(r, c, &a, &res))
         return res;
     struct db_tx tx;
     if (http_change_begin(c, &tx)) {

@@ -15,19 +15,6 @@
 #include "http/http_int.h"
 
 /* Loads the :s agent (404 answered when missing). */
-static int load_agent(struct http_req *r, struct kb_conn *c, struct agent *a, enum MHD_Result *res)
-{
-    memset(a, 0, sizeof *a);
-    int rc = agent_get_for(kb_conn_store(c), &r->who, r->arg_str, a);
-    if (rc != RC_OK) {
-        *res = rc == RC_NOT_FOUND
-                   ? http_send_error(r, 404, "not_found", "无此数字员工 / no such agent")
-                   : http_send_service_error(r, rc, NULL);
-        return rc;
-    }
-    return RC_OK;
-}
-
 static const char *arg(struct http_req *r, const char *key)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
@@ -47,7 +34,7 @@ enum MHD_Result http_h_eval_sets_list(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load_agent(r, c, &a, &res) != RC_OK)
+    if (http_agent_of_path(r, c, &a, &res) != RC_OK)
         return res;
     json_t *sets = NULL;
     int rc = eval_set_list(kb_conn_store(c), a.id, &sets);
@@ -75,7 +62,7 @@ enum MHD_Result http_h_eval_sets_create(struct http_req *r, struct kb_conn *c)
     json_t *j = http_body_json(r, &res);
     if (!j)
         return res;
-    if (load_agent(r, c, &a, &res) != RC_OK) {
+    if (http_agent_of_path(r, c, &a, &res) != RC_OK) {
         json_decref(j);
         return res;
     }
@@ -125,7 +112,7 @@ enum MHD_Result http_h_eval_set_get(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load_agent(r, c, &a, &res) != RC_OK)
+    if (http_agent_of_path(r, c, &a, &res) != RC_OK)
         return res;
     res = send_set(r, c, 200, a.id, r->arg_id);
     agent_release(&a);
@@ -140,7 +127,7 @@ enum MHD_Result http_h_eval_set_update(struct http_req *r, struct kb_conn *c)
     json_t *j = http_body_json(r, &res);
     if (!j)
         return res;
-    if (load_agent(r, c, &a, &res) != RC_OK) {
+    if (http_agent_of_path(r, c, &a, &res) != RC_OK) {
         json_decref(j);
         return res;
     }
@@ -174,7 +161,7 @@ enum MHD_Result http_h_eval_set_delete(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load_agent(r, c, &a, &res) != RC_OK)
+    if (http_agent_of_path(r, c, &a, &res) != RC_OK)
         return res;
     struct db_tx tx;
     if (http_change_begin(c, &tx)) {
@@ -203,7 +190,7 @@ enum MHD_Result http_h_eval_runs_create(struct http_req *r, struct kb_conn *c)
     json_t *j = http_body_json(r, &res);
     if (!j)
         return res;
-    if (load_agent(r, c, &a, &res) != RC_OK) {
+    if (http_agent_of_path(r, c, &a, &res) != RC_OK) {
         json_decref(j);
         return res;
     }
@@ -269,7 +256,7 @@ enum MHD_Result http_h_eval_runs_list(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load_agent(r, c, &a, &res) != RC_OK)
+    if (http_agent_of_path(r, c, &a, &res) != RC_OK)
         return res;
     int64_t limit = 100;
     const char *l = arg(r, "limit");
@@ -290,7 +277,7 @@ enum MHD_Result http_h_eval_run_get(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load_agent(r, c, &a, &res) != RC_OK)
+    if (http_agent_of_path(r, c, &a, &res) != RC_OK)
         return res;
     json_t *run = NULL;
     int rc = eval_run_json(kb_conn_store(c), a.id, r->arg_id, 1, &run);
@@ -306,7 +293,7 @@ enum MHD_Result http_h_eval_run_cancel(struct http_req *r, struct kb_conn *c)
 {
     struct agent a;
     enum MHD_Result res = MHD_NO;
-    if (load_agent(r, c, &a, &res) != RC_OK)
+    if (http_agent_of_path(r, c, &a, &res) != RC_OK)
         return res;
     struct db_tx tx;
     if (http_change_begin(c, &tx)) {
@@ -338,7 +325,7 @@ enum MHD_Result http_h_eval_compare(struct http_req *r, struct kb_conn *c)
     struct agent a;
     enum MHD_Result res = MHD_NO;
     struct buf err = BUF_INIT;
-    if (load_agent(r, c, &a, &res) != RC_OK)
+    if (http_agent_of_path(r, c, &a, &res) != RC_OK)
         return res;
     int64_t ra = 0, rb = 0;
     const char *sa = arg(r, "a"), *sb = arg(r, "b");
