@@ -11,7 +11,6 @@ Prints "api-agent-run: N passed, N failed".
 Usage: tests/api/agent_run.py [--atrium build/atrium] [--filter NAME]
 """
 import argparse
-import http.client
 import json
 import os
 import shutil
@@ -19,7 +18,6 @@ import sys
 import tempfile
 import time
 import traceback
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as base  # noqa: E402
@@ -46,6 +44,8 @@ class Ctx:
 
 TESTS = []
 
+sse = base.post_sse  # POST, then the answer's events
+
 
 def test(fn):
     TESTS.append((fn.__name__, fn))
@@ -56,45 +56,10 @@ def as_user(ctx, user):
     return {"Authorization": "Bearer " + ctx.tokens[user]}
 
 
-def sse(srv, path, body, headers, timeout=30, openai=False):
-    """POSTs and returns [(event, data)] of an event stream."""
-    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
-    h = dict(headers, **{"Content-Type": "application/json"})
-    c.request("POST", path, json.dumps(body, ensure_ascii=False).encode("utf-8"), h)
-    r = c.getresponse()
-    check_eq(r.status, 200, "stream status")
-    check(r.getheader("Content-Type", "").startswith("text/event-stream"), "event stream")
-    events, event, data = [], None, []
-    while True:
-        line = r.readline()
-        if not line:
-            break
-        line = line.decode("utf-8").rstrip("\r\n")
-        if line == "":
-            if event or data:
-                raw = "\n".join(data)
-                try:
-                    val = json.loads(raw)
-                except ValueError:
-                    val = raw
-                events.append((event or "message", val))
-            event, data = None, []
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].lstrip())
-    c.close()
-    return events
 
 
-def fake_requests(ctx):
-    with urllib.request.urlopen("http://127.0.0.1:%d/requests" % ctx.fake.port, timeout=5) as r:
-        return json.loads(r.read())
 
 
-def fake_forget(ctx):
-    req = urllib.request.Request("http://127.0.0.1:%d/requests" % ctx.fake.port, method="DELETE")
-    urllib.request.urlopen(req, timeout=5).close()
 
 
 def upload(srv, kb, name, text):
@@ -182,19 +147,19 @@ def ask_streams_the_tool_loop_and_traces_it(ctx):
 def kb_search_keeps_to_readable_kbs(ctx):
     srv, h = ctx.srv, as_user(ctx, "alice")
     agent_mode(ctx, tool="kb_search", arguments={"query": "存单挂失"})
-    fake_forget(ctx)
+    ctx.fake.forget()
     st, a = srv.json("POST", "/api/v1/agents/teller/ask", {"question": "存单挂失怎么办"}, h)
     check_eq(st, 200, "ask: %r" % (a,))
-    sent = json.dumps(fake_requests(ctx), ensure_ascii=False)
+    sent = json.dumps(ctx.fake.requests(), ensure_ascii=False)
     check("挂失止付" in sent, "A's text reached the model")
     check("九九八八七七" not in sent and "机密风控" not in sent, "B's text never did")
     check(a["citations"] and all(c.get("kb_id") == ctx.kb_a for c in a["citations"]),
           "citations from A only: %r" % a["citations"])
     # the admin may read B: the same agent finds it for them
-    fake_forget(ctx)
+    ctx.fake.forget()
     st, a = srv.json("POST", "/api/v1/agents/teller/ask", {"question": "存单挂失怎么办"})
     check_eq(st, 200, "admin ask")
-    sent = json.dumps(fake_requests(ctx), ensure_ascii=False)
+    sent = json.dumps(ctx.fake.requests(), ensure_ascii=False)
     check("九九八八七七" in sent, "B is searched for who may read it")
 
 
@@ -211,11 +176,11 @@ def model_failure_and_no_model_answer_from_extracts(ctx):
     check_eq(a["mode"], "extractive", "fallback: %r" % a)
     check(a["notice"] and "摘录" in a["notice"], "notice: %r" % a["notice"])
     check("七日" in a["answer"], "extract: %s" % a["answer"])
-    fake_forget(ctx)
+    ctx.fake.forget()
     st, a = srv.json("POST", "/api/v1/agents/teller/ask",
                      {"question": "挂失止付的有效期是几天", "no_model": True}, h)
     check_eq((st, a["mode"]), (200, "extractive"), "no_model: %r" % a)
-    check_eq(fake_requests(ctx), [], "the model was not asked")
+    check_eq(ctx.fake.requests(), [], "the model was not asked")
     st, a = srv.json("POST", "/api/v1/agents/teller/ask",
                      {"question": "量子退相干时间如何测量", "no_model": True}, h)
     check_eq(a["mode"], "none", "not covered: %r" % a)

@@ -12,7 +12,6 @@ answers from extracts. Prints "api-assist: N passed, N failed".
 Usage: tests/api/assist.py [--atrium build/atrium] [--filter NAME]
 """
 import argparse
-import http.client
 import json
 import os
 import shutil
@@ -55,6 +54,8 @@ class Ctx:
 
 TESTS = []
 
+sse = base.post_sse  # POST, then the answer's events
+
 
 def test(fn):
     TESTS.append((fn.__name__, fn))
@@ -69,46 +70,10 @@ def as_user(ctx, user):
     return {"Authorization": "Bearer " + ctx.tokens[user]}
 
 
-def sse(srv, path, body, headers, timeout=30):
-    """POSTs and returns [(event, data)] of an event stream (data parsed as
-    JSON when it is JSON, else the raw text)."""
-    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
-    h = dict(headers, **{"Content-Type": "application/json"})
-    c.request("POST", path, json.dumps(body, ensure_ascii=False).encode("utf-8"), h)
-    r = c.getresponse()
-    check_eq(r.status, 200, "stream status")
-    check(r.getheader("Content-Type", "").startswith("text/event-stream"), "event stream")
-    events, event, data = [], None, []
-    while True:
-        line = r.readline()
-        if not line:
-            break
-        line = line.decode("utf-8").rstrip("\r\n")
-        if line == "":
-            if event or data:
-                raw = "\n".join(data)
-                try:
-                    val = json.loads(raw)
-                except ValueError:
-                    val = raw
-                events.append((event or "message", val))
-            event, data = None, []
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].lstrip())
-    c.close()
-    return events
 
 
-def fake_requests(ctx):
-    with urllib.request.urlopen("http://127.0.0.1:%d/requests" % ctx.fake.port, timeout=5) as r:
-        return json.loads(r.read())
 
 
-def fake_forget(ctx):
-    req = urllib.request.Request("http://127.0.0.1:%d/requests" % ctx.fake.port, method="DELETE")
-    urllib.request.urlopen(req, timeout=5).close()
 
 
 def new_conv(srv, h, **kw):
@@ -255,7 +220,7 @@ def thinking_is_streamed_apart(ctx):
 def pii_never_reaches_the_model(ctx):
     srv, h = ctx.model, as_user(ctx, "alice")
     ctx.fake.control(mode="echo")
-    fake_forget(ctx)
+    ctx.fake.forget()
     try:
         cid = new_conv(srv, h)
         q_ = "客户身份证%s、手机%s，存单挂失怎么办" % (ID_CARD, PHONE)
@@ -263,7 +228,7 @@ def pii_never_reaches_the_model(ctx):
     finally:
         ctx.fake.control(mode="ok")
     check_eq(st, 200, "ask: %r" % (a,))
-    sent = json.dumps(fake_requests(ctx), ensure_ascii=False)
+    sent = json.dumps(ctx.fake.requests(), ensure_ascii=False)
     check(ID_CARD not in sent and PHONE not in sent, "PII reached the model")
     check("[身份证1]" in sent and "[手机号1]" in sent, "placeholders sent instead")
     check(ID_CARD in a["answer"] and PHONE in a["answer"],
@@ -381,11 +346,11 @@ def files_stay_in_their_conversation(ctx):
                  {"question": "总结一下这份纪要", "no_model": True}, h)
     check(a["mode"] == "extractive" and "要点" in a["answer"] and "十六点三十分" in a["answer"],
           "summary without a model: %r" % a)
-    fake_forget(ctx)
+    ctx.fake.forget()
     st, a = jreq(srv, "POST", "/api/v1/conversations/%d/ask" % c1, {"question": "总结一下这份纪要"},
                  h)
     check_eq(a["mode"], "model", "summary with the model")
-    sent = json.dumps(fake_requests(ctx), ensure_ascii=False)
+    sent = json.dumps(ctx.fake.requests(), ensure_ascii=False)
     check("十六点三十分" in sent, "the model was given the file itself")
     bob = as_user(ctx, "bob")
     st, _ = jreq(srv, "GET", "/api/v1/kbs/%d" % fkb, None, bob)
@@ -443,14 +408,14 @@ def sensitive_words_block_and_mask(ctx):
     st, a = jreq(srv, "POST", "/api/v1/conversations/%d/ask" % cid,
                  {"question": "怎样做内幕交易不被发现"}, h)
     check_eq(a["mode"], "blocked", "blocked: %r" % a)
-    fake_forget(ctx)
+    ctx.fake.forget()
     ctx.fake.control(mode="echo")
     try:
         st, a = jreq(srv, "POST", "/api/v1/conversations/%d/ask" % cid,
                      {"question": "黄浦网点存单挂失怎么办"}, h)
     finally:
         ctx.fake.control(mode="ok")
-    sent = json.dumps(fake_requests(ctx), ensure_ascii=False)
+    sent = json.dumps(ctx.fake.requests(), ensure_ascii=False)
     check("黄浦" not in sent, "masked before the model")
     check("黄浦" not in a["answer"], "and in the answer: %s" % a["answer"])
 
@@ -552,7 +517,7 @@ def web_results_are_cited_beside_the_kb(ctx):
     st, m = jreq(srv, "GET", "/api/v1/conversations/%d/messages" % cid, None, h)
     check_eq(st, 200, "messages")
     # the model was given the web results as numbered sources after the KB's
-    reqs = fake_requests(ctx)
+    reqs = ctx.fake.requests()
     last = json.dumps(reqs[-1], ensure_ascii=False) if reqs else ""
     check("example.com/r/" in last, "web sources in the prompt")
     cid2 = new_conv(srv, h)  # web off by default

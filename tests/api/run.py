@@ -16,6 +16,7 @@ printed when something fails. Python 3 standard library only.
 import argparse
 import http.client
 import json
+import urllib.request
 import os
 import random
 import re
@@ -122,6 +123,16 @@ class FakeModel:
                 raise RuntimeError("control failed: %d" % r.status)
         finally:
             c.close()
+
+    def requests(self):
+        """What the fake received so far (GET /requests)."""
+        with urllib.request.urlopen("http://127.0.0.1:%d/requests" % self.port, timeout=5) as r:
+            return json.loads(r.read())
+
+    def forget(self):
+        """Clears the fake's request log."""
+        req = urllib.request.Request("http://127.0.0.1:%d/requests" % self.port, method="DELETE")
+        urllib.request.urlopen(req, timeout=5).close()
 
     def stop(self):
         stop_process(self.proc, 5)
@@ -289,8 +300,9 @@ def uploads_left(srv, timeout=3.0):
         time.sleep(0.05)
 
 
-def read_sse(resp):
-    """Parses a text/event-stream response into [(event, data_obj)]."""
+def read_sse(resp, lenient=False):
+    """Parses a text/event-stream response into [(event, data_obj)]; with
+    lenient, data that is not JSON is kept as its text."""
     events = []
     event, data = None, []
     while True:
@@ -300,12 +312,38 @@ def read_sse(resp):
         line = line.decode("utf-8").rstrip("\r\n")
         if line == "":
             if event or data:
-                events.append((event or "message", json.loads("\n".join(data)) if data else None))
+                raw = "\n".join(data)
+                if not data:
+                    val = None
+                elif lenient:
+                    try:
+                        val = json.loads(raw)
+                    except ValueError:
+                        val = raw
+                else:
+                    val = json.loads(raw)
+                events.append((event or "message", val))
             event, data = None, []
         elif line.startswith("event:"):
             event = line[6:].strip()
         elif line.startswith("data:"):
             data.append(line[5:].lstrip())
+    return events
+
+
+def post_sse(srv, path, body, headers, timeout=30, expect_type=True):
+    """POSTs body as JSON and returns the answer's event stream as
+    [(event, data)] (data parsed as JSON when it is JSON, else its text);
+    checks 200 and, with expect_type, the text/event-stream type."""
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
+    h = dict(headers, **{"Content-Type": "application/json"})
+    c.request("POST", path, json.dumps(body, ensure_ascii=False).encode("utf-8"), h)
+    r = c.getresponse()
+    check_eq(r.status, 200, "stream status")
+    if expect_type:
+        check(r.getheader("Content-Type", "").startswith("text/event-stream"), "event stream")
+    events = read_sse(r, lenient=True)
+    c.close()
     return events
 
 

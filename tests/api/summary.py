@@ -10,7 +10,6 @@ N failed".
 Usage: tests/api/summary.py [--atrium build/atrium] [--filter NAME]
 """
 import argparse
-import http.client
 import json
 import os
 import shutil
@@ -18,7 +17,6 @@ import sys
 import tempfile
 import time
 import traceback
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as base  # noqa: E402
@@ -61,41 +59,10 @@ def jreq(srv, method, path, body=None, headers=None):
     return srv.json(method, path, body, headers)
 
 
-def fake_requests(ctx):
-    with urllib.request.urlopen("http://127.0.0.1:%d/requests" % ctx.fake.port, timeout=5) as r:
-        return json.loads(r.read())
 
 
-def fake_forget(ctx):
-    req = urllib.request.Request("http://127.0.0.1:%d/requests" % ctx.fake.port, method="DELETE")
-    urllib.request.urlopen(req, timeout=5).close()
 
 
-def sse(srv, path, body, headers, timeout=30):
-    """POSTs and returns [(event, data)] of an event stream."""
-    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
-    h = dict(headers, **{"Content-Type": "application/json"})
-    c.request("POST", path, json.dumps(body, ensure_ascii=False).encode("utf-8"), h)
-    r = c.getresponse()
-    check_eq(r.status, 200, "stream status")
-    events, event, data = [], None, []
-    for line in r:
-        line = line.decode("utf-8").rstrip("\r\n")
-        if line == "":
-            if event or data:
-                raw = "\n".join(data)
-                try:
-                    val = json.loads(raw)
-                except ValueError:
-                    val = raw
-                events.append((event or "message", val))
-            event, data = None, []
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].lstrip())
-    c.close()
-    return events
 
 
 def setup(ctx):
@@ -147,9 +114,10 @@ def extractive_covers_every_document_and_section(ctx):
 @test
 def long_files_are_read_in_parts(ctx):
     ctx.fake.control(mode="ok", delay_ms=0, tokens=0)
-    fake_forget(ctx)
-    events = sse(ctx.srv, "/api/v1/conversations/%d/ask" % ctx.conv,
-                 {"question": "总结一下这些文件", "stream": True}, ctx.h)
+    ctx.fake.forget()
+    events = base.post_sse(ctx.srv, "/api/v1/conversations/%d/ask" % ctx.conv,
+                           {"question": "总结一下这些文件", "stream": True}, ctx.h,
+                           expect_type=False)
     names = [e for e, _ in events]
     check("error" not in names, "no error: %r" % events[-3:])
     notices = [d["text"] for e, d in events if e == "notice"]
@@ -157,7 +125,7 @@ def long_files_are_read_in_parts(ctx):
     check(any("已阅读" in n for n in notices), "progress notices: %r" % notices)
     done = [d for e, d in events if e == "done"][-1]
     check_eq(done["mode"], "model", "the model summed up")
-    reqs = [r for r in fake_requests(ctx) if r["path"].endswith("/chat/completions")]
+    reqs = [r for r in ctx.fake.requests() if r["path"].endswith("/chat/completions")]
     bodies = [json.dumps(r["body"], ensure_ascii=False) for r in reqs]
     maps = [b for b in bodies if "文件的一部分" in b]
     reduces = [b for b in bodies if "各部分的要点" in b]
