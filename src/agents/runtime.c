@@ -969,10 +969,9 @@ done:
     out->latency_ms = now_ms() - t0;
     out->first_token_ms = st.first_ms;
     if (out->msg_id) {
-        char *cites = json_dumps(out->citations, JSON_COMPACT);
         struct conv_finish f = {out->stopped ? "stopped" : "done",
                                 out->text,
-                                cites,
+                                out->citations,
                                 out->thinking,
                                 out->mode,
                                 out->model[0] ? out->model : NULL,
@@ -983,7 +982,6 @@ done:
         if (conv_msg_finish(d, uid, out->msg_id, &f, &ferr) != RC_OK)
             log_warn("agent: the answer was not stored: %s", buf_str(&ferr));
         buf_release(&ferr);
-        free(cites);
     }
     audit_run(rt, rq, out->mode, out->citations);
     rc = RC_OK;

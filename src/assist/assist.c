@@ -1072,10 +1072,9 @@ done:
     if (trace_on())
         trace_log(tr, t0, st.first_ms);
     if (out->msg_id) {
-        char *cites = json_dumps(out->citations, JSON_COMPACT);
         struct conv_finish f = {out->stopped ? "stopped" : "done",
                                 out->text,
-                                cites,
+                                out->citations,
                                 out->thinking,
                                 out->mode,
                                 out->model[0] ? out->model : NULL,
@@ -1086,7 +1085,6 @@ done:
         if (conv_msg_finish(d, uid, out->msg_id, &f, &ferr) != RC_OK)
             log_warn("assist: the answer was not stored: %s", buf_str(&ferr));
         buf_release(&ferr);
-        free(cites);
     }
     audit_question(a, rq, query, ids, nids, out->citations, out->mode);
     rc = RC_OK;

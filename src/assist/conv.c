@@ -808,7 +808,6 @@ int conv_msg_finish(struct db_conn *d, int64_t user_id, int64_t msg_id, const st
 {
     int rc = RC_INVALID;
     char *cites = NULL;
-    json_t *cj = NULL;
     const char *status = f ? f->status : NULL;
     if (!status ||
         (strcmp(status, "done") && strcmp(status, "stopped") && strcmp(status, "failed"))) {
@@ -824,12 +823,12 @@ int conv_msg_finish(struct db_conn *d, int64_t user_id, int64_t msg_id, const st
         set_err(err, "模式或模型名无效 / invalid mode or model");
         goto out;
     }
-    cj = json_loads(f->citations ? f->citations : "[]", 0, NULL);
-    if (!cj || !json_is_array(cj)) {
+    if (f->citations && !json_is_array(f->citations)) {
         set_err(err, "引用应为 JSON 数组 / citations must be a JSON array");
         goto out;
     }
-    cites = json_dumps(cj, JSON_COMPACT);
+    /* dumped once, from the caller's tree (no text round trip) */
+    cites = f->citations ? json_dumps(f->citations, JSON_COMPACT) : xstrdup("[]");
     if (!cites) {
         rc = RC_INTERNAL;
         goto out;
@@ -870,7 +869,6 @@ int conv_msg_finish(struct db_conn *d, int64_t user_id, int64_t msg_id, const st
         conv_msg_release(&m);
     }
 out:
-    json_decref(cj);
     free(cites);
     return rc;
 }

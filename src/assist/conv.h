@@ -139,7 +139,7 @@ int conv_msg_start(struct db_conn *d, int64_t user_id, int64_t conv_id, const ch
 struct conv_finish {
     const char *status; /* done | stopped | failed (required) */
     const char *content;
-    const char *citations; /* JSON array text (e.g. kb_citations_json dumped) */
+    const json_t *citations; /* an array (e.g. kb_citations_json); NULL: [] */
     const char *thinking;
     const char *mode;  /* model | extractive | faq | none | web … */
     const char *model; /* NULL: keep what conv_msg_start recorded */

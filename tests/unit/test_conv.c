@@ -89,14 +89,17 @@ static int64_t turn(struct fx *f, int64_t user, int64_t conv, const char *q, con
     int64_t u = 0, m = 0;
     CHECK_INT(conv_msg_add_user(&f->d, user, conv, q, NULL, &u, NULL), RC_OK);
     CHECK_INT(conv_msg_start(&f->d, user, conv, "qwen", &m), RC_OK);
+    json_t *cj = cites ? json_loads(cites, 0, NULL) : NULL;
+    CHECK(!cites || cj);
     struct conv_finish fin = {.status = status,
                               .content = a,
-                              .citations = cites,
+                              .citations = cj,
                               .mode = "model",
                               .latency_ms = 12.5,
                               .prompt_tokens = 10,
                               .completion_tokens = 20};
     CHECK_INT(conv_msg_finish(&f->d, user, m, &fin, NULL), RC_OK);
+    json_decref(cj);
     return u;
 }
 
@@ -343,21 +346,25 @@ TEST(conv_message_lifecycle)
     /* bad finishes */
     struct conv_finish bad = {.status = "weird"};
     CHECK_INT(conv_msg_finish(&f.d, f.a, m, &bad, &err), RC_INVALID);
-    bad = (struct conv_finish){.status = "done", .citations = "{}"};
+    json_t *obj = json_object();
+    bad = (struct conv_finish){.status = "done", .citations = obj};
     CHECK_INT(conv_msg_finish(&f.d, f.a, m, &bad, &err), RC_INVALID);
+    json_decref(obj);
     CHECK_INT(conv_msg_finish(&f.d, f.b, m, &(struct conv_finish){.status = "done"}, &err),
               RC_NOT_FOUND);
     CHECK_INT(conv_msg_finish(&f.d, f.a, u, &(struct conv_finish){.status = "done"}, &err),
               RC_NOT_FOUND); /* a user message */
     /* stopped: partial content kept */
+    json_t *cites = json_pack("[{s:i,s:s}]", "n", 1, "cite", "《现金管理办法》第十二条");
     struct conv_finish stop = {.status = "stopped",
                                .content = "需要提前一天",
-                               .citations = "[{\"n\":1,\"cite\":\"《现金管理办法》第十二条\"}]",
+                               .citations = cites,
                                .thinking = "想一想",
                                .latency_ms = 99,
                                .prompt_tokens = 5,
                                .completion_tokens = -1};
     CHECK_INT(conv_msg_finish(&f.d, f.a, m, &stop, &err), RC_OK);
+    json_decref(cites);
     /* the done that lost the race */
     struct conv_finish done = {.status = "done", .content = "全部答案"};
     CHECK_INT(conv_msg_finish(&f.d, f.a, m, &done, &err), RC_BUSY);
