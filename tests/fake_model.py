@@ -103,6 +103,7 @@ class State:
             "method": method,
             "path": path,
             "authorization": headers.get("Authorization"),
+            "request_id": headers.get("X-Request-Id"),
             "body": parsed,
         }
         with self.lock:

@@ -15,6 +15,7 @@
 #include "common/rc.h"
 #include "common/util.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <float.h>
@@ -144,6 +145,15 @@ out:
         }                                                                                          \
     } while (0)
 
+/* Letters, digits and "-_." only: safe as a header value as it is. */
+static int is_token(const char *s)
+{
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("-_.", *s))
+            return 0;
+    return 1;
+}
+
 /* Prepares a POST of `payload` to {base}{path}. The write callback and its
  * data are set by the caller. */
 static int req_setup(struct req *r, const struct llm_endpoint *ep, const char *path,
@@ -181,6 +191,21 @@ static int req_setup(struct req *r, const struct llm_endpoint *ep, const char *p
     const char *fixed[] = {"Content-Type: application/json", "Expect:", accept};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         struct curl_slist *l = curl_slist_append(r->hdrs, fixed[i]);
+        if (!l) {
+            rc = RC_INTERNAL;
+            goto out;
+        }
+        r->hdrs = l;
+    }
+    /* The request's id goes to the model server as X-Request-Id (vLLM
+     * takes it as its own request id): one id in both servers' logs. */
+    const char *rid = log_request_id();
+    if (rid[0] && is_token(rid)) {
+        struct buf h = BUF_INIT;
+        struct curl_slist *l = NULL;
+        if (buf_addf(&h, "X-Request-Id: %s", rid) == RC_OK)
+            l = curl_slist_append(r->hdrs, h.p);
+        buf_release(&h);
         if (!l) {
             rc = RC_INTERNAL;
             goto out;

@@ -12,6 +12,7 @@ answers from extracts. Prints "api-assist: N passed, N failed".
 Usage: tests/api/assist.py [--atrium build/atrium] [--filter NAME]
 """
 import argparse
+import http.client
 import json
 import os
 import shutil
@@ -233,6 +234,28 @@ def pii_never_reaches_the_model(ctx):
     check("[身份证1]" in sent and "[手机号1]" in sent, "placeholders sent instead")
     check(ID_CARD in a["answer"] and PHONE in a["answer"],
           "restored for the user: %s" % a["answer"])
+
+
+@test
+def request_id_reaches_the_model(ctx):
+    """The answer's request id goes to the model as X-Request-Id: one id in
+    Atrium's log and in the model server's."""
+    srv, h = ctx.model, as_user(ctx, "alice")
+    cid = new_conv(srv, h)
+    ctx.fake.forget()
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    c.request("POST", "/api/v1/conversations/%d/ask" % cid,
+              json.dumps({"question": "大额现金支取需要预约吗"}).encode(),
+              dict(h, **{"Content-Type": "application/json"}))
+    r = c.getresponse()
+    body = json.loads(r.read())
+    rid = r.getheader("X-Request-Id")
+    c.close()
+    check_eq(r.status, 200, "ask: %r" % (body,))
+    check(rid and len(rid) >= 8, "a request id: %r" % rid)
+    sent = [q for q in ctx.fake.requests() if q["path"].endswith("/chat/completions")]
+    check(sent, "the model was asked")
+    check_eq([q["request_id"] for q in sent], [rid] * len(sent), "X-Request-Id sent to the model")
 
 
 @test
