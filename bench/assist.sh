@@ -59,41 +59,52 @@ $BIN --data "$DATA" --quiet model add fake --purpose chat --url "http://127.0.0.
     --model "http://127.0.0.1:$FPORT/v1" --n 20 >/dev/null
 # Each N runs with all streams arriving at once (ramp 0) and opened evenly
 # over RAMP_MS (default 2000). Per answer the server logs (ATRIUM_ASK_TRACE)
-# after_model: from gw_chat's entry to the first delta handed to the caller;
-# the fake model reports its own time to first content from its own
-# timestamps (GET /stats). "gateway" = after_model minus the model's own
-# time, per percentile (the model's own time is 20 ms plus its timer lag:
-# its p50 and p99 are printed beside).
+# after_model: from gw_chat's entry to the first delta handed to the caller,
+# and the same two moments as CLOCK_MONOTONIC times (model_at, first_at).
+# Atrium sends its request id to the model as X-Request-Id; the fake model
+# lists, per id, when the request reached its socket (the kernel's receive
+# time) and when it wrote the first content (GET /trace). bench/gw_overhead.py
+# pairs them: the gateway's overhead of one answer is (reached - model_at) +
+# (first_at - written), so the fake model's own time and its own lag on a
+# busy machine are not in it. The fake's time to first content from its
+# own timestamps (GET /stats) is printed beside.
 RAMPS=(0 "${RAMP_MS:-2000}")
-HEAD="| when | arrival | N | ok | load 1 min | baseline TTFT p50 / p99 ms | Atrium TTFT p50 / p99 ms | added p50 / p99 ms | model own TTFT p50 / p99 ms | gw_chat → first delta p50 / p99 ms | **gateway overhead p50 / p99 ms** | Atrium total p50 / p99 ms | peak RSS MB | Atrium CPU s |"
-SEP="|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-if [ ! -f "$RES" ] || ! grep -q 'gateway overhead' "$RES"; then
+HEAD="| when | arrival | N | ok | load 1 min | baseline TTFT p50 / p99 ms | Atrium TTFT p50 / p99 ms | added p50 / p99 ms | model own TTFT p50 / p99 ms | gw_chat → first delta p50 / p99 ms | to model p50 / p99 ms | from model p50 / p99 ms | **gateway overhead per answer p50 / p99 ms** | Atrium total p50 / p99 ms | peak RSS MB | Atrium CPU s |"
+SEP="|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+if [ ! -f "$RES" ] || ! grep -q 'gateway overhead per answer' "$RES"; then
     printf '%s\n%s\n' "$HEAD" "$SEP" >>"$RES"
 fi
 printf '%s\n%s\n' "$HEAD" "$SEP"
 for n in "${NS[@]}"; do
     for ramp in "${RAMPS[@]}"; do
         before=$(grep -c 'ask trace' "$OUT/assist-serve.log" || true)
+        curl -sf "http://127.0.0.1:$FPORT/trace" >/dev/null # forget the earlier rounds
         load=$(cut -d' ' -f1 /proc/loadavg)
         js=$("$B/sse_load_bench" --atrium "http://127.0.0.1:$PORT" --token "$TOKEN" \
             --model "http://127.0.0.1:$FPORT/v1" --n "$n" --pid "$SPID" --ramp "$ramp" --json) || true
         sleep 0.5 # the last answers' trace lines
-        line=$(grep 'ask trace' "$OUT/assist-serve.log" | tail -n +"$((before + 1))" |
-            JS="$js" LOAD="$load" python3 -c '
+        grep 'ask trace' "$OUT/assist-serve.log" | tail -n +"$((before + 1))" >"$DATA/trace-atrium"
+        curl -sf "http://127.0.0.1:$FPORT/trace" >"$DATA/trace-model"
+        gw=$(python3 bench/gw_overhead.py "$DATA/trace-atrium" "$DATA/trace-model")
+        line=$(JS="$js" LOAD="$load" GW="$gw" python3 -c '
 import json, os, re, sys, time
 j = json.loads(os.environ["JS"])
-g = sorted(float(m.group(1)) for l in sys.stdin for m in [re.search(r"after_model=([-0-9.]+)", l)] if m and float(m.group(1)) >= 0)
+g = sorted(float(m.group(1)) for l in open(sys.argv[1], encoding="utf-8") for m in [re.search(r"after_model=([-0-9.]+)", l)] if m and float(m.group(1)) >= 0)
+gw = json.loads(os.environ["GW"])
 def pct(v, p):
     return v[min(len(v) - 1, int(p * (len(v) - 1) + 0.5))] if v else float("nan")
 b, a, own = j["baseline"], j["atrium"], j["model_own_ttft"] or {"p50": float("nan"), "p99": float("nan")}
 arr = "at once" if j["ramp_ms"] <= 0 else "ramp %.0f ms" % j["ramp_ms"]
-print("| %s | %s | %d | %d/%d | %s | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | **%.1f / %.1f** | %.0f / %.0f | %d | %.1f |" % (
+print("| %s | %s | %d | %d/%d | %s | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | **%.1f / %.1f** | %.0f / %.0f | %d | %.1f |" % (
     time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), arr, j["n"], a["ok"], j["n"], os.environ["LOAD"],
     b["ttft_p50"], b["ttft_p99"], a["ttft_p50"], a["ttft_p99"],
     a["ttft_p50"] - b["ttft_p50"], a["ttft_p99"] - b["ttft_p99"], own["p50"], own["p99"],
-    pct(g, .5), pct(g, .99), pct(g, .5) - own["p50"], pct(g, .99) - own["p50"],
+    pct(g, .5), pct(g, .99), gw["to_model"]["p50"], gw["to_model"]["p99"],
+    gw["from_model"]["p50"], gw["from_model"]["p99"], gw["overhead"]["p50"], gw["overhead"]["p99"],
     a["total_p50"], a["total_p99"], j["rss_mb"], j["cpu_s"]))
-')
+if gw["unpaired"]:
+    print("%d answers were not paired with a model request" % gw["unpaired"], file=sys.stderr)
+' "$DATA/trace-atrium")
         echo "$line" >>"$RES"
         echo "$line"
     done

@@ -8,7 +8,12 @@
  * Serves POST /v1/chat/completions (stream or not) and GET /v1/models, and
  * GET /stats: the model's own time to first content (from a streamed
  * request's last byte read to its first content chunk written, ms: n, p50,
- * p99, max) over the streams since the previous GET /stats, which resets it. */
+ * p99, max) over the streams since the previous GET /stats, which resets it;
+ * and GET /trace: a line per streamed request that carried an X-Request-Id
+ * since the previous GET /trace, "ID ARRIVED_MS FIRST_MS", CLOCK_MONOTONIC:
+ * when the request's last bytes reached the socket (the kernel's receive
+ * timestamp, so the fake's own lag is not in it) and when its first content
+ * chunk was written. bench/assist.sh pairs them with Atrium's trace lines. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +43,16 @@ struct fconn {
     int64_t due;   /* when the next token is due (µs), in the heap when streaming */
     int closing;   /* close when out is drained */
     int heap_ix;
-    int64_t t_req; /* when the streamed request was read (µs) */
+    int64_t t_req;    /* when the streamed request was read (µs) */
+    int64_t t_rcv;    /* the kernel's receive time of the last bytes read (µs, monotonic) */
+    int64_t t_arrive; /* t_rcv of the streamed request's last bytes */
+    int want_out;     /* EPOLLOUT is in the connection's epoll interest */
+    char rid[48];     /* the streamed request's X-Request-Id, or "" */
+};
+
+struct rec {
+    char rid[48];
+    int64_t arrive, first; /* µs, monotonic */
 };
 
 static int g_tokens = 50, g_delay_ms = 20;
@@ -47,6 +61,8 @@ static size_t g_nheap, g_capheap;
 static long g_streams_total;
 static double *g_ttft; /* own time to first content per stream (ms), since the last /stats */
 static size_t g_nttft, g_capttft;
+static struct rec *g_recs; /* streamed requests with an id, since the last /trace */
+static size_t g_nrecs, g_caprecs;
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -184,9 +200,13 @@ static int flush_out(int ep, struct fconn *c)
     }
     if (c->offout == c->nout)
         c->offout = c->nout = 0;
-    struct epoll_event ev = {.events = EPOLLIN | (c->nout ? EPOLLOUT : 0), .data.ptr = c};
-    if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) != 0)
-        return -1;
+    int want = c->nout != 0;
+    if (want != c->want_out) { /* one epoll_ctl when the interest changes, not per token */
+        struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
+        if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) != 0)
+            return -1;
+        c->want_out = want;
+    }
     if (!c->nout && c->closing && !c->streaming)
         return -1;
     return 0;
@@ -204,7 +224,18 @@ static void send_token(struct fconn *c)
                 g_capttft = g_capttft ? 2 * g_capttft : 4096;
                 g_ttft = xrealloc_or_die(g_ttft, g_capttft * sizeof *g_ttft);
             }
-            g_ttft[g_nttft++] = (double)(now_us() - c->t_req) / 1000.0;
+            int64_t now = now_us();
+            g_ttft[g_nttft++] = (double)(now - c->t_req) / 1000.0;
+            if (c->rid[0]) {
+                if (g_nrecs == g_caprecs) {
+                    g_caprecs = g_caprecs ? 2 * g_caprecs : 4096;
+                    g_recs = xrealloc_or_die(g_recs, g_caprecs * sizeof *g_recs);
+                }
+                struct rec *r = &g_recs[g_nrecs++];
+                memcpy(r->rid, c->rid, sizeof r->rid);
+                r->arrive = c->t_arrive;
+                r->first = now;
+            }
         }
         snprintf(js, sizeof js,
                  "{\"id\":\"b\",\"object\":\"chat.completion.chunk\",\"model\":\"fake\","
@@ -265,6 +296,7 @@ static void handle_input(struct fconn *c)
             return;
         size_t head = (size_t)(end - c->in) + 4, clen = 0;
         int keep = 1;
+        char rid[sizeof c->rid] = "";
         for (char *l = c->in; l < end; l++) {
             if (*l != '\n')
                 continue;
@@ -273,6 +305,14 @@ static void handle_input(struct fconn *c)
             else if (strncasecmp(l + 1, "connection:", 11) == 0 &&
                      strncasecmp(l + 12 + strspn(l + 12, " "), "close", 5) == 0)
                 keep = 0;
+            else if (strncasecmp(l + 1, "x-request-id:", 13) == 0) {
+                const char *v = l + 14 + strspn(l + 14, " ");
+                size_t n = strcspn(v, "\r\n");
+                if (n < sizeof rid) {
+                    memcpy(rid, v, n);
+                    rid[n] = '\0';
+                }
+            }
         }
         if (clen > REQ_MAX) {
             respond_simple(c, 404, "{\"error\":\"too large\"}", 0);
@@ -281,7 +321,18 @@ static void handle_input(struct fconn *c)
         if (c->nin < head + clen)
             return;
         char *body = c->in + head;
-        if (strncmp(c->in, "GET /stats", 10) == 0) {
+        if (strncmp(c->in, "GET /trace", 10) == 0) {
+            size_t cap = g_nrecs * 96 + 1, off = 0;
+            char *tb = xrealloc_or_die(NULL, cap);
+            tb[0] = '\0';
+            for (size_t i = 0; i < g_nrecs; i++)
+                off += (size_t)snprintf(tb + off, cap - off, "%s %.3f %.3f\n", g_recs[i].rid,
+                                        (double)g_recs[i].arrive / 1000.0,
+                                        (double)g_recs[i].first / 1000.0);
+            g_nrecs = 0;
+            respond_simple(c, 200, tb, keep);
+            free(tb);
+        } else if (strncmp(c->in, "GET /stats", 10) == 0) {
             char js[256];
             qsort(g_ttft, g_nttft, sizeof *g_ttft, cmp_double);
             size_t n = g_nttft;
@@ -310,6 +361,8 @@ static void handle_input(struct fconn *c)
                 c->streaming = 1;
                 c->sent = 0;
                 c->t_req = now_us();
+                c->t_arrive = c->t_rcv ? c->t_rcv : c->t_req;
+                memcpy(c->rid, rid, sizeof rid);
                 c->closing = !keep;
                 c->due = now_us() + (int64_t)g_delay_ms * 1000;
                 heap_push(c);
@@ -329,6 +382,29 @@ static void handle_input(struct fconn *c)
         memmove(c->in, c->in + head + clen, c->nin - head - clen);
         c->nin -= head + clen;
     }
+}
+
+/* recv, keeping the kernel's receive time of what was read in c->t_rcv
+ * (SO_TIMESTAMPNS: CLOCK_REALTIME, turned into CLOCK_MONOTONIC). */
+static ssize_t recv_stamped(struct fconn *c, char *p, size_t n)
+{
+    char ctl[CMSG_SPACE(sizeof(struct timespec))];
+    struct iovec iov = {p, n};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+    ssize_t r = recvmsg(c->fd, &mh, 0);
+    if (r <= 0)
+        return r;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPNS)
+            continue;
+        struct timespec ts, rt;
+        memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+        clock_gettime(CLOCK_REALTIME, &rt);
+        int64_t ago = ((int64_t)rt.tv_sec - ts.tv_sec) * 1000000 + (rt.tv_nsec - ts.tv_nsec) / 1000;
+        c->t_rcv = now_us() - (ago > 0 ? ago : 0);
+    }
+    return r;
 }
 
 static volatile sig_atomic_t g_stop;
@@ -408,6 +484,7 @@ int main(int argc, char **argv)
                     if (fd < 0)
                         break;
                     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    (void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
                     struct fconn *nc = calloc(1, sizeof *nc);
                     if (!nc)
                         exit(1);
@@ -432,7 +509,7 @@ int main(int argc, char **argv)
                         }
                         c->in = xrealloc_or_die(c->in, c->capin);
                     }
-                    ssize_t r = recv(c->fd, c->in + c->nin, c->capin - c->nin, 0);
+                    ssize_t r = recv_stamped(c, c->in + c->nin, c->capin - c->nin);
                     if (r > 0) {
                         c->nin += (size_t)r;
                         continue;

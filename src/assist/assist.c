@@ -690,8 +690,11 @@ static void trace_log(const double *tr, double t0, double first_ms)
         off += (size_t)n;
         prev = tr[i];
     }
-    log_warn("ask trace (ms):%s first_token=%.2f after_model=%.2f", line, first_ms,
-             first_ms >= 0 ? first_ms - (prev - t0) : -1.0);
+    /* model_at and first_at are CLOCK_MONOTONIC ms, as the fake model's own
+     * timestamps on the same host: bench/assist.sh pairs them by request id. */
+    log_warn("ask trace (ms):%s first_token=%.2f after_model=%.2f model_at=%.3f first_at=%.3f",
+             line, first_ms, first_ms >= 0 ? first_ms - (prev - t0) : -1.0, tr[TR_MODEL],
+             first_ms >= 0 ? t0 + first_ms : -1.0);
 }
 
 int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request *rq, assist_cb cb,
