@@ -22,11 +22,13 @@
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -772,10 +774,32 @@ static void loop_add_pending(struct loop *L)
     }
 }
 
+/* ATRIUM_MODEL_LOOP_NICE (default -10; 0 = as the rest of the server): the
+ * loops' nice value. A loop carries every stream's deltas, so on a busy
+ * machine it should run before the answers' store and search work rather
+ * than queue behind it (docs/BENCHMARKS.md, issue #4). A lower nice value
+ * needs root, CAP_SYS_NICE or a matching RLIMIT_NICE (systemd LimitNICE=);
+ * without them the loops run at the server's priority, as said once. */
+static void loop_set_priority(void)
+{
+    static atomic_int told;
+    const char *e = getenv("ATRIUM_MODEL_LOOP_NICE");
+    long nice = e && *e ? strtol(e, NULL, 10) : -10;
+    if (nice < -20 || nice > 19)
+        nice = -10;
+    if (nice == 0)
+        return;
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), (int)nice) != 0 && atomic_exchange(&told, 1) == 0)
+        log_info("llm: 模型事件循环保持普通优先级 / the model loops keep the normal priority "
+                 "(nice %ld needs CAP_SYS_NICE or LimitNICE=): %s",
+                 nice, strerror(errno));
+}
+
 static void *loop_main(void *arg)
 {
     struct loop *L = arg;
     (void)pthread_setname_np(pthread_self(), "atrium-models");
+    loop_set_priority();
     struct epoll_event evs[256];
     for (;;) {
         double now = now_ms(), wait = 1000;
@@ -861,14 +885,16 @@ fail:
 }
 
 /* ATRIUM_MODEL_LOOPS=N: how many loops (at most LOOPS_MAX); 0 runs each
- * chat on its caller's thread. The default is 2 (1 on one core): since a
- * delta costs a few thousand instructions (fastchunk.h, SSE framing from the
- * text) rather than ~80 k, two loops carry 1,000 streams with less CPU than
- * a thread per call (docs/BENCHMARKS.md, issue #4). */
+ * chat on its caller's thread. The default is two per core (1 on one core):
+ * since a delta costs a few thousand instructions (fastchunk.h, SSE framing
+ * from the text) rather than ~80 k, a few loops carry 1,000 streams with
+ * less CPU than a thread per call, and with more than one per core a first
+ * chunk waits behind fewer other streams' deltas (docs/BENCHMARKS.md,
+ * issue #4). */
 static void loops_start(void)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    long n = cores > 1 ? 2 : 1;
+    long n = cores > 1 ? 2 * cores : 1;
     const char *e = getenv("ATRIUM_MODEL_LOOPS");
     if (e && *e)
         n = strtol(e, NULL, 10);
