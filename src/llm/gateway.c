@@ -1334,7 +1334,12 @@ int gw_chat(struct gw *gw, const char *model, const struct llm_msg *msgs, size_t
     struct chat_ctx c = {msgs, nmsgs, cb, ctx, res, 0, &a, opts ? &opts->chat : NULL};
     a.run = chat_run;
     a.ctx = &c;
+    /* From here to the hand-off to a model loop is the gateway's overhead:
+     * it runs at the loops' priority, not behind other answers' work. */
+    struct llm_prio prio;
+    llm_prio_enter(&prio);
     int rc = route(gw, model, GW_CHAT, &a, info, opts, err);
+    llm_prio_leave(&prio);
     if (!c.used) { /* res must always be initialised: a call that never ran */
         memset(res, 0, sizeof *res);
         res->content = xstrdup("");

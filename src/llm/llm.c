@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <float.h>
+#include <limits.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -775,31 +776,64 @@ static void loop_add_pending(struct loop *L)
 }
 
 /* ATRIUM_MODEL_LOOP_NICE (default -10; 0 = as the rest of the server): the
- * loops' nice value. A loop carries every stream's deltas, so on a busy
- * machine it should run before the answers' store and search work rather
+ * nice value of the model loops, and of an answer's thread while it hands
+ * its chat to a loop. The loops carry every stream's deltas, so on a busy
+ * machine they should run before the answers' store and search work rather
  * than queue behind it (docs/BENCHMARKS.md, issue #4). A lower nice value
  * needs root, CAP_SYS_NICE or a matching RLIMIT_NICE (systemd LimitNICE=);
- * without them the loops run at the server's priority, as said once. */
-static void loop_set_priority(void)
+ * without them everything runs at the server's priority, as said once. */
+static int gateway_nice(void)
+{
+    static atomic_int cached = INT_MIN;
+    int v = atomic_load(&cached);
+    if (v == INT_MIN) {
+        const char *e = getenv("ATRIUM_MODEL_LOOP_NICE");
+        long n = e && *e ? strtol(e, NULL, 10) : -10;
+        v = n < -20 || n > 19 ? -10 : (int)n;
+        atomic_store(&cached, v);
+    }
+    return v;
+}
+
+/* Sets the calling thread's nice value; 0 when it could not. */
+static int set_nice(int nice)
 {
     static atomic_int told;
-    const char *e = getenv("ATRIUM_MODEL_LOOP_NICE");
-    long nice = e && *e ? strtol(e, NULL, 10) : -10;
-    if (nice < -20 || nice > 19)
-        nice = -10;
-    if (nice == 0)
-        return;
-    if (setpriority(PRIO_PROCESS, (id_t)gettid(), (int)nice) != 0 && atomic_exchange(&told, 1) == 0)
-        log_info("llm: 模型事件循环保持普通优先级 / the model loops keep the normal priority "
-                 "(nice %ld needs CAP_SYS_NICE or LimitNICE=): %s",
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), nice) == 0)
+        return 1;
+    if (atomic_exchange(&told, 1) == 0)
+        log_info("llm: 模型网关保持普通优先级 / the model gateway keeps the normal priority "
+                 "(nice %d needs CAP_SYS_NICE or LimitNICE=): %s",
                  nice, strerror(errno));
+    return 0;
+}
+
+void llm_prio_enter(struct llm_prio *p)
+{
+    p->changed = 0;
+    int want = gateway_nice();
+    if (want == 0)
+        return;
+    errno = 0;
+    int cur = getpriority(PRIO_PROCESS, (id_t)gettid());
+    if ((cur == -1 && errno) || cur <= want)
+        return;
+    p->prev = cur;
+    p->changed = set_nice(want);
+}
+
+void llm_prio_leave(const struct llm_prio *p)
+{
+    if (p->changed) /* a higher nice value needs no privilege */
+        (void)setpriority(PRIO_PROCESS, (id_t)gettid(), p->prev);
 }
 
 static void *loop_main(void *arg)
 {
     struct loop *L = arg;
     (void)pthread_setname_np(pthread_self(), "atrium-models");
-    loop_set_priority();
+    if (gateway_nice() != 0)
+        (void)set_nice(gateway_nice());
     struct epoll_event evs[256];
     for (;;) {
         double now = now_ms(), wait = 1000;

@@ -80,6 +80,15 @@ int llm_chat_ex(const struct llm_endpoint *ep, const struct llm_msg *msgs, size_
                 struct llm_result *res, struct buf *err);
 void llm_result_release(struct llm_result *res);
 
+/* The gateway's own work runs at the model loops' priority
+ * (ATRIUM_MODEL_LOOP_NICE, default nice -10 where the process may): enter
+ * raises the calling thread's, leave puts back what it was. */
+struct llm_prio {
+    int changed, prev;
+};
+void llm_prio_enter(struct llm_prio *p);
+void llm_prio_leave(const struct llm_prio *p);
+
 /* POST {base}/embeddings for n texts. On success *vecs is a malloc'd
  * n*dim array of floats (L2-normalised) and *dim is set (n == 0: *vecs NULL,
  * *dim 0, no request). On failure *vecs is NULL and the result is

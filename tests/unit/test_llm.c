@@ -1,6 +1,8 @@
 /* Tests for src/llm: the SSE parser on hand-made streams split at every byte,
  * and the model client against tests/fake_model.py (streaming, reasoning,
- * tool calls, usage, failures, timeouts, cancel, embeddings, rerank). */
+ * tool calls, usage, failures, timeouts, cancel, embeddings, rerank), and
+ * the gateway's thread priority. */
+#define _GNU_SOURCE /* gettid */
 #include "test.h"
 
 #include "fake_model.h"
@@ -12,12 +14,14 @@
 #include "llm/llm.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -676,4 +680,34 @@ TEST(llm_error_snippet_never_holds_the_key)
     CHECK_CONTAINS(msg, "denied for Bearer ");
     CHECK(!strstr(msg, "live-ABCD"));
     free(msg);
+}
+
+TEST(llm_prio_raises_and_puts_back)
+{
+    /* The gateway's section runs at the loops' nice value (default -10)
+     * where the process may, and the thread's own value comes back after;
+     * without the privilege nothing changes. */
+    errno = 0;
+    int before = getpriority(PRIO_PROCESS, (id_t)gettid());
+    CHECK(errno == 0);
+    struct llm_prio p;
+    llm_prio_enter(&p);
+    int inside = getpriority(PRIO_PROCESS, (id_t)gettid());
+    if (p.changed) {
+        CHECK_INT(inside, -10);
+        CHECK_INT(p.prev, before);
+    } else {
+        CHECK_INT(inside, before);
+    }
+    llm_prio_leave(&p);
+    CHECK_INT(getpriority(PRIO_PROCESS, (id_t)gettid()), before);
+    /* Already at or above the wanted priority: left alone. */
+    if (p.changed && setpriority(PRIO_PROCESS, (id_t)gettid(), -15) == 0) {
+        llm_prio_enter(&p);
+        CHECK(!p.changed);
+        CHECK_INT(getpriority(PRIO_PROCESS, (id_t)gettid()), -15);
+        llm_prio_leave(&p);
+        CHECK_INT(getpriority(PRIO_PROCESS, (id_t)gettid()), -15);
+        CHECK_INT(setpriority(PRIO_PROCESS, (id_t)gettid(), before), 0);
+    }
 }
