@@ -778,7 +778,9 @@ int agent_run(struct agent_runtime *rt, struct kb_conn *c, const struct agent_ru
         params = json_dumps(pj, JSON_COMPACT);
         json_decref(pj);
     }
-    struct gw_call_opts go = {.user_id = uid};
+    /* the model's first token is bounded by max_seconds too, not only by the
+     * gateway's first-token timeout */
+    struct gw_call_opts go = {.user_id = uid, .deadline_ms = st.deadline};
     go.chat.tools = tools_text;
     go.chat.tool_choice = tools_text ? "auto" : NULL;
     go.chat.params = params;
@@ -813,6 +815,8 @@ int agent_run(struct agent_runtime *rt, struct kb_conn *c, const struct agent_ru
             goto out;
         }
         tc.c = c;
+        if (info.out_of_time)
+            st.time_up = 1; /* the gateway gave up at the agent's deadline */
         turn_flush(&st);
         if (info.prompt_tokens >= 0)
             ptok = (ptok < 0 ? 0 : ptok) + info.prompt_tokens;

@@ -1181,6 +1181,22 @@ static int route(struct gw *gw, const char *model, enum gw_purpose purpose, stru
     }
     rc = RC_UPSTREAM;
     for (;;) {
+        long first_ms = gw->first_ms, total_ms = gw->total_ms, to_deadline = 0;
+        if (opts && opts->deadline_ms > 0) {
+            double left = opts->deadline_ms - now_ms();
+            if (left < 1) {
+                rc = RC_TIMEOUT;
+                buf_reset(&aerr);
+                seterr(&aerr, "调用方的时限已到 / the caller's time limit was reached");
+                if (info)
+                    info->out_of_time = 1;
+                break;
+            }
+            if (first_ms <= 0 || first_ms > (long)left)
+                first_ms = to_deadline = (long)left;
+            if (total_ms <= 0 || total_ms > (long)left)
+                total_ms = to_deadline = (long)left;
+        }
         int busy = 0;
         pthread_mutex_lock(&gw->mu);
         struct snap_ep *e = ntried < MAX_ATTEMPTS ? pick_locked(m, tried, ntried, &busy) : NULL;
@@ -1201,8 +1217,8 @@ static int route(struct gw *gw, const char *model, enum gw_purpose purpose, stru
             break;
         }
         tried[ntried++] = e->id;
-        struct llm_endpoint ep = {e->url,         e->upstream,  e->api_key,
-                                  gw->connect_ms, gw->first_ms, gw->total_ms};
+        struct llm_endpoint ep = {e->url,         e->upstream, e->api_key,
+                                  gw->connect_ms, first_ms,    total_ms};
         buf_reset(&aerr);
         a->delivered = 0;
         a->first_ms = -1;
@@ -1213,7 +1229,9 @@ static int route(struct gw *gw, const char *model, enum gw_purpose purpose, stru
         rc = a->run(a->ctx, &ep, &aerr);
         if (a->total_ms <= 0)
             a->total_ms = now_ms() - ta;
-        int again = rc != RC_OK && !a->delivered && retryable(rc, buf_str(&aerr));
+        /* the caller's deadline is not the endpoint's fault: no cooldown, no retry */
+        int again = rc != RC_OK && !a->delivered && retryable(rc, buf_str(&aerr)) &&
+                    !(rc == RC_TIMEOUT && to_deadline > 0);
         pthread_mutex_lock(&gw->mu);
         e->st->in_flight--;
         if (again && gw->cooldown_s > 0)
@@ -1249,6 +1267,7 @@ static int route(struct gw *gw, const char *model, enum gw_purpose purpose, stru
             info->endpoint_id = e->id > 0 ? e->id : 0;
             info->attempts = ntried;
             info->first_token_ms = a->first_ms >= 0 ? ta - t0 + a->first_ms : -1;
+            info->out_of_time = rc == RC_TIMEOUT && to_deadline > 0;
             info->prompt_tokens = a->prompt_tokens;
             info->completion_tokens = a->completion_tokens;
         }

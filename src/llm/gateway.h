@@ -139,12 +139,16 @@ struct gw_call_info {
     double first_token_ms;                 /* since gw_chat was called; -1 when none */
     double total_ms;                       /* since gw_chat was called */
     long prompt_tokens, completion_tokens; /* -1 when the server did not say */
+    int out_of_time;                       /* RC_TIMEOUT at opts->deadline_ms */
 };
 
 /* Per-call options; all may be 0. */
 struct gw_call_opts {
     int64_t user_id;           /* recorded in model_calls */
     struct llm_chat_opts chat; /* gw_chat: tools, tool_choice, params */
+    double deadline_ms;        /* the caller's end (now_ms() clock), 0 = none: every
+                                  attempt's first-token and total timeouts end by
+                                  then, and none starts after it (RC_TIMEOUT) */
 };
 
 /* Streams a chat completion from model `model` (NULL or "" = the default

@@ -535,6 +535,67 @@ out:
     fake_model_stop(&stall);
 }
 
+TEST(gateway_caller_deadline_ends_the_wait_without_cooldown)
+{
+    /* A stalled model with a 2 s first-token timeout and a caller with
+     * 400 ms left: RC_TIMEOUT at the caller's deadline, said in
+     * info.out_of_time, no fail-over to the second endpoint and no cooldown
+     * (the endpoint did nothing wrong); past the deadline nothing starts. */
+    struct fx f;
+    if (!fx_open(&f, "deadline", 1))
+        return;
+    struct fake_model stall;
+    const char *extra[] = {"--mode", "stall", NULL};
+    if (fake_model_start(&stall, extra) != 1) {
+        test_fail(__FILE__, __LINE__, "stall fake server did not start");
+        fx_close(&f);
+        return;
+    }
+    int64_t m = add_model(&f, "stally", GW_CHAT, stall.base_url, "up", NULL, 0, 0);
+    (void)add_ep(&f, m, f.fm->base_url, "up", 0);
+    if (!fx_gw(&f))
+        goto out;
+    struct gw_call_info info;
+    struct buf err = BUF_INIT;
+    struct llm_result res;
+    /* the stalled endpoint first: weighted round-robin starts at the first */
+    struct gw_call_opts o = {.user_id = 42, .deadline_ms = now_ms() + 400};
+    double t = now_ms();
+    int rc = gw_chat(f.gw, NULL, HELLO, 1, NULL, NULL, &res, &info, &o, &err);
+    double took = now_ms() - t;
+    llm_result_release(&res);
+    if (rc == RC_OK) { /* the live one was picked first: the stalled one must be next */
+        o.deadline_ms = now_ms() + 400;
+        t = now_ms();
+        rc = gw_chat(f.gw, NULL, HELLO, 1, NULL, NULL, &res, &info, &o, &err);
+        took = now_ms() - t;
+        llm_result_release(&res);
+    }
+    CHECK_INT(rc, RC_TIMEOUT);
+    CHECK(info.out_of_time);
+    CHECK_INT(info.attempts, 1);
+    CHECK(took >= 350 && took < 1500);
+    json_t *st = NULL;
+    CHECK_INT(gw_model_json(f.gw, &f.d, m, &st), RC_OK);
+    json_t *eps = json_object_get(st, "endpoints");
+    for (size_t i = 0; i < json_array_size(eps); i++)
+        CHECK(json_real_value(json_object_get(json_array_get(eps, i), "cooldown_s")) == 0);
+    CHECK_INT((long)json_array_size(eps), 2);
+    json_decref(st);
+    /* a deadline already past: nothing is sent */
+    o.deadline_ms = now_ms() - 1;
+    buf_reset(&err);
+    CHECK_INT(gw_chat(f.gw, NULL, HELLO, 1, NULL, NULL, &res, &info, &o, &err), RC_TIMEOUT);
+    llm_result_release(&res);
+    CHECK(info.out_of_time);
+    CHECK_INT(info.attempts, 0);
+    CHECK_CONTAINS(buf_str(&err), "time limit");
+    buf_release(&err);
+out:
+    fx_close(&f);
+    fake_model_stop(&stall);
+}
+
 TEST(gateway_config_fallback_when_registry_empty)
 {
     struct fx f;

@@ -388,6 +388,31 @@ TEST(runtime_time_limit)
     teardown(&f);
 }
 
+TEST(runtime_stalled_model_bounded_by_max_seconds)
+{
+    /* A model that sends its headers and then nothing: the agent's
+     * max_seconds (1 s) ends the wait, not the gateway's first-token
+     * timeout (3 s in this fixture). */
+    struct rfx f;
+    if (!setup(&f, "stall", "stall", 1))
+        return;
+    CHECK_INT(set_spec(&f, "[\"calculator\"]", 4, 1), RC_OK);
+    struct rec r = {BUF_INIT, BUF_INIT, 0, 0};
+    struct assist_answer ans;
+    int64_t tid = 0;
+    double t0 = now_ms();
+    CHECK_INT(run(&f, "挂失止付有效期多久？", 0, &r, &ans, &tid), RC_OK);
+    double took = now_ms() - t0;
+    CHECK(took >= 900 && took < 2500);
+    CHECK_CONTAINS(ans.notice, "时间");
+    json_t *t = trace(&f, tid);
+    CHECK_STR(json_string_value(json_object_get(t, "status")), "time_limit");
+    json_decref(t);
+    assist_answer_release(&ans);
+    rec_release(&r);
+    teardown(&f);
+}
+
 TEST(runtime_model_down_extractive_with_notice)
 {
     struct rfx f;
