@@ -21,7 +21,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/capability.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -710,4 +712,50 @@ TEST(llm_prio_raises_and_puts_back)
         CHECK_INT(getpriority(PRIO_PROCESS, (id_t)gettid()), -15);
         CHECK_INT(setpriority(PRIO_PROCESS, (id_t)gettid(), before), 0);
     }
+}
+
+/* Drops CAP_SYS_NICE from the calling thread's effective set (capabilities
+ * are per thread); 0 when the thread has no such capability to drop. */
+static int drop_sys_nice(void)
+{
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) != 0 || !(d[0].effective & (1u << CAP_SYS_NICE)))
+        return 0;
+    d[0].effective &= ~(1u << CAP_SYS_NICE);
+    return syscall(SYS_capset, &h, d) == 0;
+}
+
+static void *unprivileged_prio(void *arg)
+{
+    int *ok = arg;
+    if (!drop_sys_nice() || setrlimit(RLIMIT_NICE, &(struct rlimit){0, 0}) != 0) {
+        *ok = -1; /* not root here: the test above already ran unprivileged */
+        return NULL;
+    }
+    int before = getpriority(PRIO_PROCESS, (id_t)gettid());
+    struct llm_prio p;
+    llm_prio_enter(&p);
+    int inside = getpriority(PRIO_PROCESS, (id_t)gettid());
+    llm_prio_leave(&p);
+    *ok = !p.changed && inside == before && getpriority(PRIO_PROCESS, (id_t)gettid()) == before;
+    return NULL;
+}
+
+TEST(llm_prio_without_privilege_changes_nothing)
+{
+    /* Without CAP_SYS_NICE and with RLIMIT_NICE 0 (an ordinary service
+     * user), entering the gateway's priority fails quietly: nothing
+     * changes and leaving does not touch the thread either. The capability
+     * is dropped on a thread of its own; RLIMIT_NICE is per process, so it
+     * is put back after. */
+    struct rlimit old;
+    CHECK_INT(getrlimit(RLIMIT_NICE, &old), 0);
+    pthread_t t;
+    int ok = 0;
+    CHECK_INT(pthread_create(&t, NULL, unprivileged_prio, &ok), 0);
+    CHECK_INT(pthread_join(t, NULL), 0);
+    CHECK_INT(setrlimit(RLIMIT_NICE, &old), 0);
+    if (ok != -1)
+        CHECK_INT(ok, 1);
 }
