@@ -6,6 +6,7 @@
 #include "common/rc.h"
 #include "store/fts.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -564,8 +565,20 @@ static int busy_wait(void *ctx, int n)
     return 1;
 }
 
+/* Before SQLite's first use in the process: no memory statistics. With them
+ * on (SQLite's default) every allocation of every connection takes one
+ * process-wide mutex, and a server's connections work in parallel threads.
+ * Nothing here reads sqlite3_memory_used(). */
+static void sqlite_config_once(void)
+{
+    if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+        log_warn("store: SQLite was initialised already: its memory statistics stay on");
+}
+
 int db_open(const char *path, sqlite3 **out, struct buf *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    (void)pthread_once(&once, sqlite_config_once);
     sqlite3 *db = NULL;
     *out = NULL;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
