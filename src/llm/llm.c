@@ -788,8 +788,12 @@ static int gateway_nice(void)
     int v = atomic_load(&cached);
     if (v == INT_MIN) {
         const char *e = getenv("ATRIUM_MODEL_LOOP_NICE");
-        long n = e && *e ? strtol(e, NULL, 10) : -10;
-        v = n < -20 || n > 19 ? -10 : (int)n;
+        int64_t n = -10;
+        if (e && *e && parse_i64(e, -20, 19, &n) != RC_OK) {
+            log_warn("llm: ATRIUM_MODEL_LOOP_NICE 应为 -20 到 19 / should be -20..19: %s", e);
+            n = -10;
+        }
+        v = (int)n;
         atomic_store(&cached, v);
     }
     return v;
@@ -929,13 +933,17 @@ static void loops_start(void)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     long n = cores > 1 ? 2 * cores : 1;
-    const char *e = getenv("ATRIUM_MODEL_LOOPS");
-    if (e && *e)
-        n = strtol(e, NULL, 10);
-    if (n < 0)
-        n = 1;
     if (n > LOOPS_MAX)
         n = LOOPS_MAX;
+    const char *e = getenv("ATRIUM_MODEL_LOOPS");
+    int64_t v;
+    if (e && *e) {
+        if (parse_i64(e, 0, LOOPS_MAX, &v) == RC_OK)
+            n = (long)v;
+        else
+            log_warn("llm: ATRIUM_MODEL_LOOPS 应为 0 到 %d / should be 0..%d: %s", LOOPS_MAX,
+                     LOOPS_MAX, e);
+    }
     if (pthread_once(&curl_once, curl_init_once) != 0 || curl_init_rc != CURLE_OK)
         return;
     while (nloops < (size_t)n && loop_init(&loops[nloops]) == 0)
