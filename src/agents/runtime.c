@@ -22,7 +22,6 @@
 #include "text/pii.h"
 #include "text/utf8.h"
 
-#define QUESTION_MAX 8192   /* bytes of a question */
 #define HISTORY_TURNS 3     /* earlier turns given to the model */
 #define TRACE_ARGS_MAX 2048 /* bytes of a step's arguments kept in the trace */
 #define TRACE_ERROR_MAX 500 /* bytes of a step's error kept in the trace */
@@ -673,31 +672,13 @@ int agent_run(struct agent_runtime *rt, struct kb_conn *c, const struct agent_ru
     }
     if (!question)
         question = xstrdup(rq->question ? rq->question : "");
-    size_t qlen = strlen(question);
-    if (!qlen || qlen > QUESTION_MAX || !utf8_valid(question, qlen)) {
-        (void)buf_adds(err, "问题为空、过长或不是有效的 UTF-8 / the question is empty, too long "
-                            "or not UTF-8");
-        rc = RC_INVALID;
+    /* length, UTF-8 and sensitive words, as the assistant does */
+    if (rt->safety && safety_matcher_get(rt->safety, d, &matcher) != RC_OK)
+        matcher = NULL;
+    if ((rc = safety_screen_question(matcher, &question, &blocked_in, &st.filter, err)) != RC_OK)
         goto out;
-    }
-    /* sensitive words, as the assistant does */
-    if (rt->safety && safety_matcher_get(rt->safety, d, &matcher) == RC_OK && matcher) {
-        struct buf masked = BUF_INIT;
-        struct safety_result sr;
-        memset(&sr, 0, sizeof sr);
-        if (safety_check(matcher, question, qlen, &masked, &sr) == RC_OK) {
-            if (sr.verdict == SAFETY_BLOCKED) {
-                blocked_in = 1;
-                log_info("agent: a question was blocked by the sensitive-word list");
-            } else if (sr.verdict == SAFETY_MASKED) {
-                free(question);
-                question = buf_detach(&masked, NULL);
-            }
-        }
-        buf_release(&masked);
-        if (safety_matcher_size(matcher) > 0)
-            st.filter = safety_stream_new(matcher);
-    }
+    if (blocked_in)
+        log_info("agent: a question was blocked by the sensitive-word list");
     masked_q = mask_dup(map, question);
     if (!masked_q) {
         (void)buf_adds(err, "问题包含过多客户信息 / too much personal data in the question");

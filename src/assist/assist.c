@@ -25,8 +25,7 @@
 #include "text/pii.h"
 #include "text/utf8.h"
 
-#define QUESTION_MAX 8192 /* bytes of a question */
-#define HISTORY_TURNS 3   /* earlier turns given to the rewriter and the model */
+#define HISTORY_TURNS 3 /* earlier turns given to the rewriter and the model */
 /* Summaries read the conversation's files whole, up to SUMMARY_MAX_CHARS:
  * when they are longer than one request's budget (summary_budget_chars)
  * they are read in parts (map: a summary per part, summary_parallel at a
@@ -760,32 +759,14 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
         question = xstrdup(rq->question ? rq->question : "");
     }
     TR(TR_CONV);
-    size_t qlen = strlen(question);
-    if (!qlen || qlen > QUESTION_MAX || !utf8_valid(question, qlen)) {
-        (void)buf_adds(err, "问题为空、过长或不是有效的 UTF-8 / the question is empty, too long "
-                            "or not UTF-8");
-        rc = RC_INVALID;
-        goto out;
-    }
     /* Sensitive words: a blocked question is refused politely (and
      * recorded); a masked one goes on with the words starred out. */
-    if (a->safety && safety_matcher_get(a->safety, d, &matcher) == RC_OK && matcher) {
-        struct buf masked = BUF_INIT;
-        struct safety_result sr;
-        memset(&sr, 0, sizeof sr);
-        if (safety_check(matcher, question, qlen, &masked, &sr) == RC_OK) {
-            if (sr.verdict == SAFETY_BLOCKED) {
-                blocked_in = 1;
-                log_info("assist: a question was blocked by the sensitive-word list");
-            } else if (sr.verdict == SAFETY_MASKED) {
-                free(question);
-                question = buf_detach(&masked, NULL);
-            }
-        }
-        buf_release(&masked);
-        if (safety_matcher_size(matcher) > 0) /* nothing to hold back for an empty list */
-            st.filter = safety_stream_new(matcher);
-    }
+    if (a->safety && safety_matcher_get(a->safety, d, &matcher) != RC_OK)
+        matcher = NULL;
+    if ((rc = safety_screen_question(matcher, &question, &blocked_in, &st.filter, err)) != RC_OK)
+        goto out;
+    if (blocked_in)
+        log_info("assist: a question was blocked by the sensitive-word list");
     int use_model = !rq->no_model && model_available(a, model);
     TR(TR_SAFETY);
 

@@ -772,6 +772,34 @@ unlock:
     return rc;
 }
 
+int safety_screen_question(struct safety_matcher *m, char **question, int *blocked,
+                           struct safety_stream **filter, struct buf *err)
+{
+    size_t qlen = strlen(*question);
+    if (!qlen || qlen > SAFETY_QUESTION_MAX || !utf8_valid(*question, qlen)) {
+        (void)buf_adds(err, "问题为空、过长或不是有效的 UTF-8 / the question is empty, too long "
+                            "or not UTF-8");
+        return RC_INVALID;
+    }
+    if (!m)
+        return RC_OK;
+    struct buf masked = BUF_INIT;
+    struct safety_result sr;
+    memset(&sr, 0, sizeof sr);
+    if (safety_check(m, *question, qlen, &masked, &sr) == RC_OK) {
+        if (sr.verdict == SAFETY_BLOCKED) {
+            *blocked = 1;
+        } else if (sr.verdict == SAFETY_MASKED) {
+            free(*question);
+            *question = buf_detach(&masked, NULL);
+        }
+    }
+    buf_release(&masked);
+    if (safety_matcher_size(m) > 0) /* nothing to hold back for an empty list */
+        *filter = safety_stream_new(m);
+    return RC_OK;
+}
+
 /* ---- rate limits ---- */
 
 static size_t bslot(const struct bucket *b, size_t cap, int64_t uid)

@@ -109,6 +109,17 @@ int safety_stream_feed(struct safety_stream *st, const char *p, size_t n, struct
 /* Flushes what is held back (end of the answer). RC_OK or RC_TOO_BIG. */
 int safety_stream_finish(struct safety_stream *st, struct buf *out, struct safety_result *res);
 
+#define SAFETY_QUESTION_MAX 8192 /* bytes of a question */
+
+/* What every asked question goes through first, the assistant's and an
+ * agent's: *question (malloc'd) must be 1..SAFETY_QUESTION_MAX bytes of
+ * UTF-8 (else RC_INVALID, err set). Then, when m is not NULL, the
+ * sensitive words: *blocked is set for a blocked question, a masked one is
+ * replaced by its starred text, and *filter gets a stream filter for the
+ * answer when the list has words (left as it is otherwise). */
+int safety_screen_question(struct safety_matcher *m, char **question, int *blocked,
+                           struct safety_stream **filter, struct buf *err);
+
 /* ---- rate limits ---- */
 
 /* Takes one request token from user_id's bucket (capacity rate_burst,
