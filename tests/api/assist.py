@@ -583,32 +583,17 @@ def main():
             print("FAIL setup")
             traceback.print_exc(limit=5, file=sys.stdout)
         if not failed:
-            for name, fn in TESTS:
-                if args.filter and args.filter not in name:
-                    continue
-                t0 = time.time()
-                try:
-                    fn(ctx)
-                    passed += 1
-                    print("ok   %s (%.0f ms)" % (name, (time.time() - t0) * 1000))
-                except Exception:  # noqa: BLE001
-                    failed += 1
-                    print("FAIL %s" % name)
-                    traceback.print_exc(limit=3, file=sys.stdout)
-                sys.stdout.flush()
+            ok, bad = base.run_tests(TESTS, ctx, args.filter)
+            passed += ok
+            failed += bad
     finally:
         for srv in (ctx.plain, ctx.model):
             if not srv:
                 continue
-            code = srv.stop()
-            log = srv.log_text()
-            if code == 0 and "AddressSanitizer" not in log and "runtime error" not in log:
+            if base.stopped_cleanly(srv, "%s server" % srv.name):
                 passed += 1
-                print("ok   %s server stopped cleanly" % srv.name)
             else:
                 failed += 1
-                print("FAIL %s server exit code %s" % (srv.name, code))
-                print(log[-12000:])
         if ctx.fake:
             ctx.fake.stop()
         if ctx.searx:

@@ -242,6 +242,42 @@ def bootstrap_admin(atrium, data, env, name="root"):
 
 
 
+def run_tests(tests, ctx, filt=""):
+    """Runs each (name, fn) of tests whose name contains filt as fn(ctx),
+    printing "ok" with its time or "FAIL" with a short traceback. Returns
+    (passed, failed)."""
+    passed = failed = 0
+    for name, fn in tests:
+        if filt and filt not in name:
+            continue
+        t0 = time.time()
+        try:
+            fn(ctx)
+            passed += 1
+            print("ok   %s (%.0f ms)" % (name, (time.time() - t0) * 1000))
+        except Exception:  # noqa: BLE001
+            failed += 1
+            print("FAIL %s" % name)
+            traceback.print_exc(limit=3, file=sys.stdout)
+        sys.stdout.flush()
+    return passed, failed
+
+
+def stopped_cleanly(srv, label="server", log_tail=20000):
+    """Stops srv; True when it exited 0 with no sanitizer report in its log.
+    Prints "ok", or "FAIL" with the log's tail (log_tail characters, 0 =
+    none)."""
+    code = srv.stop()
+    log = srv.log_text()
+    if code == 0 and "AddressSanitizer" not in log and "runtime error" not in log:
+        print("ok   %s stopped cleanly" % label)
+        return True
+    print("FAIL %s exit code %s" % (label, code))
+    if log_tail:
+        print(log[-log_tail:])
+    return False
+
+
 def check(cond, msg="check failed"):
     if not cond:
         raise AssertionError(msg)
@@ -1165,15 +1201,10 @@ def main():
     finally:
         servers = ctx.retired + [s for s in (ctx.plain, ctx.model) if s]
         for srv in servers:
-            code = srv.stop()
-            log = srv.log_text()
-            clean = code == 0 and "AddressSanitizer" not in log and "runtime error" not in log
-            if clean:
+            if stopped_cleanly(srv, "%s server" % srv.name, 0):
                 passed += 1
-                print("ok   %s server stopped cleanly" % srv.name)
             else:
                 failed += 1
-                print("FAIL %s server exit code %s" % (srv.name, code))
         if ctx.fake:
             ctx.fake.stop()
         if failed:

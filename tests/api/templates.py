@@ -190,30 +190,15 @@ def main():
             print("FAIL setup")
             traceback.print_exc(limit=5, file=sys.stdout)
         if failed == 0:
-            for name, fn in TESTS:
-                if args.filter and args.filter not in name:
-                    continue
-                t0 = time.time()
-                try:
-                    fn(ctx)
-                    passed += 1
-                    print("ok   %s (%.0f ms)" % (name, (time.time() - t0) * 1000))
-                except Exception:  # noqa: BLE001
-                    failed += 1
-                    print("FAIL %s" % name)
-                    traceback.print_exc(limit=3, file=sys.stdout)
-                sys.stdout.flush()
+            ok, bad = base.run_tests(TESTS, ctx, args.filter)
+            passed += ok
+            failed += bad
     finally:
         if ctx.srv:
-            code = ctx.srv.stop()
-            log = ctx.srv.log_text()
-            if code == 0 and "AddressSanitizer" not in log and "runtime error" not in log:
+            if base.stopped_cleanly(ctx.srv):
                 passed += 1
-                print("ok   server stopped cleanly")
             else:
                 failed += 1
-                print("FAIL server exit code %s" % code)
-                print(log[-20000:])
         if failed:
             print("logs kept in %s" % workdir)
         else:
