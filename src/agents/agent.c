@@ -536,8 +536,19 @@ int agent_delete(struct db_conn *d, int64_t agent_id)
     return sqlite3_changes(d->db) ? RC_OK : RC_NOT_FOUND;
 }
 
-/* The status of one version ("" when it does not exist: RC_NOT_FOUND). */
-static int version_status(struct db_conn *d, int64_t agent_id, int version, char *out, size_t cap)
+static int not_found(struct buf *err, const char *what, int version)
+{
+    if (version)
+        (void)buf_addf(err, "版本 %d 不存在 / version %d not found", version, version);
+    else
+        (void)buf_adds(err, what ? what : "资源不存在 / not found");
+    return RC_NOT_FOUND;
+}
+
+/* The status of one version into out ("" when it does not exist);
+ * RC_NOT_FOUND or RC_DB with err said. */
+static int version_status(struct db_conn *d, int64_t agent_id, int version, char *out, size_t cap,
+                          struct buf *err)
 {
     out[0] = 0;
     sqlite3_stmt *st =
@@ -550,7 +561,9 @@ static int version_status(struct db_conn *d, int64_t agent_id, int version, char
     if (r == SQLITE_ROW)
         snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_reset(st);
-    return r == SQLITE_ROW ? RC_OK : r == SQLITE_DONE ? RC_NOT_FOUND : RC_DB;
+    if (r == SQLITE_DONE)
+        return not_found(err, NULL, version);
+    return r == SQLITE_ROW ? RC_OK : db_fail(d, err);
 }
 
 static int touch(struct db_conn *d, int64_t agent_id)
@@ -565,15 +578,6 @@ static int touch(struct db_conn *d, int64_t agent_id)
     if (r != SQLITE_DONE)
         return RC_DB;
     return sqlite3_changes(d->db) ? RC_OK : RC_NOT_FOUND;
-}
-
-static int not_found(struct buf *err, const char *what, int version)
-{
-    if (version)
-        (void)buf_addf(err, "版本 %d 不存在 / version %d not found", version, version);
-    else
-        (void)buf_adds(err, what ? what : "资源不存在 / not found");
-    return RC_NOT_FOUND;
 }
 
 /* A version's note and spec as given (either may be NULL): the note
@@ -678,15 +682,9 @@ int agent_version_update(struct db_conn *d, int64_t agent_id, int version, const
         return db_fail(d, err);
     }
     char status[16];
-    rc = version_status(d, agent_id, version, status, sizeof status);
-    if (rc == RC_NOT_FOUND) {
-        not_found(err, NULL, version);
+    rc = version_status(d, agent_id, version, status, sizeof status, err);
+    if (rc)
         goto out;
-    }
-    if (rc) {
-        db_fail(d, err);
-        goto out;
-    }
     if (strcmp(status, "draft") != 0) {
         (void)buf_addf(err,
                        "版本 %d 已发布过，不可修改；请新建草稿 / version %d is %s, not a draft:"
@@ -784,15 +782,9 @@ int agent_publish(struct db_conn *d, int64_t agent_id, int version, struct buf *
         goto out;
     }
     char status[16];
-    rc = version_status(d, agent_id, version, status, sizeof status);
-    if (rc == RC_NOT_FOUND) {
-        not_found(err, NULL, version);
+    rc = version_status(d, agent_id, version, status, sizeof status, err);
+    if (rc)
         goto out;
-    }
-    if (rc) {
-        db_fail(d, err);
-        goto out;
-    }
     if (strcmp(status, "draft") != 0) {
         (void)buf_addf(err,
                        "版本 %d 不是草稿（%s），不能发布；回滚请用 rollback / version %d is %s,"
@@ -819,15 +811,9 @@ int agent_rollback(struct db_conn *d, int64_t agent_id, int version, struct buf 
     if (db_tx_begin(d->db, &tx))
         return db_fail(d, err);
     char status[16];
-    int rc = version_status(d, agent_id, version, status, sizeof status);
-    if (rc == RC_NOT_FOUND) {
-        not_found(err, NULL, version);
+    int rc = version_status(d, agent_id, version, status, sizeof status, err);
+    if (rc)
         goto out;
-    }
-    if (rc) {
-        db_fail(d, err);
-        goto out;
-    }
     if (strcmp(status, "draft") == 0) {
         (void)buf_addf(err,
                        "版本 %d 从未发布，不能回滚到它；请发布 / version %d was never "
