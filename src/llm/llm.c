@@ -836,8 +836,9 @@ static void *loop_main(void *arg)
 {
     struct loop *L = arg;
     (void)pthread_setname_np(pthread_self(), "atrium-models");
-    if (gateway_nice() != 0)
-        (void)set_nice(gateway_nice());
+    int nice = gateway_nice();
+    if (nice != 0)
+        (void)set_nice(nice);
     struct epoll_event evs[256];
     for (;;) {
         double now = now_ms(), wait = 1000;
