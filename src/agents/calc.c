@@ -642,11 +642,16 @@ static struct dec parse_number(struct parser *p)
 {
     struct dec r = dec_zero();
     size_t nd = 0, frac = 0;
-    int seen_dot = 0;
+    int seen_dot = 0, seen_digit = 0;
     while (p->i < p->n) {
         char c = p->s[p->i].c;
         if (is_digit(c)) {
-            if (++nd > CALC_MAX_DIGITS) {
+            seen_digit = 1;
+            /* A leading zero of the integer part ("0.5", "007") is not a
+             * digit of the value: the limit counts what check_size counts,
+             * so every printed result parses again. */
+            int leading_zero = !seen_dot && c == '0' && r.m.n == 0;
+            if (!leading_zero && ++nd > CALC_MAX_DIGITS) {
                 fail(p, RC_TOO_BIG, "数值超过 1000 位数字", "a value exceeds 1000 digits");
                 return r;
             }
@@ -660,7 +665,7 @@ static struct dec parse_number(struct parser *p)
         }
         p->i++;
     }
-    if (!nd) {
+    if (!seen_digit) {
         fail_at(p, "数字不完整", "incomplete number");
         return r;
     }

@@ -151,6 +151,15 @@ TEST(calc_limits)
     CHECK_STR(ev("10^1000", -1), "ERR:4");
     CHECK_STR(ev("2^100000", -1), "ERR:1");
     CHECK_STR(ev("0.1^1001", -1), "ERR:4");
+    /* a result below 1 with 1000 places parses again: the zero before the
+     * point is not one of its digits (found by fuzz_calc) */
+    char *small = strdup(ev("0.1^1000", -1));
+    CHECK_INT((int)strlen(small), 1002);
+    CHECK_STR(ev(small, -1), small);
+    free(small);
+    CHECK_STR(ev("0000000.5", -1), "0.5");
+    CHECK_STR(ev("0", -1), "0");
+    CHECK_STR(ev("00", -1), "0");
     CHECK_STR(ev("1^10000", -1), "1");
     /* nesting */
     char deep[300];
