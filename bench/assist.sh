@@ -5,27 +5,32 @@
 # run, straight to the model (bench/sse_load_bench.c: one epoll thread).
 # Reports time to first token and total time on both sides, what Atrium adds,
 # and the server's peak RSS (VmHWM). Prints the table; appends the rows to
-# bench/out/assist.md.
+# bench/out/assist.md. After each round, the same N through a bare relay
+# (bench/relay_bench.c: no gateway work at all, threads like Atrium's model
+# loops) measured the same way: the floor this host puts under any gateway's
+# overhead (a second table; rows appended to bench/out/assist-relay.md).
 #   bench/assist.sh [N ...]        (default: 10 100 500 1000)
 #   BUILD=build-x bench/assist.sh  (another build folder)
 #   RAMP_MS=2000 bench/assist.sh     (the ramped arrival's length; each N runs at once and ramped)
 #   (per-stage times of every answer are in bench/out/assist-serve.log: ATRIUM_ASK_TRACE)
-#   ATRIUM_MODEL_LOOPS=0 bench/assist.sh     (each model call on its answer thread; default 2 loops)
+#   ATRIUM_MODEL_LOOPS=0 bench/assist.sh     (each model call on its answer thread; default two loops per core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NS=("$@")
 [ ${#NS[@]} -eq 0 ] && NS=(10 100 500 1000)
 B=${BUILD:-build}
 BIN=$B/atrium
-[ -n "${NO_MAKE:-}" ] || make -s BUILD="$B" "$BIN" "$B/fake_llm_bench" "$B/sse_load_bench"
+[ -n "${NO_MAKE:-}" ] || make -s BUILD="$B" "$BIN" "$B/fake_llm_bench" "$B/sse_load_bench" "$B/relay_bench"
 OUT=bench/out
 mkdir -p "$OUT"
 RES="$OUT/assist.md"
+RELAY_RES="$OUT/assist-relay.md"
 DATA=$(mktemp -d /tmp/atrium-assist-bench-XXXXXX)
 ulimit -n 16384 || true
 cleanup() {
     [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null || true
     [ -n "${FPID:-}" ] && kill "$FPID" 2>/dev/null || true
+    [ -n "${RPID:-}" ] && kill "$RPID" 2>/dev/null || true
     rm -rf "$DATA"
 }
 trap cleanup EXIT
@@ -40,6 +45,12 @@ TOKEN=$($BIN --data "$DATA" token create benchroot --name bench | tail -n 1)
 FPORT=$(free_port)
 "$B/fake_llm_bench" --port "$FPORT" --tokens 50 --delay-ms 20 >"$OUT/assist-fake.log" 2>&1 &
 FPID=$!
+# The floor: a bare relay (bench/relay_bench.c) between the same client and
+# the same fake model, run after each Atrium round with the same N and
+# arrival, measured the same way (its trace lines, the fake's GET /trace).
+RPORT=$(free_port)
+"$B/relay_bench" --port "$RPORT" --upstream-port "$FPORT" 2>"$OUT/assist-relay.log" &
+RPID=$!
 PORT=$(free_port)
 ATRIUM_ASK_TRACE=1 ATRIUM_LOG_LEVEL=warn ATRIUM_CHAT_URL="http://127.0.0.1:$FPORT/v1" ATRIUM_CHAT_MODEL=fake \
 ATRIUM_MAX_CONNECTIONS=8192 ATRIUM_MAX_ANSWERS=4096 ATRIUM_RATE_LIMIT_PER_MIN=1000000 \
@@ -69,9 +80,43 @@ $BIN --data "$DATA" --quiet model add fake --purpose chat --url "http://127.0.0.
 # busy machine are not in it. The fake's time to first content from its
 # own timestamps (GET /stats) is printed beside.
 RAMPS=(0 "${RAMP_MS:-2000}")
-HEAD="| when | arrival | N | ok | load 1 min | baseline TTFT p50 / p99 ms | Atrium TTFT p50 / p99 ms | added p50 / p99 ms | model own TTFT p50 / p99 ms | gw_chat → first delta p50 / p99 ms | to model p50 / p99 ms | from model p50 / p99 ms | **gateway overhead per answer p50 / p99 ms** | Atrium total p50 / p99 ms | peak RSS MB | Atrium CPU s |"
-SEP="|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-if [ ! -f "$RES" ] || ! grep -q 'gateway overhead per answer' "$RES"; then
+
+# The bare relay's round for N and a ramp: one row of its own table.
+RHEAD="| when | arrival | N | ok | TTFT via the bare relay p50 / p99 ms | to model p50 / p99 ms | from model p50 / p99 ms | **relay overhead per answer p50 / p99 ms** | relay CPU s | streams open together (peak) |"
+RSEP="|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+RELAY_ROWS=()
+if [ ! -f "$RELAY_RES" ]; then
+    printf '%s\n%s\n' "$RHEAD" "$RSEP" >>"$RELAY_RES"
+fi
+cpu_of() { awk '{ print ($14 + $15) / 100 }' "/proc/$1/stat"; }
+relay_round() {
+    local before js gw cpu0 cpu1 row
+    before=$(grep -c 'ask trace' "$OUT/assist-relay.log" || true)
+    curl -sf "http://127.0.0.1:$FPORT/trace" >/dev/null
+    cpu0=$(cpu_of "$RPID")
+    js=$("$B/sse_load_bench" --model "http://127.0.0.1:$RPORT/v1" --n "$1" --ramp "$2" --json) || true
+    cpu1=$(cpu_of "$RPID")
+    sleep 0.5
+    grep 'ask trace' "$OUT/assist-relay.log" | tail -n +"$((before + 1))" >"$DATA/trace-relay"
+    curl -sf "http://127.0.0.1:$FPORT/trace" >"$DATA/trace-model"
+    gw=$(python3 bench/gw_overhead.py "$DATA/trace-relay" "$DATA/trace-model")
+    row=$(JS="$js" GW="$gw" CPU0="$cpu0" CPU1="$cpu1" python3 -c '
+import json, os, time
+j, gw = json.loads(os.environ["JS"]), json.loads(os.environ["GW"])
+b = j["baseline"]
+arr = "at once" if j["ramp_ms"] <= 0 else "ramp %.0f ms" % j["ramp_ms"]
+print("| %s | %s | %d | %d/%d | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | **%.1f / %.1f** | %.1f | %d |" % (
+    time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), arr, j["n"], b["ok"], j["n"],
+    b["ttft_p50"], b["ttft_p99"], gw["to_model"]["p50"], gw["to_model"]["p99"],
+    gw["from_model"]["p50"], gw["from_model"]["p99"], gw["overhead"]["p50"], gw["overhead"]["p99"],
+    float(os.environ["CPU1"]) - float(os.environ["CPU0"]), j["peak_open"]["baseline"]))
+')
+    echo "$row" >>"$RELAY_RES"
+    RELAY_ROWS+=("$row")
+}
+HEAD="| when | arrival | N | ok | load 1 min | baseline TTFT p50 / p99 ms | Atrium TTFT p50 / p99 ms | added p50 / p99 ms | model own TTFT p50 / p99 ms | gw_chat → first delta p50 / p99 ms | to model p50 / p99 ms | from model p50 / p99 ms | **gateway overhead per answer p50 / p99 ms** | Atrium total p50 / p99 ms | peak RSS MB | Atrium CPU s | streams open together (peak) |"
+SEP="|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+if [ ! -f "$RES" ] || ! grep -q 'streams open together' "$RES"; then
     printf '%s\n%s\n' "$HEAD" "$SEP" >>"$RES"
 fi
 printf '%s\n%s\n' "$HEAD" "$SEP"
@@ -95,17 +140,20 @@ def pct(v, p):
     return v[min(len(v) - 1, int(p * (len(v) - 1) + 0.5))] if v else float("nan")
 b, a, own = j["baseline"], j["atrium"], j["model_own_ttft"] or {"p50": float("nan"), "p99": float("nan")}
 arr = "at once" if j["ramp_ms"] <= 0 else "ramp %.0f ms" % j["ramp_ms"]
-print("| %s | %s | %d | %d/%d | %s | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | **%.1f / %.1f** | %.0f / %.0f | %d | %.1f |" % (
+print("| %s | %s | %d | %d/%d | %s | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | **%.1f / %.1f** | %.0f / %.0f | %d | %.1f | %d |" % (
     time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), arr, j["n"], a["ok"], j["n"], os.environ["LOAD"],
     b["ttft_p50"], b["ttft_p99"], a["ttft_p50"], a["ttft_p99"],
     a["ttft_p50"] - b["ttft_p50"], a["ttft_p99"] - b["ttft_p99"], own["p50"], own["p99"],
     pct(g, .5), pct(g, .99), gw["to_model"]["p50"], gw["to_model"]["p99"],
     gw["from_model"]["p50"], gw["from_model"]["p99"], gw["overhead"]["p50"], gw["overhead"]["p99"],
-    a["total_p50"], a["total_p99"], j["rss_mb"], j["cpu_s"]))
+    a["total_p50"], a["total_p99"], j["rss_mb"], j["cpu_s"], j["peak_open"]["atrium"]))
 if gw["unpaired"]:
     print("%d answers were not paired with a model request" % gw["unpaired"], file=sys.stderr)
 ' "$DATA/trace-atrium")
         echo "$line" >>"$RES"
         echo "$line"
+        relay_round "$n" "$ramp"
     done
 done
+printf '\n%s\n%s\n' "$RHEAD" "$RSEP"
+printf '%s\n' "${RELAY_ROWS[@]}"

@@ -2,7 +2,9 @@
  * concurrent streamed conversations on one thread (epoll) — straight to the
  * model (the baseline) and through `atrium serve`, in the same run — and
  * measures each stream's time to the first answer token and to its end.
- * Prints one table row (and, with --json, one JSON object).
+ * Prints one table row (and, with --json, one JSON object, which also has
+ * the most streams open at the same moment on each side: peak_open; with
+ * --ramp longer than a stream lasts, fewer than N are ever open together).
  *   sse_load_bench --n N --model http://127.0.0.1:P/v1
  *                  [--atrium http://127.0.0.1:Q --token T] [--pid ATRIUM_PID]
  *                  [--ramp MS]
@@ -135,6 +137,7 @@ static double pct(double *v, size_t n, double p)
 struct result {
     size_t ok;
     double ttft50, ttft99, tot50, tot99, ttft_max;
+    size_t peak_open; /* the most streams open at the same moment */
 };
 
 static void open_stream(int ep, const struct sockaddr_in *sa, struct sconn *c)
@@ -172,15 +175,22 @@ static void run(const struct sockaddr_in *sa, char **reqs, size_t *lens, size_t 
         c->fd = -1;
     }
     double start = now_ms();
-    size_t opened = 0;
-    while (opened < n && (ramp_ms <= 0 || opened == 0))
+    size_t opened = 0, live = 0, peak = 0;
+    while (opened < n && (ramp_ms <= 0 || opened == 0)) {
         open_stream(ep, sa, &cs[opened++]);
+        live++;
+    }
+    peak = live;
     size_t open = n;
     double deadline = now_ms() + STREAM_TIMEOUT_S * 1e3;
     struct epoll_event evs[256];
     while (open && now_ms() < deadline) {
-        while (opened < n && now_ms() - start >= ramp_ms * (double)opened / (double)n)
+        while (opened < n && now_ms() - start >= ramp_ms * (double)opened / (double)n) {
             open_stream(ep, sa, &cs[opened++]);
+            live++;
+        }
+        if (live > peak)
+            peak = live;
         int k = epoll_wait(ep, evs, 256, opened < n ? 1 : 1000);
         if (k < 0 && errno != EINTR)
             die("epoll_wait");
@@ -233,6 +243,7 @@ static void run(const struct sockaddr_in *sa, char **reqs, size_t *lens, size_t 
                 close(c->fd);
                 c->fd = -1;
                 open--;
+                live--;
             }
         }
     }
@@ -259,7 +270,8 @@ static void run(const struct sockaddr_in *sa, char **reqs, size_t *lens, size_t 
                            pct(tt, ok, 0.99),
                            pct(to, ok, 0.5),
                            pct(to, ok, 0.99),
-                           ok ? tt[ok - 1] : -1};
+                           ok ? tt[ok - 1] : -1,
+                           peak};
     free(tt);
     free(to);
     free(cs);
@@ -419,9 +431,11 @@ int main(int argc, char **argv)
         printf("{\"n\":%zu,\"baseline\":{\"ok\":%zu,\"ttft_p50\":%.1f,\"ttft_p99\":%.1f,"
                "\"total_p50\":%.1f,\"total_p99\":%.1f},\"atrium\":{\"ok\":%zu,\"ttft_p50\":%.1f,"
                "\"ttft_p99\":%.1f,\"total_p50\":%.1f,\"total_p99\":%.1f},\"rss_mb\":%ld,"
-               "\"cpu_s\":%.2f,\"ramp_ms\":%.0f,\"model_own_ttft\":%s}\n",
+               "\"cpu_s\":%.2f,\"ramp_ms\":%.0f,\"model_own_ttft\":%s,"
+               "\"peak_open\":{\"baseline\":%zu,\"atrium\":%zu}}\n",
                n, base.ok, base.ttft50, base.ttft99, base.tot50, base.tot99, thr.ok, thr.ttft50,
-               thr.ttft99, thr.tot50, thr.tot99, rss, cpu1 - cpu0, ramp_ms, own);
+               thr.ttft99, thr.tot50, thr.tot99, rss, cpu1 - cpu0, ramp_ms, own, base.peak_open,
+               thr.peak_open);
     } else {
         printf("| %s | %zu | %zu/%zu | %.1f / %.1f | %.1f / %.1f | **%.1f / %.1f** | %.0f / %.0f "
                "| %ld | %.1f |\n",
