@@ -17,7 +17,8 @@ Embeddings hash character bigrams into 64 dims (L2-normalised); rerank scores
 are the share of the query's bigrams found in each document.
 
 Modes:  ok        normal answers
-        fail      HTTP 500 with a JSON error, on every model endpoint
+        fail      HTTP 500 with a JSON error, on every model endpoint (another
+                  status with --fail-status or /control "fail_status")
         stall     headers, then silence until the client hangs up
         slow      like ok, 100 ms between chunks unless --delay-ms says
         garbage   chat: non-JSON data lines; embeddings/rerank: JSON of the
@@ -39,14 +40,14 @@ Modes:  ok        normal answers
         agent_slow  agent_loop after sleeping delay_ms (400 ms by default) before
                   each answer (time limits)
 
-Side doors: POST /control {"mode","tokens","delay_ms","tool","arguments"}
-(each optional; setting "mode" resets "tool" and "arguments"), GET
-/control, GET /requests (every model request: method, path, authorization,
-body), DELETE /requests.
+Side doors: POST /control {"mode","tokens","delay_ms","tool","arguments",
+"fail_status"} (each optional; setting "mode" resets "tool" and "arguments",
+and "fail_status" to --fail-status), GET /control, GET /requests (every model
+request: method, path, authorization, body), DELETE /requests.
 
 Usage:
     python3 tests/fake_model.py --port 0 --port-file /tmp/port [--mode ok]
-                                [--tokens N] [--delay-ms D]
+                                [--tokens N] [--delay-ms D] [--fail-status S]
 Stop it with SIGTERM or SIGINT. Python 3 standard library only.
 """
 
@@ -75,16 +76,24 @@ REASONING = "让我想一想：先找到相关条款，再组织回答。"
 MAX_BODY = 64 * 1024 * 1024
 STALL_LIMIT_S = 120  # a stalled response gives up by itself after this long
 SLOW_DEFAULT_MS = 100
+FAIL_STATUS_DEFAULT = 500  # mode fail answers with this unless told otherwise
+
+
+def valid_fail_status(v):
+    """An HTTP error status mode fail may answer with: 400..599."""
+    return isinstance(v, int) and not isinstance(v, bool) and 400 <= v <= 599
 
 
 class State:
     """Behaviour switches and the request log, shared by all handler threads."""
 
-    def __init__(self, mode, tokens, delay_ms):
+    def __init__(self, mode, tokens, delay_ms, fail_status=FAIL_STATUS_DEFAULT):
         self.lock = threading.Lock()
         self.mode = mode
         self.tokens = tokens
         self.delay_ms = delay_ms
+        self.fail_status_default = fail_status  # what setting "mode" goes back to
+        self.fail_status = fail_status  # mode fail: the HTTP status it answers with
         self.tool = None  # agent modes: the tool to call (None: the first offered)
         self.arguments = None  # agent modes: its arguments (None: a default)
         self.requests = []
@@ -92,7 +101,8 @@ class State:
     def snapshot(self):
         with self.lock:
             return {"mode": self.mode, "tokens": self.tokens, "delay_ms": self.delay_ms,
-                    "tool": self.tool, "arguments": self.arguments}
+                    "tool": self.tool, "arguments": self.arguments,
+                    "fail_status": self.fail_status}
 
     def record(self, method, path, headers, body):
         try:
@@ -356,7 +366,9 @@ class Handler(BaseHTTPRequestHandler):
         conf = state.snapshot()
         mode = conf["mode"]
         if mode == "fail":
-            self.send_json(500, {"error": {"message": "fake model failure", "type": "server_error"}})
+            status = conf["fail_status"]
+            kind = "server_error" if status >= 500 else "invalid_request_error"
+            self.send_json(status, {"error": {"message": "fake model failure", "type": kind}})
         elif mode == "stall":
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -370,7 +382,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True  # the client gave up (e.g. cancelled)
 
     def control(self, body):
-        """POST /control {"mode": ..., "tokens": N, "delay_ms": D}; each key optional."""
+        """POST /control {"mode": ..., "tokens": N, "delay_ms": D, "fail_status": S, ...};
+        each key optional."""
         try:
             req = json.loads(body.decode("utf-8") or "{}")
             mode = req.get("mode")
@@ -378,6 +391,9 @@ class Handler(BaseHTTPRequestHandler):
             delay = req.get("delay_ms")
             tool = req.get("tool")
             arguments = req.get("arguments")
+            fail_status = req.get("fail_status")
+            if fail_status is not None and not valid_fail_status(fail_status):
+                raise ValueError("bad fail_status")
             if mode is not None and mode not in MODES:
                 raise ValueError("unknown mode")
             if tool is not None and not isinstance(tool, str):
@@ -395,6 +411,9 @@ class Handler(BaseHTTPRequestHandler):
             if mode is not None:
                 state.mode = mode
                 state.tool = state.arguments = None
+                state.fail_status = state.fail_status_default
+            if fail_status is not None:
+                state.fail_status = fail_status
             if "tool" in req:
                 state.tool = tool
             if "arguments" in req:
@@ -559,10 +578,14 @@ def main():
     ap.add_argument("--mode", choices=MODES, default="ok")
     ap.add_argument("--tokens", type=int, default=0, help="stream exactly N content chunks")
     ap.add_argument("--delay-ms", type=int, default=0, help="pause between streamed chunks")
+    ap.add_argument("--fail-status", type=int, default=FAIL_STATUS_DEFAULT,
+                    help="the HTTP status of mode fail (400..599)")
     args = ap.parse_args()
+    if not valid_fail_status(args.fail_status):
+        ap.error("--fail-status must be 400..599")
 
     server = Server(("127.0.0.1", args.port), Handler)
-    server.state = State(args.mode, max(args.tokens, 0), max(args.delay_ms, 0))
+    server.state = State(args.mode, max(args.tokens, 0), max(args.delay_ms, 0), args.fail_status)
 
     def stop(signum, frame):
         raise SystemExit(0)

@@ -841,7 +841,7 @@ static float *embed_chunks(struct kb_conn *c, const char *title, const struct ch
         size_t m = cl->n - i < 32 ? cl->n - i : 32;
         float *v = NULL;
         size_t dd = 0;
-        if (llm_embed(&ep, texts + i, m, &v, &dd, &err)) {
+        if (llm_embed(&ep, texts + i, m, &v, &dd, NULL, &err)) {
             log_warn("embedding failed, document indexed without vectors: %s", buf_str(&err));
             free(all);
             all = NULL;

@@ -546,7 +546,7 @@ static size_t fuse_vectors(struct kb_conn *c, const struct kb_snapshot *s, const
     size_t dim = 0;
     struct buf err = BUF_INIT;
     const char *texts[1] = {query};
-    if (llm_embed(&ep, texts, 1, &qv, &dim, &err) || dim != s->dim) {
+    if (llm_embed(&ep, texts, 1, &qv, &dim, NULL, &err) || dim != s->dim) {
         log_warn("query embedding failed, BM25 only: %s", buf_str(&err));
         buf_release(&err);
         free(qv);
@@ -608,7 +608,7 @@ static void rerank(struct kb_conn *c, const char *query, struct kb_hits *out)
         docs[i] = owned[i];
     }
     struct buf err = BUF_INIT;
-    if (llm_rerank(&ep, query, docs, n, scores, &err) == RC_OK) {
+    if (llm_rerank(&ep, query, docs, n, scores, NULL, &err) == RC_OK) {
         for (size_t i = 0; i < n; i++)
             out->a[i].score = scores[i];
         /* insertion sort: n is small and the order must be stable */

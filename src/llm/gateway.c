@@ -1115,9 +1115,10 @@ int gw_resolve(struct gw *gw, const char *model, enum gw_purpose purpose, int64_
 /* ================================================================ routing */
 
 /* One attempt on one endpoint. Sets *delivered when something reached the
- * caller (then no fail-over), and the numbers to record. */
+ * caller (then no fail-over), and the numbers to record. run sets
+ * *http_status to the status of the model's reply (0 when none came). */
 struct attempt {
-    int (*run)(void *ctx, const struct llm_endpoint *ep, struct buf *err);
+    int (*run)(void *ctx, const struct llm_endpoint *ep, long *http_status, struct buf *err);
     void *ctx;
     const char *params; /* the routed model's registry params (may be NULL) */
     int delivered;
@@ -1125,20 +1126,20 @@ struct attempt {
     long prompt_tokens, completion_tokens;
 };
 
-/* Whether a failure may be retried elsewhere: connect errors, timeouts,
+/* Whether a failure may be retried elsewhere, from its result code and the
+ * HTTP status of the reply (0 = none came): timeouts, connect errors,
  * garbage and HTTP 5xx; also 401/403/404/408/429 (that endpoint's key,
  * model name or load). Other 4xx (a request the model refuses, such as a
  * prompt too long) would fail everywhere: no cooldown, no retry. */
-static int retryable(int rc, const char *msg)
+static int retryable(int rc, long http_status)
 {
-    if (rc != RC_UPSTREAM && rc != RC_TIMEOUT)
-        return 0;
-    const char *h = strstr(msg, "model returned HTTP ");
-    if (!h)
+    if (rc == RC_TIMEOUT)
         return 1;
-    long st = strtol(h + 20, NULL, 10);
-    if (st >= 400 && st < 500)
-        return st == 401 || st == 403 || st == 404 || st == 408 || st == 429;
+    if (rc != RC_UPSTREAM)
+        return 0;
+    if (http_status >= 400 && http_status < 500)
+        return http_status == 401 || http_status == 403 || http_status == 404 ||
+               http_status == 408 || http_status == 429;
     return 1;
 }
 
@@ -1226,11 +1227,12 @@ static int route(struct gw *gw, const char *model, enum gw_purpose purpose, stru
         a->prompt_tokens = a->completion_tokens = -1;
         double ta = now_ms();
         a->params = m->params;
-        rc = a->run(a->ctx, &ep, &aerr);
+        long status = 0;
+        rc = a->run(a->ctx, &ep, &status, &aerr);
         if (a->total_ms <= 0)
             a->total_ms = now_ms() - ta;
         /* the caller's deadline is not the endpoint's fault: no cooldown, no retry */
-        int again = rc != RC_OK && !a->delivered && retryable(rc, buf_str(&aerr)) &&
+        int again = rc != RC_OK && !a->delivered && retryable(rc, status) &&
                     !(rc == RC_TIMEOUT && to_deadline > 0);
         pthread_mutex_lock(&gw->mu);
         e->st->in_flight--;
@@ -1266,6 +1268,7 @@ static int route(struct gw *gw, const char *model, enum gw_purpose purpose, stru
             copy_str(info->upstream, sizeof info->upstream, e->upstream);
             info->endpoint_id = e->id > 0 ? e->id : 0;
             info->attempts = ntried;
+            info->http_status = status;
             info->first_token_ms = a->first_ms >= 0 ? ta - t0 + a->first_ms : -1;
             info->out_of_time = rc == RC_TIMEOUT && to_deadline > 0;
             info->prompt_tokens = a->prompt_tokens;
@@ -1325,7 +1328,7 @@ static char *merged_params(const char *model, const char *caller)
     return out ? out : xstrdup(caller); /* stored params are checked when saved */
 }
 
-static int chat_run(void *ctx, const struct llm_endpoint *ep, struct buf *err)
+static int chat_run(void *ctx, const struct llm_endpoint *ep, long *http_status, struct buf *err)
 {
     struct chat_ctx *c = ctx;
     if (c->used)
@@ -1342,6 +1345,7 @@ static int chat_run(void *ctx, const struct llm_endpoint *ep, struct buf *err)
     c->a->total_ms = c->res->total_ms;
     c->a->prompt_tokens = c->res->prompt_tokens;
     c->a->completion_tokens = c->res->completion_tokens;
+    *http_status = c->res->http_status;
     return rc;
 }
 
@@ -1379,10 +1383,10 @@ struct embed_ctx {
     size_t *dim;
 };
 
-static int embed_run(void *ctx, const struct llm_endpoint *ep, struct buf *err)
+static int embed_run(void *ctx, const struct llm_endpoint *ep, long *http_status, struct buf *err)
 {
     struct embed_ctx *c = ctx;
-    return llm_embed(ep, c->texts, c->n, c->vecs, c->dim, err);
+    return llm_embed(ep, c->texts, c->n, c->vecs, c->dim, http_status, err);
 }
 
 int gw_embed(struct gw *gw, const char *model, const char *const *texts, size_t n, float **vecs,
@@ -1404,10 +1408,10 @@ struct rerank_ctx {
     double *scores;
 };
 
-static int rerank_run(void *ctx, const struct llm_endpoint *ep, struct buf *err)
+static int rerank_run(void *ctx, const struct llm_endpoint *ep, long *http_status, struct buf *err)
 {
     struct rerank_ctx *c = ctx;
-    return llm_rerank(ep, c->query, c->docs, c->n, c->scores, err);
+    return llm_rerank(ep, c->query, c->docs, c->n, c->scores, http_status, err);
 }
 
 int gw_rerank(struct gw *gw, const char *model, const char *query, const char *const *docs,

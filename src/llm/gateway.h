@@ -136,6 +136,7 @@ struct gw_call_info {
     int64_t model_id;                      /* 0 for the config fallback */
     int64_t endpoint_id;                   /* 0 for the config fallback */
     int attempts;                          /* endpoints tried (1 = no fail-over) */
+    long http_status;                      /* of the last attempt's reply; 0 when none came */
     double first_token_ms;                 /* since gw_chat was called; -1 when none */
     double total_ms;                       /* since gw_chat was called */
     long prompt_tokens, completion_tokens; /* -1 when the server did not say */

@@ -265,15 +265,17 @@ static enum body_kind classify(CURL *h, long *status)
     return BODY_SSE;
 }
 
-/* A response with an error status but no body never reached the write
- * callback: classify it after the transfer (status 0 = no response). */
+/* A response with no body never reached the write callback: classify it
+ * after the transfer. Either way *status ends as the reply's HTTP status,
+ * 0 when no reply arrived. */
 static void classify_late(CURL *h, enum body_kind *kind, long *status)
 {
     long st = 0;
-    if (*kind == BODY_UNKNOWN && classify(h, &st) == BODY_ERROR && st != 0) {
+    if (*kind != BODY_UNKNOWN)
+        return;
+    if (classify(h, &st) == BODY_ERROR && st != 0)
         *kind = BODY_ERROR;
-        *status = st;
-    }
+    *status = st;
 }
 
 /* Keeps the first LLM_SNIPPET bytes of an error body. Returns 0 once full,
@@ -1252,6 +1254,7 @@ out:
     res->reasoning = buf_detach(&c.reasoning, NULL);
     res->finish_reason = buf_detach(&c.finish, NULL);
     res->tool_calls = c.ntools ? tools_json(&c) : NULL;
+    res->http_status = c.status;
     log_debug("llm: chat rc=%s status=%ld first=%.0fms total=%.0fms", rc_code(rc), c.status,
               res->first_token_ms, res->total_ms);
     req_release(&r);
@@ -1296,15 +1299,17 @@ static size_t sink_write(char *p, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-/* POSTs payload to {base}{path} and parses the JSON answer into *out. */
+/* POSTs payload to {base}{path} and parses the JSON answer into *out.
+ * *status gets the reply's HTTP status (0 when none came). */
 static int post_json(const struct llm_endpoint *ep, const char *path, const json_t *payload,
-                     json_t **out, struct buf *err)
+                     json_t **out, long *status, struct buf *err)
 {
     int rc = RC_OK;
     struct req r;
     struct sink s = {NULL, BODY_UNKNOWN, 0, 0, BUF_INIT};
     buf_init(&s.body, LLM_JSON_MAX);
     *out = NULL;
+    *status = 0;
     rc = req_setup(&r, ep, path, payload, "Accept: application/json", DEF_JSON_TOTAL_MS, err);
     if (rc)
         goto out;
@@ -1313,6 +1318,7 @@ static int post_json(const struct llm_endpoint *ep, const char *path, const json
     SETOPT(r.h, CURLOPT_WRITEDATA, &s);
     CURLcode cres = curl_easy_perform(r.h);
     classify_late(r.h, &s.kind, &s.status);
+    *status = s.status;
     if (s.kind == BODY_ERROR) {
         seterr(err, "model returned HTTP %ld", s.status);
         add_snippet(err, ep, buf_str(&s.body), s.body.len);
@@ -1375,13 +1381,14 @@ static int item_index(json_t *item, size_t pos, size_t n, int required, unsigned
 }
 
 int llm_embed(const struct llm_endpoint *ep, const char *const *texts, size_t n, float **vecs,
-              size_t *dim, struct buf *err)
+              size_t *dim, long *http_status, struct buf *err)
 {
     int rc = RC_OK;
     json_t *payload = NULL, *resp = NULL;
     unsigned char *seen = NULL;
     float *v = NULL;
     size_t d = 0;
+    long status = 0;
     *vecs = NULL;
     *dim = 0;
     if (n == 0)
@@ -1403,7 +1410,7 @@ int llm_embed(const struct llm_endpoint *ep, const char *const *texts, size_t n,
         rc = RC_INVALID;
         goto out;
     }
-    rc = post_json(ep, "/embeddings", payload, &resp, err);
+    rc = post_json(ep, "/embeddings", payload, &resp, &status, err);
     if (rc)
         goto out;
     rc = RC_UPSTREAM;
@@ -1456,6 +1463,8 @@ int llm_embed(const struct llm_endpoint *ep, const char *const *texts, size_t n,
     v = NULL;
     rc = RC_OK;
 out:
+    if (http_status)
+        *http_status = status;
     free(v);
     free(seen);
     json_decref(payload);
@@ -1464,12 +1473,13 @@ out:
 }
 
 int llm_rerank(const struct llm_endpoint *ep, const char *query, const char *const *docs, size_t n,
-               double *scores, struct buf *err)
+               double *scores, long *http_status, struct buf *err)
 {
     int rc = RC_OK;
     json_t *payload = NULL, *resp = NULL;
     unsigned char *seen = NULL;
     double *tmp = NULL;
+    long status = 0;
     if (n == 0)
         goto out;
     if (!ep || !ep->model || !query || !docs || !scores) {
@@ -1489,7 +1499,7 @@ int llm_rerank(const struct llm_endpoint *ep, const char *query, const char *con
         rc = RC_INVALID;
         goto out;
     }
-    rc = post_json(ep, "/rerank", payload, &resp, err);
+    rc = post_json(ep, "/rerank", payload, &resp, &status, err);
     if (rc)
         goto out;
     rc = RC_UPSTREAM;
@@ -1519,6 +1529,8 @@ int llm_rerank(const struct llm_endpoint *ep, const char *query, const char *con
     memcpy(scores, tmp, n * sizeof *scores);
     rc = RC_OK;
 out:
+    if (http_status)
+        *http_status = status;
     free(tmp);
     free(seen);
     json_decref(payload);

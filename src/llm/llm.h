@@ -56,6 +56,11 @@ struct llm_result {
     /* The assembled tool calls as a compact JSON array
      * [{"id","type","function":{"name","arguments"}}], or NULL when none. */
     char *tool_calls;
+    /* The HTTP status of the model's reply (200, 503, ...), set on success
+     * and failure alike; 0 when no reply arrived (bad request caught before
+     * sending, connect failure, timeout before the headers). Callers decide
+     * on this value, never on the wording of err. */
+    long http_status;
 };
 
 /* Streams a chat completion (stream=true). cb may be NULL. On success
@@ -93,17 +98,19 @@ void llm_prio_leave(const struct llm_prio *p);
  * n*dim array of floats (L2-normalised) and *dim is set (n == 0: *vecs NULL,
  * *dim 0, no request). On failure *vecs is NULL and the result is
  * RC_UPSTREAM (HTTP error, bad JSON, wrong count, ragged or absurd
- * dimensions, non-finite numbers), RC_TIMEOUT or RC_INVALID. */
+ * dimensions, non-finite numbers), RC_TIMEOUT or RC_INVALID. http_status
+ * (may be NULL) always gets the HTTP status of the model's reply, 0 when no
+ * reply arrived (as llm_result.http_status). */
 int llm_embed(const struct llm_endpoint *ep, const char *const *texts, size_t n, float **vecs,
-              size_t *dim, struct buf *err);
+              size_t *dim, long *http_status, struct buf *err);
 
 /* POST {base}/rerank {"model","query","documents","top_n"}; scores[i] gets
  * the relevance of docs[i] (results may come back in any order). Accepts
  * {"results":[{"index","relevance_score"}]} and TEI's bare [{"index","score"}].
  * Every document must get exactly one score, else RC_UPSTREAM; scores is
- * only written on success. */
+ * only written on success. http_status (may be NULL) as in llm_embed. */
 int llm_rerank(const struct llm_endpoint *ep, const char *query, const char *const *docs, size_t n,
-               double *scores, struct buf *err);
+               double *scores, long *http_status, struct buf *err);
 
 /* The SSE line parser used by llm_chat, exposed for tests and fuzzing.
  * Feed arbitrary byte slices; each complete "data: ..." event is handed

@@ -378,6 +378,141 @@ out:
     fx_close(&f);
 }
 
+/* One call of purpose p on the default model (chat with HELLO, an
+ * embedding of one text, a rerank of two documents). */
+static int call_purpose(struct fx *f, enum gw_purpose p, struct gw_call_info *info, struct buf *err)
+{
+    static const char *const texts[] = {"个人住房贷款利率", "信用卡"};
+    if (p == GW_CHAT)
+        return chat(f, NULL, info, err);
+    if (p == GW_EMBEDDING) {
+        float *v = NULL;
+        size_t dim = 0;
+        int rc = gw_embed(f->gw, NULL, texts, 1, &v, &dim, info, NULL, err);
+        CHECK(rc == RC_OK ? v != NULL && dim == 64 : v == NULL);
+        free(v);
+        return rc;
+    }
+    double scores[2] = {0, 0};
+    return gw_rerank(f->gw, NULL, "住房贷款", texts, 2, scores, info, NULL, err);
+}
+
+static const char *purpose_path(enum gw_purpose p)
+{
+    return p == GW_CHAT        ? "/v1/chat/completions"
+           : p == GW_EMBEDDING ? "/v1/embeddings"
+                               : "/v1/rerank";
+}
+
+static int nrequests(const struct fake_model *fm, const char *path)
+{
+    json_t *r = fake_model_requests(fm, path);
+    int n = r ? (int)json_array_size(r) : -1;
+    json_decref(r);
+    return n;
+}
+
+/* A model of purpose p whose first endpoint (`bad`, in mode fail) answers
+ * HTTP `status` and whose second (the shared server) works, on a fresh
+ * gateway, so the first call tries `bad` first (weighted round-robin starts
+ * at the first endpoint). The gateway decides on the status as a value:
+ * want_failover says whether the call must go on to the second endpoint and
+ * rest the first, or end at once with the first one's error. */
+static void status_case(struct fake_model *bad, enum gw_purpose p, int status, int want_failover)
+{
+    struct fx f;
+    char name[64], body[64], want_text[32];
+    snprintf(name, sizeof name, "status-%s-%d", gw_purpose_name(p), status);
+    if (!fx_open(&f, name, 1))
+        return;
+    struct buf err = BUF_INIT;
+    snprintf(body, sizeof body, "{\"fail_status\":%d}", status);
+    CHECK_INT(fake_model_http(bad, "POST", "/control", body, NULL), 200);
+    int64_t m = add_model(&f, "pool", p, bad->base_url, "up", NULL, 0, 0);
+    int64_t bad_id = 0;
+    json_t *j = NULL;
+    CHECK_INT(gw_model_json(NULL, &f.d, m, &j), RC_OK);
+    bad_id = json_integer_value(
+        json_object_get(json_array_get(json_object_get(j, "endpoints"), 0), "id"));
+    json_decref(j);
+    int64_t live = add_ep(&f, m, f.fm->base_url, "up", 0);
+    if (!fx_gw(&f))
+        goto out;
+    CHECK(fake_model_clear(bad));
+    CHECK(fake_model_clear(f.fm));
+    struct gw_call_info info;
+    int rc = call_purpose(&f, p, &info, &err);
+    snprintf(want_text, sizeof want_text, "HTTP %d", status);
+    CHECK_INT(nrequests(bad, purpose_path(p)), 1);
+    if (want_failover) {
+        CHECK_INT(rc, RC_OK);
+        CHECK_INT(info.attempts, 2);
+        CHECK_INT(info.endpoint_id, live);
+        CHECK_INT(info.http_status, 200);
+        CHECK_INT(nrequests(f.fm, purpose_path(p)), 1);
+    } else {
+        CHECK_INT(rc, RC_UPSTREAM);
+        CHECK_INT(info.attempts, 1);
+        CHECK_INT(info.endpoint_id, bad_id);
+        CHECK_INT(info.http_status, status);
+        CHECK_CONTAINS(buf_str(&err), want_text); /* the text stays for logs and users */
+        CHECK_INT(nrequests(f.fm, purpose_path(p)), 0);
+    }
+    CHECK_INT(gw_model_json(f.gw, &f.d, m, &j), RC_OK);
+    json_t *e0 = json_array_get(json_object_get(j, "endpoints"), 0);
+    CHECK_INT(json_integer_value(json_object_get(e0, "id")), bad_id);
+    if (want_failover)
+        CHECK(json_real_value(json_object_get(e0, "cooldown_s")) > 20);
+    else
+        CHECK(json_real_value(json_object_get(e0, "cooldown_s")) == 0);
+    CHECK_CONTAINS(json_string_value(json_object_get(e0, "last_error")), want_text);
+    json_decref(j);
+out:
+    buf_release(&err);
+    fx_close(&f);
+}
+
+/* A request the model refuses (400, 422: a prompt too long, a bad
+ * parameter) would fail on every endpoint: no fail-over, no cooldown. */
+TEST(gateway_http_4xx_refusal_is_not_failed_over_nor_cooled_down)
+{
+    if (!fake_model_shared("ok", 0, 0))
+        return;
+    struct fake_model bad;
+    const char *extra[] = {"--mode", "fail", "--fail-status", "400", NULL};
+    if (fake_model_start(&bad, extra) != 1) {
+        test_fail(__FILE__, __LINE__, "failing fake server did not start");
+        return;
+    }
+    status_case(&bad, GW_CHAT, 400, 0);
+    status_case(&bad, GW_CHAT, 422, 0);
+    status_case(&bad, GW_EMBEDDING, 400, 0);
+    status_case(&bad, GW_RERANK, 400, 0);
+    fake_model_stop(&bad);
+}
+
+/* 5xx, 429 (load) and 401/403/404/408 (that endpoint's key, model name or
+ * time) are the endpoint's trouble: fail over and rest it. */
+TEST(gateway_http_5xx_429_and_auth_fail_over_and_cool_down)
+{
+    if (!fake_model_shared("ok", 0, 0))
+        return;
+    struct fake_model bad;
+    const char *extra[] = {"--mode", "fail", NULL};
+    if (fake_model_start(&bad, extra) != 1) {
+        test_fail(__FILE__, __LINE__, "failing fake server did not start");
+        return;
+    }
+    status_case(&bad, GW_CHAT, 503, 1);
+    status_case(&bad, GW_CHAT, 500, 1);
+    status_case(&bad, GW_CHAT, 429, 1);
+    status_case(&bad, GW_CHAT, 401, 1);
+    status_case(&bad, GW_CHAT, 404, 1);
+    status_case(&bad, GW_EMBEDDING, 503, 1);
+    status_case(&bad, GW_RERANK, 429, 1);
+    fake_model_stop(&bad);
+}
+
 TEST(gateway_all_endpoints_down_fails_fast)
 {
     struct fx f;

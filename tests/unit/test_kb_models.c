@@ -372,7 +372,7 @@ static size_t expected_rrf(const struct fixture *f, const struct row *rows, size
     float *qv = NULL;
     size_t dim = 0, nf = 0;
     struct buf err = BUF_INIT;
-    CHECK_INT(llm_embed(&ep, texts, 1, &qv, &dim, &err), RC_OK);
+    CHECK_INT(llm_embed(&ep, texts, 1, &qv, &dim, NULL, &err), RC_OK);
     buf_release(&err);
     struct ranked *vh = xcalloc(nrows + 1, sizeof *vh);
     struct ranked *fused = xcalloc(bm25->n + nrows + 1, sizeof *fused);
@@ -502,7 +502,7 @@ TEST(kb_models_embeddings_stored_at_ingest)
     float *v = NULL;
     size_t dim = 0;
     struct buf err = BUF_INIT;
-    CHECK_INT(llm_embed(&ep, texts, nrows, &v, &dim, &err), RC_OK);
+    CHECK_INT(llm_embed(&ep, texts, nrows, &v, &dim, NULL, &err), RC_OK);
     for (size_t r = 0; v && r < nrows; r++) {
         double diff = 0;
         for (size_t d = 0; rows[r].vec && d < dim && dim == rows[r].dim; d++)

@@ -538,7 +538,7 @@ TEST(llm_embed_shapes_and_similarity)
     float *v = NULL;
     size_t dim = 0;
     struct buf err = BUF_INIT;
-    CHECK_INT(llm_embed(&ep, texts, 3, &v, &dim, &err), RC_OK);
+    CHECK_INT(llm_embed(&ep, texts, 3, &v, &dim, NULL, &err), RC_OK);
     CHECK_INT(dim, 64);
     if (v && dim == 64) {
         for (int i = 0; i < 3; i++)
@@ -547,15 +547,15 @@ TEST(llm_embed_shapes_and_similarity)
     }
     free(v);
 
-    CHECK_INT(llm_embed(&ep, texts, 0, &v, &dim, &err), RC_OK);
+    CHECK_INT(llm_embed(&ep, texts, 0, &v, &dim, NULL, &err), RC_OK);
     CHECK(v == NULL && dim == 0);
 
     fake("garbage", 0, 0); /* one vector short and one ragged */
-    CHECK_INT(llm_embed(&ep, texts, 3, &v, &dim, &err), RC_UPSTREAM);
+    CHECK_INT(llm_embed(&ep, texts, 3, &v, &dim, NULL, &err), RC_UPSTREAM);
     CHECK(v == NULL);
     fake("fail", 0, 0);
     buf_reset(&err);
-    CHECK_INT(llm_embed(&ep, texts, 3, &v, &dim, &err), RC_UPSTREAM);
+    CHECK_INT(llm_embed(&ep, texts, 3, &v, &dim, NULL, &err), RC_UPSTREAM);
     CHECK_CONTAINS(buf_str(&err), "HTTP 500");
     fake("ok", 0, 0);
     buf_release(&err);
@@ -570,17 +570,103 @@ TEST(llm_rerank_scores_by_index)
     const char *docs[] = {"今天天气很好", "个人账户年费为十元", "个人账户开户"};
     double s[3] = {-1, -1, -1};
     struct buf err = BUF_INIT;
-    CHECK_INT(llm_rerank(&ep, "账户年费", docs, 3, s, &err), RC_OK);
+    CHECK_INT(llm_rerank(&ep, "账户年费", docs, 3, s, NULL, &err), RC_OK);
     CHECK(s[1] == 1.0);
     CHECK(s[1] > s[2] && s[2] > s[0]);
     CHECK(s[0] == 0.0);
 
     double t[3] = {-1, -1, -1};
     fake("garbage", 0, 0); /* an index out of range */
-    CHECK_INT(llm_rerank(&ep, "账户年费", docs, 3, t, &err), RC_UPSTREAM);
+    CHECK_INT(llm_rerank(&ep, "账户年费", docs, 3, t, NULL, &err), RC_UPSTREAM);
     CHECK(t[0] == -1 && t[1] == -1 && t[2] == -1);
     fake("ok", 0, 0);
     buf_release(&err);
+}
+
+/* Every call reports the HTTP status of the model's reply as a value, on
+ * success and failure alike (the gateway decides fail-over on it), and 0
+ * when no reply came; the error text still says the status for people. */
+static void check_status_of_all(const struct llm_endpoint *ep, int want_rc, long want_status)
+{
+    struct llm_msg m = {.role = "user", .content = "hi"};
+    const char *texts[] = {"个人账户年费"};
+    struct llm_result res;
+    struct buf err = BUF_INIT;
+    float *v = NULL;
+    size_t dim = 0;
+    double score = -1;
+    long st = -1;
+    char want_text[32];
+    snprintf(want_text, sizeof want_text, "HTTP %ld", want_status);
+
+    CHECK_INT(llm_chat(ep, &m, 1, NULL, NULL, &res, &err), want_rc);
+    CHECK_INT(res.http_status, want_status);
+    if (want_rc == RC_UPSTREAM && want_status >= 400)
+        CHECK_CONTAINS(buf_str(&err), want_text);
+    llm_result_release(&res);
+
+    buf_reset(&err);
+    CHECK_INT(llm_embed(ep, texts, 1, &v, &dim, &st, &err), want_rc);
+    CHECK_INT(st, want_status);
+    if (want_rc == RC_UPSTREAM && want_status >= 400)
+        CHECK_CONTAINS(buf_str(&err), want_text);
+    CHECK(want_rc == RC_OK ? v != NULL : v == NULL);
+    free(v);
+
+    buf_reset(&err);
+    st = -1;
+    CHECK_INT(llm_rerank(ep, "年费", texts, 1, &score, &st, &err), want_rc);
+    CHECK_INT(st, want_status);
+    if (want_rc == RC_UPSTREAM && want_status >= 400)
+        CHECK_CONTAINS(buf_str(&err), want_text);
+    buf_release(&err);
+}
+
+TEST(llm_calls_report_the_http_status)
+{
+    const struct fake_model *fm = fake("ok", 0, 0);
+    if (!fm)
+        return;
+    struct llm_endpoint ep = endpoint(fm);
+    check_status_of_all(&ep, RC_OK, 200);
+
+    /* mode fail answers 500, or the status /control "fail_status" says */
+    if (!fake("fail", 0, 0))
+        return;
+    check_status_of_all(&ep, RC_UPSTREAM, 500);
+    static const int statuses[] = {503, 400, 429, 401};
+    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"fail_status\":%d}", statuses[i]);
+        CHECK_INT(fake_model_http(fm, "POST", "/control", body, NULL), 200);
+        check_status_of_all(&ep, RC_UPSTREAM, statuses[i]);
+    }
+    CHECK_INT(fake_model_http(fm, "POST", "/control", "{\"fail_status\":200}", NULL), 400);
+    CHECK_INT(fake_model_http(fm, "POST", "/control", "{\"fail_status\":\"503\"}", NULL), 400);
+    /* setting the mode puts the status back to 500 */
+    if (!fake("fail", 0, 0))
+        return;
+    check_status_of_all(&ep, RC_UPSTREAM, 500);
+    fake("ok", 0, 0);
+
+    /* connection refused: no reply, status 0 */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    socklen_t alen = sizeof a;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(getsockname(fd, (struct sockaddr *)&a, &alen) == 0);
+    close(fd);
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d/v1", ntohs(a.sin_port));
+    struct llm_endpoint down = {base, "m", API_KEY, 1000, 2000, 5000};
+    check_status_of_all(&down, RC_UPSTREAM, 0);
+
+    /* a request refused before sending: 0 too */
+    struct llm_endpoint bad = endpoint(fm);
+    bad.model = NULL;
+    check_status_of_all(&bad, RC_INVALID, 0);
 }
 
 /* ------------------------------------------------------------------------
