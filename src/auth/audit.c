@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "common/alloc.h"
+#include "common/jsonw.h"
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
@@ -50,14 +51,13 @@ static char *detail_text(const json_t *detail)
 {
     if (!detail)
         return xstrdup("{}");
-    char *s = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    if (!s) {
+    struct buf b = BUF_INIT;
+    if (jsonw_dump_flags(&b, detail, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) != RC_OK) {
+        buf_release(&b);
         log_error("audit: cannot encode an entry's detail; stored as {}");
         return xstrdup("{}");
     }
-    char *copy = xstrdup(s);
-    free(s);
-    return copy;
+    return buf_detach(&b, NULL);
 }
 
 void audit_entry_from(struct audit_entry *e, const struct auth_principal *who)

@@ -126,6 +126,14 @@ void buf_reset(struct buf *b)
         b->p[0] = '\0';
 }
 
+void buf_truncate(struct buf *b, size_t len)
+{
+    if (len >= b->len)
+        return;
+    b->len = len;
+    b->p[len] = '\0';
+}
+
 void buf_release(struct buf *b)
 {
     free(b->p);

@@ -38,6 +38,9 @@ int buf_vaddf(struct buf *b, const char *fmt, va_list ap);
 int buf_add_json_str(struct buf *b, const char *s, size_t n);
 /* Empties the buffer but keeps its memory. */
 void buf_reset(struct buf *b);
+/* Cuts the content back to its first len bytes (len <= the length; a larger
+ * len changes nothing): what a writer appended after it is undone. */
+void buf_truncate(struct buf *b, size_t len);
 /* Frees the memory; the buffer is empty and reusable afterwards. */
 void buf_release(struct buf *b);
 /* Hands the content to the caller (free() it); never NULL. The buffer is emptied. */

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/alloc.h"
+#include "common/jsonw.h"
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
@@ -142,24 +143,34 @@ static void stream_response_freed(void *cls)
 /* Appends one event and wakes the connection. Returns non-zero when the
  * stream is cancelled or the server is stopping (the producer should stop);
  * a `final` event (the closing error) is still sent while stopping.
- * Consumes data. */
+ * Consumes data. The JSON is written straight into the stream's buffer
+ * (jsonw, the same bytes as json_dumps); an event that does not fit whole is
+ * cut back off, so the client never sees half of one. */
 static int stream_push(struct http_stream *st, const char *event, json_t *data, int final)
 {
     int stop = 1;
-    char *js = data ? json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
-    json_decref(data);
-    if (!js) {
-        log_error("http: cannot encode a stream event");
-        return 1;
-    }
     pthread_mutex_lock(&st->mu);
     if (st->cancelled || (!final && server_stopping(st->srv)))
         goto out;
-    int w = event ? buf_addf(&st->out, "event: %s\ndata: %s\n\n", event, js)
-                  : buf_addf(&st->out, "data: %s\n\n", js); /* OpenAI-style streams */
+    size_t len0 = st->out.len;
+    /* without an event name: an OpenAI-style stream of data lines */
+    int w = event ? buf_adds(&st->out, "event: ") : RC_OK;
+    if (w == RC_OK && event)
+        w = buf_adds(&st->out, event);
+    if (w == RC_OK)
+        w = buf_adds(&st->out, event ? "\ndata: " : "data: ");
+    if (w == RC_OK)
+        w = jsonw_dump_flags(&st->out, data, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    if (w == RC_OK)
+        w = buf_add(&st->out, "\n\n", 2);
     if (w != RC_OK) {
-        log_warn("http: stream buffer full, the client is not reading: cancelled");
-        st->cancelled = 1;
+        buf_truncate(&st->out, len0);
+        if (w == RC_TOO_BIG) {
+            log_warn("http: stream buffer full, the client is not reading: cancelled");
+            st->cancelled = 1;
+        } else {
+            log_error("http: cannot encode a stream event");
+        }
         goto out;
     }
     if (st->t_push <= 0 && event && strcmp(event, "delta") == 0)
@@ -171,7 +182,7 @@ static int stream_push(struct http_stream *st, const char *event, json_t *data, 
     stop = 0;
 out:
     pthread_mutex_unlock(&st->mu);
-    free(js);
+    json_decref(data);
     return stop;
 }
 
@@ -184,9 +195,11 @@ static int stream_push_text(struct http_stream *st, const char *event, const cha
     pthread_mutex_lock(&st->mu);
     if (st->cancelled || server_stopping(st->srv))
         goto out;
+    size_t len0 = st->out.len;
     if (buf_adds(&st->out, "event: ") != RC_OK || buf_adds(&st->out, event) != RC_OK ||
         buf_adds(&st->out, "\ndata: {\"text\":") != RC_OK ||
         buf_add_json_str(&st->out, p, n) != RC_OK || buf_adds(&st->out, "}\n\n") != RC_OK) {
+        buf_truncate(&st->out, len0); /* the client never gets half an event */
         log_warn("http: stream buffer full, the client is not reading: cancelled");
         st->cancelled = 1;
         goto out;

@@ -11,6 +11,7 @@
 #include "llm/fastchunk.h"
 
 #include "common/alloc.h"
+#include "common/jsonw.h"
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
@@ -178,7 +179,7 @@ static int req_setup(struct req *r, const struct llm_endpoint *ep, const char *p
     rc = build_url(r, ep->base_url, path, err);
     if (rc)
         goto out;
-    r->body = json_dumps(payload, JSON_COMPACT);
+    r->body = jsonw_str(payload); /* json_dumps' bytes, several times faster on passages */
     if (!r->body) {
         seterr(err, "could not encode the request");
         rc = RC_INTERNAL;
@@ -1121,7 +1122,7 @@ static char *tools_json(const struct chat *c)
         if (!o || json_array_append_new(arr, o))
             goto out;
     }
-    out = json_dumps(arr, JSON_COMPACT);
+    out = jsonw_str(arr);
 out:
     json_decref(arr);
     return out;

@@ -24,6 +24,23 @@ TEST(buf_caps_and_formats)
     CHECK_STR(buf_str(&b), "");
 }
 
+TEST(buf_truncate_undoes_appends)
+{
+    struct buf b = BUF_INIT;
+    buf_truncate(&b, 0); /* empty, never allocated: nothing to do */
+    CHECK_INT(buf_adds(&b, "event: x\n"), RC_OK);
+    size_t mark = b.len;
+    CHECK_INT(buf_adds(&b, "data: {\"half"), RC_OK);
+    buf_truncate(&b, mark);
+    CHECK_STR(buf_str(&b), "event: x\n");
+    CHECK_INT(b.len, mark);
+    buf_truncate(&b, 100); /* longer than the content: unchanged */
+    CHECK_STR(buf_str(&b), "event: x\n");
+    CHECK_INT(buf_adds(&b, "y"), RC_OK);
+    CHECK_STR(buf_str(&b), "event: x\ny");
+    buf_release(&b);
+}
+
 TEST(parse_numbers_checked)
 {
     int64_t v = 0;
