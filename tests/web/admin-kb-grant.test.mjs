@@ -53,10 +53,17 @@ export default async function (ctx) {
   await err.waitFor()
   check((await err.innerText()).includes('conflict'), 'the 409 explanation names its code')
   await ctx.shot(page, 'admin-kb-acl-409-desktop')
+  // The change posts a grant, then the list reloads: wait for both rather
+  // than for a load state the page may have reached already (the select
+  // shows the old level again while the request is in flight).
+  const posted = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/acl'))
   await page.getByLabel('修改级别：' + user).selectOption('read')
-  await page.getByText('已授权').waitFor()
-  await page.waitForLoadState('networkidle')
-  check((await page.getByLabel('修改级别：' + user).inputValue()) === 'read', 'the grant is now read')
+  check((await posted).ok(), 'the level change was accepted')
+  const label = '修改级别：' + user
+  await page
+    .waitForFunction((l) => document.querySelector(`select[aria-label="${l}"]`)?.value === 'read', label, { timeout: 10000 })
+    .catch(() => {})
+  check((await page.getByLabel(label).inputValue()) === 'read', 'the grant is now read')
   const grants = await ctx.api('GET', '/api/v1/kbs/' + encodeURIComponent(kb) + '/acl')
   check(grants.grants.length === 1 && grants.grants[0].level === 'read' && grants.grants[0].subject === user, JSON.stringify(grants))
 
