@@ -60,8 +60,12 @@ export default async function (ctx) {
     await page.getByRole('button', { name: '校验哈希链' }).click()
     await page.getByText('哈希链完整').waitFor()
     await page.getByLabel('按操作筛选').fill('auth.')
+    // wait for the filtered list itself: a load state reached before the
+    // click would let the check read the unfiltered rows
+    const filtered = page.waitForResponse((r) => r.url().includes('/api/v1/audit?') && r.url().includes('action=auth.'))
     await page.getByRole('button', { name: '查询' }).click()
-    await page.waitForLoadState('networkidle')
+    check((await filtered).ok(), 'the filtered audit query failed')
+    await page.waitForFunction(() => [...document.querySelectorAll('.adm-table tbody tr td:nth-child(4)')].every((td) => td.innerText.startsWith('auth.')), null, { timeout: 10000 }).catch(() => {})
     const actions = await page.locator('.adm-table tbody tr td:nth-child(4)').allInnerTexts()
     check(actions.length && actions.every((a) => a.startsWith('auth.')), 'prefix filter: ' + actions.join(','))
     if (size === 'phone') check(!(await ctx.horizontalScroll(page)), 'the audit log scrolls sideways on a phone')
