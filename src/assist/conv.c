@@ -757,8 +757,9 @@ int conv_msg_set_query(struct db_conn *d, int64_t user_id, int64_t msg_id, const
     if (content_check(query, 1, NULL) != RC_OK)
         return RC_INVALID;
     sqlite3_stmt *st = db_stmt(d->cache, "UPDATE messages SET query = ?3 WHERE id = ?1"
-                                         " AND role = 'user' AND conv_id IN"
-                                         " (SELECT id FROM conversations WHERE user_id = ?2)");
+                                         " AND role = 'user' AND EXISTS (SELECT 1 FROM"
+                                         " conversations c WHERE c.id = messages.conv_id"
+                                         " AND c.user_id = ?2)");
     if (!st)
         return RC_DB;
     sqlite3_bind_int64(st, 1, msg_id);
@@ -841,8 +842,12 @@ int conv_msg_finish(struct db_conn *d, int64_t user_id, int64_t msg_id, const st
         d->cache, "UPDATE messages SET status = ?3, content = ?4, citations = ?5, thinking = ?6,"
                   " mode = ?7, model = coalesce(?8, model), latency_ms = ?9, prompt_tokens = ?10,"
                   " completion_tokens = ?11"
-                  " WHERE id = ?1 AND role = 'assistant' AND status = 'streaming' AND conv_id IN"
-                  " (SELECT id FROM conversations WHERE user_id = ?2)");
+                  " WHERE id = ?1 AND role = 'assistant' AND status = 'streaming'"
+                  /* the owner by the conversation's key: `conv_id IN (SELECT id …
+                   * WHERE user_id = ?2)` listed all of the user's conversations
+                   * on every answer */
+                  " AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = messages.conv_id"
+                  " AND c.user_id = ?2)");
     rc = RC_DB;
     if (!st)
         goto out;
