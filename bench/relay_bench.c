@@ -5,12 +5,14 @@
  * X-Request-Id header, and copies the model's reply to the client. Its
  * threads are like Atrium's model loops: one epoll loop each (with a
  * listening socket of its own on the same port, SO_REUSEPORT), at nice -10
- * when allowed. Per request it logs, in the format of Atrium's ask trace,
+ * when allowed, or real-time (SCHED_RR 1) with --rt 1, as Atrium's loops with
+ * ATRIUM_MODEL_LOOP_RT=1. Per request it logs, in the format of Atrium's ask trace,
  * when the request was read (model_at) and when the reply's first content
  * came back (first_at), CLOCK_MONOTONIC ms, so bench/gw_overhead.py pairs
  * them with the fake model's GET /trace exactly as it pairs Atrium's.
  * It opens a new connection to the model per request (Atrium reuses them).
- *   relay_bench --port P --upstream-port Q [--threads T] [--nice N] [--port-file F]
+ *   relay_bench --port P --upstream-port Q [--threads T] [--nice N] [--rt 0|1]
+ *               [--port-file F]
  * T defaults to two per core (Atrium's model loops); the trace lines go to
  * stderr. Not a product part: nothing in src/ uses it. */
 #define _GNU_SOURCE
@@ -19,6 +21,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,7 +65,7 @@ struct pair {
 };
 
 static struct sockaddr_in g_up;
-static int g_port, g_nice = -10;
+static int g_port, g_nice = -10, g_rt;
 static unsigned g_seed;
 static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -223,7 +226,10 @@ static int on_model(int ep, struct pair *p, uint32_t events)
 static void *loop_main(void *arg)
 {
     (void)arg;
-    if (g_nice && setpriority(PRIO_PROCESS, (id_t)gettid(), g_nice) != 0)
+    struct sched_param sp = {.sched_priority = 1};
+    if (g_rt && sched_setscheduler(0, SCHED_RR, &sp) != 0)
+        fprintf(stderr, "relay: real-time scheduling not allowed\n");
+    else if (!g_rt && g_nice && setpriority(PRIO_PROCESS, (id_t)gettid(), g_nice) != 0)
         fprintf(stderr, "relay: nice %d not allowed, normal priority\n", g_nice);
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
     struct sockaddr_in sa = {.sin_family = AF_INET,
@@ -285,6 +291,8 @@ int main(int argc, char **argv)
             threads = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--nice") == 0)
             g_nice = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--rt") == 0)
+            g_rt = atoi(argv[i + 1]) != 0;
         else if (strcmp(argv[i], "--port-file") == 0)
             port_file = argv[i + 1];
         else
@@ -292,7 +300,7 @@ int main(int argc, char **argv)
     }
     if (g_port <= 0 || up_port <= 0 || threads < 1 || threads > THREADS_MAX) {
         fprintf(stderr,
-                "usage: %s --port P --upstream-port Q [--threads 1..%d] [--nice N] "
+                "usage: %s --port P --upstream-port Q [--threads 1..%d] [--nice N] [--rt 0|1] "
                 "[--port-file F]\n",
                 argv[0], THREADS_MAX);
         return 2;

@@ -6,7 +6,7 @@
  * callback then running on the loop thread; or, with ATRIUM_MODEL_LOOPS=0,
  * on its caller's thread. The common streamed chunk is read by fastchunk.h's
  * scanner; jansson reads the rest. */
-#define _GNU_SOURCE /* pthread_setname_np */
+#define _GNU_SOURCE /* pthread_setname_np, SCHED_RESET_ON_FORK */
 #include "llm/llm.h"
 #include "llm/fastchunk.h"
 
@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@
 #define LLM_MAX_TOOLS 64                /* tool calls in one answer */
 #define LLM_TOOL_FIELD_MAX (256u << 10) /* id, name or arguments of one tool call */
 #define LLM_MAX_DIM 65536
+#define CHAT_RECV_BUFFER 4096L /* curl's receive buffer for a chat stream */
 
 #define DEF_CONNECT_MS 10000L
 #define DEF_FIRST_TOKEN_MS 60000L
@@ -780,11 +782,12 @@ static void loop_add_pending(struct loop *L)
 
 /* ATRIUM_MODEL_LOOP_NICE (default -10; 0 = as the rest of the server): the
  * nice value of the model loops, and of an answer's thread while it hands
- * its chat to a loop. The loops carry every stream's deltas, so on a busy
- * machine they should run before the answers' store and search work rather
- * than queue behind it (docs/BENCHMARKS.md, issue #4). A lower nice value
- * needs root, CAP_SYS_NICE or a matching RLIMIT_NICE (systemd LimitNICE=);
- * without them everything runs at the server's priority, as said once. */
+ * its chat to a loop, when they do not run real-time (ATRIUM_MODEL_LOOP_RT
+ * below). The loops carry every stream's deltas, so on a busy machine they
+ * should run before the answers' store and search work rather than queue
+ * behind it (docs/BENCHMARKS.md, issue #4). A lower nice value needs root,
+ * CAP_SYS_NICE or a matching RLIMIT_NICE (systemd LimitNICE=); without them
+ * everything runs at the server's priority, as said once. */
 static int gateway_nice(void)
 {
     static atomic_int cached = INT_MIN;
@@ -815,9 +818,51 @@ static int set_nice(int nice)
     return 0;
 }
 
+/* ATRIUM_MODEL_LOOP_RT (default 0; 1 = on): whether the loops, and an
+ * answer's thread inside the gateway, ask for real-time scheduling (llm.h,
+ * llm_sched_loop_thread). With nice -10 alone a loop woken by a model's
+ * bytes still waited up to ~30 ms for a core on a saturated 2-core host;
+ * real-time, it runs at once, and the gateway's overhead p99 at 1,000 open
+ * streams fell from 13-27 ms to 2-5 ms. It is not the default: on a
+ * saturated host the answers' own work (retrieval, the store) then waits
+ * behind the loops, and the server used about 40 % more CPU
+ * (docs/BENCHMARKS.md, round five). Read at each use, so a test can set it. */
+static int loop_rt_wanted(void)
+{
+    static atomic_int told;
+    const char *e = getenv("ATRIUM_MODEL_LOOP_RT");
+    int64_t n = 0;
+    if (e && *e && parse_i64(e, 0, 1, &n) != RC_OK) {
+        if (atomic_exchange(&told, 1) == 0)
+            log_warn("llm: ATRIUM_MODEL_LOOP_RT 应为 0 或 1 / should be 0 or 1: %s", e);
+        n = 0;
+    }
+    return (int)n;
+}
+
+/* SCHED_RR at the lowest real-time priority for the calling thread; 0 when
+ * it may not (said once). SCHED_RESET_ON_FORK: a thread it starts (curl's
+ * resolver) runs as a normal one. */
+static int set_rt(void)
+{
+    static atomic_int told;
+    struct sched_param sp = {.sched_priority = 1};
+    if (sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, &sp) == 0)
+        return 1;
+    if (atomic_exchange(&told, 1) == 0)
+        log_info("llm: 模型网关未使用实时调度 / the model gateway runs without real-time "
+                 "scheduling (SCHED_RR needs CAP_SYS_NICE or LimitRTPRIO=1): %s",
+                 strerror(errno));
+    return 0;
+}
+
 void llm_prio_enter(struct llm_prio *p)
 {
-    p->changed = 0;
+    p->changed = p->rt = 0;
+    if (loop_rt_wanted() && sched_getscheduler(0) == SCHED_OTHER && set_rt()) {
+        p->rt = 1;
+        return;
+    }
     int want = gateway_nice();
     if (want == 0)
         return;
@@ -831,17 +876,29 @@ void llm_prio_enter(struct llm_prio *p)
 
 void llm_prio_leave(const struct llm_prio *p)
 {
+    if (p->rt) { /* back to normal scheduling (its nice value is kept) */
+        struct sched_param sp = {.sched_priority = 0};
+        (void)sched_setscheduler(0, SCHED_OTHER, &sp);
+    }
     if (p->changed) /* a higher nice value needs no privilege */
         (void)setpriority(PRIO_PROCESS, (id_t)gettid(), p->prev);
+}
+
+enum llm_sched llm_sched_loop_thread(void)
+{
+    /* The lowest real-time priority: above every normal thread, below the
+     * kernel's own. */
+    if (loop_rt_wanted() && set_rt())
+        return LLM_SCHED_RT;
+    int nice = gateway_nice();
+    return nice != 0 && set_nice(nice) ? LLM_SCHED_NICE : LLM_SCHED_NORMAL;
 }
 
 static void *loop_main(void *arg)
 {
     struct loop *L = arg;
     (void)pthread_setname_np(pthread_self(), "atrium-models");
-    int nice = gateway_nice();
-    if (nice != 0)
-        (void)set_nice(nice);
+    (void)llm_sched_loop_thread();
     struct epoll_event evs[256];
     for (;;) {
         double now = now_ms(), wait = 1000;
@@ -1196,6 +1253,9 @@ int llm_chat_ex(const struct llm_endpoint *ep, const struct llm_msg *msgs, size_
     c.h = r.h;
     SETOPT(r.h, CURLOPT_WRITEFUNCTION, chat_write);
     SETOPT(r.h, CURLOPT_WRITEDATA, &c);
+    /* A stream's events are a few hundred bytes: curl's 16 KB receive
+     * buffer per transfer was 16 MB at 1,000 streams. */
+    SETOPT(r.h, CURLOPT_BUFFERSIZE, CHAT_RECV_BUFFER);
 
     CURLcode cres = chat_run(&c, or_default(ep->first_token_timeout_ms, DEF_FIRST_TOKEN_MS));
     classify_late(r.h, &c.kind, &c.status);

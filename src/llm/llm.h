@@ -85,14 +85,29 @@ int llm_chat_ex(const struct llm_endpoint *ep, const struct llm_msg *msgs, size_
                 struct llm_result *res, struct buf *err);
 void llm_result_release(struct llm_result *res);
 
-/* The gateway's own work runs at the model loops' priority
- * (ATRIUM_MODEL_LOOP_NICE, default nice -10 where the process may): enter
- * raises the calling thread's, leave puts back what it was. */
+/* The gateway's own work runs at the model loops' priority (real-time
+ * where the process may, else nice ATRIUM_MODEL_LOOP_NICE: see
+ * llm_sched_loop_thread below): enter raises the calling thread's, leave
+ * puts back what it was. changed: the nice value was changed (prev is the
+ * old one); rt: the thread was made real-time. */
 struct llm_prio {
-    int changed, prev;
+    int changed, prev, rt;
 };
 void llm_prio_enter(struct llm_prio *p);
 void llm_prio_leave(const struct llm_prio *p);
+
+/* How a model loop's thread is scheduled. With ATRIUM_MODEL_LOOP_RT=1
+ * (default 0), SCHED_RR at the lowest real-time priority where the process
+ * may (root, CAP_SYS_NICE, or RLIMIT_RTPRIO >= 1: systemd LimitRTPRIO=1): a
+ * loop woken by a model's bytes then runs at once instead of waiting for a
+ * core behind normal threads, however busy they are. The loops only run
+ * when a socket has bytes, and the kernel keeps 5 % of every second for
+ * normal threads (sched_rt_runtime_us). Otherwise nice
+ * ATRIUM_MODEL_LOOP_NICE where allowed, else unchanged (said once in the
+ * log). Applies it to the calling thread and returns which one it got;
+ * each loop calls it as it starts. */
+enum llm_sched { LLM_SCHED_NORMAL, LLM_SCHED_NICE, LLM_SCHED_RT };
+enum llm_sched llm_sched_loop_thread(void);
 
 /* POST {base}/embeddings for n texts. On success *vecs is a malloc'd
  * n*dim array of floats (L2-normalised) and *dim is set (n == 0: *vecs NULL,

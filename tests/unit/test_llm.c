@@ -19,6 +19,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <linux/capability.h>
@@ -770,34 +771,109 @@ TEST(llm_error_snippet_never_holds_the_key)
     free(msg);
 }
 
-TEST(llm_prio_raises_and_puts_back)
+/* The gateway's section at the loops' priority, and back after; with
+ * ATRIUM_MODEL_LOOP_RT=rt. */
+static void prio_round_trip(const char *rt)
 {
-    /* The gateway's section runs at the loops' nice value (default -10)
-     * where the process may, and the thread's own value comes back after;
-     * without the privilege nothing changes. */
+    CHECK_INT(setenv("ATRIUM_MODEL_LOOP_RT", rt, 1), 0);
     errno = 0;
     int before = getpriority(PRIO_PROCESS, (id_t)gettid());
     CHECK(errno == 0);
+    CHECK_INT(sched_getscheduler(0), SCHED_OTHER);
     struct llm_prio p;
     llm_prio_enter(&p);
+    int policy = sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
     int inside = getpriority(PRIO_PROCESS, (id_t)gettid());
-    if (p.changed) {
+    if (p.rt) {
+        struct sched_param sp;
+        CHECK_INT(policy, SCHED_RR);
+        CHECK_INT(sched_getparam(0, &sp), 0);
+        CHECK_INT(sp.sched_priority, 1);
+        CHECK(!p.changed);
+    } else if (p.changed) {
+        CHECK_INT(policy, SCHED_OTHER);
         CHECK_INT(inside, -10);
         CHECK_INT(p.prev, before);
     } else {
+        CHECK_INT(policy, SCHED_OTHER);
         CHECK_INT(inside, before);
     }
+    if (strcmp(rt, "0") == 0)
+        CHECK(!p.rt);
     llm_prio_leave(&p);
+    CHECK_INT(sched_getscheduler(0), SCHED_OTHER);
     CHECK_INT(getpriority(PRIO_PROCESS, (id_t)gettid()), before);
-    /* Already at or above the wanted priority: left alone. */
-    if (p.changed && setpriority(PRIO_PROCESS, (id_t)gettid(), -15) == 0) {
-        llm_prio_enter(&p);
-        CHECK(!p.changed);
-        CHECK_INT(getpriority(PRIO_PROCESS, (id_t)gettid()), -15);
-        llm_prio_leave(&p);
-        CHECK_INT(getpriority(PRIO_PROCESS, (id_t)gettid()), -15);
-        CHECK_INT(setpriority(PRIO_PROCESS, (id_t)gettid(), before), 0);
+    CHECK_INT(unsetenv("ATRIUM_MODEL_LOOP_RT"), 0);
+}
+
+TEST(llm_prio_raises_and_puts_back)
+{
+    /* real-time where the process may, when asked; else nice -10 where it
+     * may; the thread's own scheduling comes back after */
+    prio_round_trip("1");
+    prio_round_trip("0");
+}
+
+/* A loop's thread: real-time where allowed, and a thread it starts is a
+ * normal one (SCHED_RESET_ON_FORK). */
+static void *child_policy(void *arg)
+{
+    *(int *)arg = sched_getscheduler(0);
+    return NULL;
+}
+
+static void *loop_sched(void *arg)
+{
+    int *out = arg; /* [mode, policy, priority, child's policy] */
+    out[0] = (int)llm_sched_loop_thread();
+    out[1] = sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
+    struct sched_param sp = {0};
+    (void)sched_getparam(0, &sp);
+    out[2] = sp.sched_priority;
+    pthread_t t;
+    out[3] = -1;
+    if (pthread_create(&t, NULL, child_policy, &out[3]) == 0)
+        (void)pthread_join(t, NULL);
+    return NULL;
+}
+
+/* 1 when the calling thread may become SCHED_RR (it then goes back). */
+static void *rr_probe(void *arg)
+{
+    struct sched_param sp = {.sched_priority = 1}, none = {.sched_priority = 0};
+    *(int *)arg = sched_setscheduler(0, SCHED_RR, &sp) == 0;
+    (void)sched_setscheduler(0, SCHED_OTHER, &none);
+    return NULL;
+}
+
+TEST(llm_loop_thread_runs_real_time_where_allowed)
+{
+    int out[4] = {-1, -1, -1, -1};
+    pthread_t t;
+    /* not by default */
+    CHECK_INT(pthread_create(&t, NULL, loop_sched, out), 0);
+    CHECK_INT(pthread_join(t, NULL), 0);
+    CHECK(out[0] == LLM_SCHED_NICE || out[0] == LLM_SCHED_NORMAL);
+    CHECK_INT(out[1], SCHED_OTHER);
+    /* asked for */
+    CHECK_INT(setenv("ATRIUM_MODEL_LOOP_RT", "1", 1), 0);
+    CHECK_INT(pthread_create(&t, NULL, loop_sched, out), 0);
+    CHECK_INT(pthread_join(t, NULL), 0);
+    CHECK_INT(unsetenv("ATRIUM_MODEL_LOOP_RT"), 0);
+    if (out[0] == LLM_SCHED_RT) {
+        CHECK_INT(out[1], SCHED_RR);
+        CHECK_INT(out[2], 1);
+        CHECK_INT(out[3], SCHED_OTHER); /* reset on fork */
+    } else {
+        CHECK_INT(out[1], SCHED_OTHER);
+        CHECK(out[0] == LLM_SCHED_NICE || out[0] == LLM_SCHED_NORMAL);
     }
+    /* where a thread of this process may be SCHED_RR, a loop's is */
+    int probe = -1;
+    CHECK_INT(pthread_create(&t, NULL, rr_probe, &probe), 0);
+    CHECK_INT(pthread_join(t, NULL), 0);
+    if (probe == 1)
+        CHECK_INT(out[0], LLM_SCHED_RT);
 }
 
 /* Drops CAP_SYS_NICE from the calling thread's effective set (capabilities
@@ -815,33 +891,44 @@ static int drop_sys_nice(void)
 static void *unprivileged_prio(void *arg)
 {
     int *ok = arg;
-    if (!drop_sys_nice() || setrlimit(RLIMIT_NICE, &(struct rlimit){0, 0}) != 0) {
+    if (!drop_sys_nice() || setrlimit(RLIMIT_NICE, &(struct rlimit){0, 0}) != 0 ||
+        setrlimit(RLIMIT_RTPRIO, &(struct rlimit){0, 0}) != 0) {
         *ok = -1; /* not root here: the test above already ran unprivileged */
         return NULL;
     }
     int before = getpriority(PRIO_PROCESS, (id_t)gettid());
     struct llm_prio p;
-    llm_prio_enter(&p);
+    llm_prio_enter(&p); /* ATRIUM_MODEL_LOOP_RT=1: set by the test */
     int inside = getpriority(PRIO_PROCESS, (id_t)gettid());
+    int policy = sched_getscheduler(0);
     llm_prio_leave(&p);
-    *ok = !p.changed && inside == before && getpriority(PRIO_PROCESS, (id_t)gettid()) == before;
+    /* and a loop's thread stays as it is */
+    enum llm_sched mode = llm_sched_loop_thread();
+    *ok = !p.changed && !p.rt && inside == before && policy == SCHED_OTHER &&
+          getpriority(PRIO_PROCESS, (id_t)gettid()) == before && mode == LLM_SCHED_NORMAL &&
+          sched_getscheduler(0) == SCHED_OTHER;
     return NULL;
 }
 
 TEST(llm_prio_without_privilege_changes_nothing)
 {
-    /* Without CAP_SYS_NICE and with RLIMIT_NICE 0 (an ordinary service
-     * user), entering the gateway's priority fails quietly: nothing
-     * changes and leaving does not touch the thread either. The capability
+    /* Without CAP_SYS_NICE and with RLIMIT_NICE and RLIMIT_RTPRIO 0 (an
+     * ordinary service user), entering the gateway's priority fails
+     * quietly: nothing changes and leaving does not touch the thread
+     * either; a loop's thread stays normal. The capability
      * is dropped on a thread of its own; RLIMIT_NICE is per process, so it
      * is put back after. */
-    struct rlimit old;
+    struct rlimit old, old_rt;
     CHECK_INT(getrlimit(RLIMIT_NICE, &old), 0);
+    CHECK_INT(getrlimit(RLIMIT_RTPRIO, &old_rt), 0);
     pthread_t t;
     int ok = 0;
+    CHECK_INT(setenv("ATRIUM_MODEL_LOOP_RT", "1", 1), 0);
     CHECK_INT(pthread_create(&t, NULL, unprivileged_prio, &ok), 0);
     CHECK_INT(pthread_join(t, NULL), 0);
+    CHECK_INT(unsetenv("ATRIUM_MODEL_LOOP_RT"), 0);
     CHECK_INT(setrlimit(RLIMIT_NICE, &old), 0);
+    CHECK_INT(setrlimit(RLIMIT_RTPRIO, &old_rt), 0);
     if (ok != -1)
         CHECK_INT(ok, 1);
 }
