@@ -4,6 +4,7 @@
 #include "common/alloc.h"
 #include "common/rc.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,44 +78,83 @@ int buf_addf(struct buf *b, const char *fmt, ...)
     return rc;
 }
 
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Zero when none of the eight bytes in x needs an escape (a control
+ * character, '"' or '\\'), non-zero otherwise: the classic "has a zero byte"
+ * and "has a byte less than n" tests, each exact about whether any byte
+ * matches (though not about which). */
+static uint64_t word_special(uint64_t x)
+{
+    uint64_t q = x ^ (ONES * '"');
+    uint64_t bs = x ^ (ONES * '\\');
+    return (((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) | ((bs - ONES) & ~bs)) & HIGHS;
+}
+
+/* The first i' >= i such that s[i'..i'+16) may hold a byte that needs an
+ * escape, or fewer than 16 bytes are left: the hot loop, two words a turn. */
+static size_t skip_clean(const char *s, size_t i, size_t n)
+{
+    while (n - i >= 16) {
+        uint64_t x, y;
+        memcpy(&x, s + i, 8);
+        memcpy(&y, s + i + 8, 8);
+        if (word_special(x) | word_special(y))
+            break;
+        i += 16;
+    }
+    return i;
+}
+
 int buf_add_json_str(struct buf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
+    static const char hex[] = "0123456789ABCDEF";
     int rc = buf_addc(b, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
-            continue;
-        rc = buf_add(b, s + run, i - run);
-        run = i + 1;
-        char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
-        size_t len = 2;
-        switch (ch) {
-        case '"':
-        case '\\':
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[ch >> 4];
-            esc[5] = hex[ch & 15];
-            len = 6;
+    size_t run = 0, i = 0;
+    while (i < n && rc == RC_OK) {
+        i = skip_clean(s, i, n);
+        size_t end = n - i >= 16 ? i + 16 : n; /* then byte by byte */
+        for (; i < end && rc == RC_OK; i++) {
+            unsigned char ch = (unsigned char)s[i];
+            if (ch >= 0x20 && ch != '"' && ch != '\\')
+                continue;
+            char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
+            size_t len = 2;
+            switch (ch) {
+            case '"':
+            case '\\':
+                break;
+            case '\b':
+                esc[1] = 'b';
+                break;
+            case '\f':
+                esc[1] = 'f';
+                break;
+            case '\n':
+                esc[1] = 'n';
+                break;
+            case '\r':
+                esc[1] = 'r';
+                break;
+            case '\t':
+                esc[1] = 't';
+                break;
+            default:
+                esc[1] = 'u';
+                esc[2] = '0';
+                esc[3] = '0';
+                esc[4] = hex[ch >> 4];
+                esc[5] = hex[ch & 15];
+                len = 6;
+            }
+            rc = buf_add(b, s + run, i - run);
+            if (rc == RC_OK)
+                rc = buf_add(b, esc, len);
+            run = i + 1;
         }
-        if (!rc)
-            rc = buf_add(b, esc, len);
     }
-    if (!rc)
+    if (rc == RC_OK)
         rc = buf_add(b, s + run, n - run);
     return rc ? rc : buf_addc(b, '"');
 }

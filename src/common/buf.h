@@ -32,9 +32,11 @@ int buf_adds(struct buf *b, const char *s);
 int buf_addc(struct buf *b, char c);
 int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap);
-/* Appends s[0..n) as a quoted JSON string ("…" with \" \\ and control
- * characters escaped). s must be valid UTF-8; multi-byte characters are
- * copied as they are. RC_OK or RC_TOO_BIG. */
+/* Appends s[0..n) as a quoted JSON string, escaped as jansson's json_dumps
+ * does: \" \\ \b \f \n \r \t, other control characters as \u00XX
+ * (upper-case hex). s must be valid UTF-8; multi-byte characters are copied
+ * as they are (a word-at-a-time scan skips the runs that need nothing).
+ * RC_OK or RC_TOO_BIG. */
 int buf_add_json_str(struct buf *b, const char *s, size_t n);
 /* Empties the buffer but keeps its memory. */
 void buf_reset(struct buf *b);

@@ -1,5 +1,6 @@
 /* Compact JSON text of jansson trees, byte-identical to json_dumps with
- * JSON_COMPACT; strings are scanned eight bytes at a time. */
+ * JSON_COMPACT; strings go through buf_add_json_str, which escapes as
+ * jansson does with a word-at-a-time scan. */
 #include "common/jsonw.h"
 
 #include "common/alloc.h"
@@ -20,90 +21,6 @@ struct jw {
     int precision; /* for "%.*g" */
     int sort;      /* JSON_SORT_KEYS */
 };
-
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-
-/* Zero when none of the eight bytes in x needs an escape (a control
- * character, '"' or '\\'), non-zero otherwise: the classic "has a zero byte"
- * and "has a byte less than n" tests, each exact about whether any byte
- * matches (though not about which). */
-static uint64_t word_special(uint64_t x)
-{
-    uint64_t q = x ^ (ONES * '"');
-    uint64_t bs = x ^ (ONES * '\\');
-    return (((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) | ((bs - ONES) & ~bs)) & HIGHS;
-}
-
-/* The first i' >= i such that s[i'..i'+16) may hold a byte that needs an
- * escape, or fewer than 16 bytes are left: the hot loop, two words a turn. */
-static size_t skip_clean(const char *s, size_t i, size_t n)
-{
-    while (n - i >= 16) {
-        uint64_t x, y;
-        memcpy(&x, s + i, 8);
-        memcpy(&y, s + i + 8, 8);
-        if (word_special(x) | word_special(y))
-            break;
-        i += 16;
-    }
-    return i;
-}
-
-/* Appends s[0..n) as a quoted JSON string, escaped as jansson does: \" \\
- * \b \f \n \r \t, other control characters as \u00XX (upper-case hex),
- * everything else (UTF-8 included) as it is. */
-static int add_str(struct buf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    int rc = buf_addc(b, '"');
-    size_t run = 0, i = 0;
-    while (i < n && rc == RC_OK) {
-        i = skip_clean(s, i, n);
-        size_t end = n - i >= 16 ? i + 16 : n; /* then byte by byte */
-        for (; i < end && rc == RC_OK; i++) {
-            unsigned char ch = (unsigned char)s[i];
-            if (ch >= 0x20 && ch != '"' && ch != '\\')
-                continue;
-            char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
-            size_t len = 2;
-            switch (ch) {
-            case '"':
-            case '\\':
-                break;
-            case '\b':
-                esc[1] = 'b';
-                break;
-            case '\f':
-                esc[1] = 'f';
-                break;
-            case '\n':
-                esc[1] = 'n';
-                break;
-            case '\r':
-                esc[1] = 'r';
-                break;
-            case '\t':
-                esc[1] = 't';
-                break;
-            default:
-                esc[1] = 'u';
-                esc[2] = '0';
-                esc[3] = '0';
-                esc[4] = hex[ch >> 4];
-                esc[5] = hex[ch & 15];
-                len = 6;
-            }
-            rc = buf_add(b, s + run, i - run);
-            if (rc == RC_OK)
-                rc = buf_add(b, esc, len);
-            run = i + 1;
-        }
-    }
-    if (rc == RC_OK)
-        rc = buf_add(b, s + run, n - run);
-    return rc ? rc : buf_addc(b, '"');
-}
 
 static int add_int(struct buf *b, json_int_t v)
 {
@@ -180,7 +97,7 @@ static int dump_member(struct jw *w, const char *key, size_t klen, const json_t 
 {
     int rc = first ? RC_OK : buf_addc(w->b, ',');
     if (rc == RC_OK)
-        rc = add_str(w->b, key, klen);
+        rc = buf_add_json_str(w->b, key, klen);
     if (rc == RC_OK)
         rc = buf_addc(w->b, ':');
     if (rc == RC_OK)
@@ -250,7 +167,7 @@ static int dump(struct jw *w, const json_t *j, int depth)
         return rc ? rc : buf_addc(w->b, ']');
     }
     case JSON_STRING:
-        return add_str(w->b, json_string_value(j), json_string_length(j));
+        return buf_add_json_str(w->b, json_string_value(j), json_string_length(j));
     case JSON_INTEGER:
         return add_int(w->b, json_integer_value(j));
     case JSON_REAL:
