@@ -628,7 +628,6 @@ int agent_run(struct agent_runtime *rt, struct kb_conn *c, const struct agent_ru
     struct stream st;
     memset(&st, 0, sizeof st);
     struct pii_map *map = pii_map_new();
-    struct safety_matcher *matcher = NULL;
     struct steps steps = {0};
     struct msgs ms = {0};
     json_t *tools = NULL, *sources = json_array();
@@ -673,9 +672,8 @@ int agent_run(struct agent_runtime *rt, struct kb_conn *c, const struct agent_ru
     if (!question)
         question = xstrdup(rq->question ? rq->question : "");
     /* length, UTF-8 and sensitive words, as the assistant does */
-    if (rt->safety && safety_matcher_get(rt->safety, d, &matcher) != RC_OK)
-        matcher = NULL;
-    if ((rc = safety_screen_question(matcher, &question, &blocked_in, &st.filter, err)) != RC_OK)
+    if ((rc = safety_screen_question(rt->safety, d, &question, &blocked_in, &st.filter, err)) !=
+        RC_OK)
         goto out;
     if (blocked_in)
         log_info("agent: a question was blocked by the sensitive-word list");
@@ -999,7 +997,6 @@ out:
     buf_release(&st.shown);
     buf_release(&st.thinking);
     safety_stream_free(st.filter);
-    safety_matcher_unref(matcher);
     pii_map_free(map);
     steps_release(&steps);
     msgs_release(&ms);

@@ -718,7 +718,6 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
     struct stream st;
     memset(&st, 0, sizeof st);
     struct pii_map *map = pii_map_new();
-    struct safety_matcher *matcher = NULL;
     int blocked_in = 0;
     char *question = NULL, *query = NULL;
     int64_t *kb_ids = NULL, *ids = NULL;
@@ -761,9 +760,8 @@ int assist_ask(struct assist *a, struct kb_conn *c, const struct assist_request 
     TR(TR_CONV);
     /* Sensitive words: a blocked question is refused politely (and
      * recorded); a masked one goes on with the words starred out. */
-    if (a->safety && safety_matcher_get(a->safety, d, &matcher) != RC_OK)
-        matcher = NULL;
-    if ((rc = safety_screen_question(matcher, &question, &blocked_in, &st.filter, err)) != RC_OK)
+    if ((rc = safety_screen_question(a->safety, d, &question, &blocked_in, &st.filter, err)) !=
+        RC_OK)
         goto out;
     if (blocked_in)
         log_info("assist: a question was blocked by the sensitive-word list");
@@ -1088,7 +1086,6 @@ out:
     buf_release(&st.shown);
     buf_release(&st.thinking);
     safety_stream_free(st.filter);
-    safety_matcher_unref(matcher);
     pii_map_free(map);
     free(question);
     free(query);

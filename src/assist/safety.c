@@ -772,7 +772,7 @@ unlock:
     return rc;
 }
 
-int safety_screen_question(struct safety_matcher *m, char **question, int *blocked,
+int safety_screen_question(struct safety *s, struct db_conn *d, char **question, int *blocked,
                            struct safety_stream **filter, struct buf *err)
 {
     size_t qlen = strlen(*question);
@@ -781,7 +781,8 @@ int safety_screen_question(struct safety_matcher *m, char **question, int *block
                             "or not UTF-8");
         return RC_INVALID;
     }
-    if (!m)
+    struct safety_matcher *m = NULL;
+    if (!s || safety_matcher_get(s, d, &m) != RC_OK || !m)
         return RC_OK;
     struct buf masked = BUF_INIT;
     struct safety_result sr;
@@ -795,8 +796,9 @@ int safety_screen_question(struct safety_matcher *m, char **question, int *block
         }
     }
     buf_release(&masked);
-    if (safety_matcher_size(m) > 0) /* nothing to hold back for an empty list */
-        *filter = safety_stream_new(m);
+    if (safety_matcher_size(m) > 0)     /* nothing to hold back for an empty list */
+        *filter = safety_stream_new(m); /* its own reference */
+    safety_matcher_unref(m);
     return RC_OK;
 }
 

@@ -113,11 +113,12 @@ int safety_stream_finish(struct safety_stream *st, struct buf *out, struct safet
 
 /* What every asked question goes through first, the assistant's and an
  * agent's: *question (malloc'd) must be 1..SAFETY_QUESTION_MAX bytes of
- * UTF-8 (else RC_INVALID, err set). Then, when m is not NULL, the
- * sensitive words: *blocked is set for a blocked question, a masked one is
- * replaced by its starred text, and *filter gets a stream filter for the
- * answer when the list has words (left as it is otherwise). */
-int safety_screen_question(struct safety_matcher *m, char **question, int *blocked,
+ * UTF-8 (else RC_INVALID, err set). Then s's sensitive words (s may be
+ * NULL: none; a list that cannot be read is skipped, as safety_matcher_get
+ * says): *blocked is set for a blocked question, a masked one is replaced
+ * by its starred text, and *filter gets a stream filter for the answer
+ * when the list has words (left as it is otherwise). */
+int safety_screen_question(struct safety *s, struct db_conn *d, char **question, int *blocked,
                            struct safety_stream **filter, struct buf *err);
 
 /* ---- rate limits ---- */
