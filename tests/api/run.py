@@ -1183,21 +1183,10 @@ def main():
             print("FAIL start: %s" % e)
             failed += 1
         if started:
-            for name, fn, quick in TESTS:
-                if args.quick and not quick:
-                    continue
-                if args.filter and args.filter not in name:
-                    continue
-                t0 = time.time()
-                try:
-                    fn(ctx)
-                    passed += 1
-                    print("ok   %s (%.0f ms)" % (name, (time.time() - t0) * 1000))
-                except Exception:  # noqa: BLE001
-                    failed += 1
-                    print("FAIL %s" % name)
-                    traceback.print_exc(limit=3, file=sys.stdout)
-                sys.stdout.flush()
+            chosen = [(name, fn) for name, fn, quick in TESTS if quick or not args.quick]
+            p, f = run_tests(chosen, ctx, args.filter)
+            passed += p
+            failed += f
     finally:
         servers = ctx.retired + [s for s in (ctx.plain, ctx.model) if s]
         for srv in servers:

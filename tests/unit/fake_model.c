@@ -11,10 +11,14 @@
 #include "common/rc.h"
 #include "common/util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 int fake_model_start(struct fake_model *fm, const char *const *extra)
 {
@@ -98,4 +102,20 @@ out:
     json_decref(all);
     buf_release(&text);
     return out;
+}
+
+void fake_model_closed_url(char *out, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = 9;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    snprintf(out, cap, "http://127.0.0.1:%d/v1", port);
 }

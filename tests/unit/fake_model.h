@@ -51,4 +51,8 @@ int fake_model_clear(const struct fake_model *fm);
  * be read. */
 json_t *fake_model_requests(const struct fake_model *fm, const char *path);
 
+/* A base URL ("http://127.0.0.1:PORT/v1") on a loopback port where
+ * nothing listens: bound, then closed. */
+void fake_model_closed_url(char *out, size_t cap);
+
 #endif

@@ -11,14 +11,11 @@
 #include "fake_model.h"
 #include "llm/gateway.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 struct fx {
@@ -89,23 +86,6 @@ static int64_t sql_int(struct fx *f, const char *q)
         v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
-}
-
-/* A base URL on a loopback port where nothing listens. */
-static void closed_url(char *out, size_t cap)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = 9;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    snprintf(out, cap, "http://127.0.0.1:%d/v1", port);
 }
 
 static int64_t add_model(struct fx *f, const char *name, enum gw_purpose p, const char *url,
@@ -350,7 +330,7 @@ TEST(gateway_fails_over_and_cools_down_a_dead_endpoint)
     if (!fx_open(&f, "failover", 1))
         return;
     char dead[64];
-    closed_url(dead, sizeof dead);
+    fake_model_closed_url(dead, sizeof dead);
     int64_t m = add_model(&f, "pool", GW_CHAT, dead, "up", NULL, 0, 0);
     int64_t live = add_ep(&f, m, f.fm->base_url, "up", 0);
     if (!fx_gw(&f))
@@ -519,8 +499,8 @@ TEST(gateway_all_endpoints_down_fails_fast)
     if (!fx_open(&f, "alldown", 0))
         return;
     char d1[64], d2[64];
-    closed_url(d1, sizeof d1);
-    closed_url(d2, sizeof d2);
+    fake_model_closed_url(d1, sizeof d1);
+    fake_model_closed_url(d2, sizeof d2);
     int64_t m = add_model(&f, "down", GW_CHAT, d1, "up", NULL, 0, 0);
     add_ep(&f, m, d2, "up", 0);
     if (!fx_gw(&f))
@@ -626,18 +606,26 @@ out:
     fake_model_stop(&slow);
 }
 
+/* A fake model that never sends a token; on failure the fixture is closed
+ * and the test has failed. */
+static int start_stalled(struct fx *f, struct fake_model *stall)
+{
+    const char *extra[] = {"--mode", "stall", NULL};
+    if (fake_model_start(stall, extra) == 1)
+        return 1;
+    test_fail(__FILE__, __LINE__, "stall fake server did not start");
+    fx_close(f);
+    return 0;
+}
+
 TEST(gateway_first_token_timeout_fails_over_and_is_recorded)
 {
     struct fx f;
     if (!fx_open(&f, "stall", 1))
         return;
     struct fake_model stall;
-    const char *extra[] = {"--mode", "stall", NULL};
-    if (fake_model_start(&stall, extra) != 1) {
-        test_fail(__FILE__, __LINE__, "stall fake server did not start");
-        fx_close(&f);
+    if (!start_stalled(&f, &stall))
         return;
-    }
     f.cfg.first_token_timeout_ms = 300;
     int64_t m = add_model(&f, "stally", GW_CHAT, stall.base_url, "up", NULL, 0, 0);
     int64_t live = add_ep(&f, m, f.fm->base_url, "up", 0);
@@ -680,12 +668,8 @@ TEST(gateway_caller_deadline_ends_the_wait_without_cooldown)
     if (!fx_open(&f, "deadline", 1))
         return;
     struct fake_model stall;
-    const char *extra[] = {"--mode", "stall", NULL};
-    if (fake_model_start(&stall, extra) != 1) {
-        test_fail(__FILE__, __LINE__, "stall fake server did not start");
-        fx_close(&f);
+    if (!start_stalled(&f, &stall))
         return;
-    }
     int64_t m = add_model(&f, "stally", GW_CHAT, stall.base_url, "up", NULL, 0, 0);
     (void)add_ep(&f, m, f.fm->base_url, "up", 0);
     if (!fx_gw(&f))
@@ -795,7 +779,7 @@ TEST(gateway_test_model_reports_endpoints)
     if (!fx_open(&f, "testmodel", 1))
         return;
     char dead[64];
-    closed_url(dead, sizeof dead);
+    fake_model_closed_url(dead, sizeof dead);
     int64_t m = add_model(&f, "mixed", GW_CHAT, f.fm->base_url, "up", NULL, 0, 0);
     add_ep(&f, m, dead, "up", 0);
     json_t *rep = NULL;

@@ -451,17 +451,8 @@ TEST(llm_chat_from_several_threads)
 
 TEST(llm_chat_connection_refused)
 {
-    /* Bind a port, close it: nothing listens there now. */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    socklen_t alen = sizeof a;
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    CHECK(getsockname(fd, (struct sockaddr *)&a, &alen) == 0);
-    close(fd);
     char base[64];
-    snprintf(base, sizeof base, "http://127.0.0.1:%d/v1", ntohs(a.sin_port));
+    fake_model_closed_url(base, sizeof base);
     struct llm_endpoint ep = {base, "m", API_KEY, 1000, 2000, 5000};
     double took = chat_fails(&ep, RC_UPSTREAM, NULL);
     CHECK(took < 500);
@@ -651,16 +642,8 @@ TEST(llm_calls_report_the_http_status)
     fake("ok", 0, 0);
 
     /* connection refused: no reply, status 0 */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    socklen_t alen = sizeof a;
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    CHECK(getsockname(fd, (struct sockaddr *)&a, &alen) == 0);
-    close(fd);
     char base[64];
-    snprintf(base, sizeof base, "http://127.0.0.1:%d/v1", ntohs(a.sin_port));
+    fake_model_closed_url(base, sizeof base);
     struct llm_endpoint down = {base, "m", API_KEY, 1000, 2000, 5000};
     check_status_of_all(&down, RC_UPSTREAM, 0);
 
