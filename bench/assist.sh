@@ -92,17 +92,27 @@ if [ ! -f "$RELAY_RES" ]; then
     printf '%s\n%s\n' "$RHEAD" "$RSEP" >>"$RELAY_RES"
 fi
 cpu_of() { awk '{ print ($14 + $15) / 100 }' "/proc/$1/stat"; }
+# A round's overhead per answer: trace_mark LOG prints how many trace lines
+# LOG has and makes the fake model forget the earlier rounds; after the
+# round, trace_pair LOG BEFORE OUT keeps the round's lines in OUT and prints
+# bench/gw_overhead.py's JSON for them.
+trace_mark() {
+    grep -c 'ask trace' "$1" || true
+    curl -sf "http://127.0.0.1:$FPORT/trace" >/dev/null
+}
+trace_pair() {
+    sleep 0.5 # the last answers' trace lines
+    grep 'ask trace' "$1" | tail -n +"$(($2 + 1))" >"$3"
+    curl -sf "http://127.0.0.1:$FPORT/trace" >"$DATA/trace-model"
+    python3 bench/gw_overhead.py "$3" "$DATA/trace-model"
+}
 relay_round() {
     local before js gw cpu0 cpu1 row
-    before=$(grep -c 'ask trace' "$OUT/assist-relay.log" || true)
-    curl -sf "http://127.0.0.1:$FPORT/trace" >/dev/null
+    before=$(trace_mark "$OUT/assist-relay.log")
     cpu0=$(cpu_of "$RPID")
     js=$("$B/sse_load_bench" --model "http://127.0.0.1:$RPORT/v1" --n "$1" --ramp "$2" --json) || true
     cpu1=$(cpu_of "$RPID")
-    sleep 0.5
-    grep 'ask trace' "$OUT/assist-relay.log" | tail -n +"$((before + 1))" >"$DATA/trace-relay"
-    curl -sf "http://127.0.0.1:$FPORT/trace" >"$DATA/trace-model"
-    gw=$(python3 bench/gw_overhead.py "$DATA/trace-relay" "$DATA/trace-model")
+    gw=$(trace_pair "$OUT/assist-relay.log" "$before" "$DATA/trace-relay")
     row=$(JS="$js" GW="$gw" CPU0="$cpu0" CPU1="$cpu1" python3 -c '
 import json, os, time
 j, gw = json.loads(os.environ["JS"]), json.loads(os.environ["GW"])
@@ -125,15 +135,11 @@ fi
 printf '%s\n%s\n' "$HEAD" "$SEP"
 for n in "${NS[@]}"; do
     for ramp in "${RAMPS[@]}"; do
-        before=$(grep -c 'ask trace' "$OUT/assist-serve.log" || true)
-        curl -sf "http://127.0.0.1:$FPORT/trace" >/dev/null # forget the earlier rounds
+        before=$(trace_mark "$OUT/assist-serve.log")
         load=$(cut -d' ' -f1 /proc/loadavg)
         js=$("$B/sse_load_bench" --atrium "http://127.0.0.1:$PORT" --token "$TOKEN" \
             --model "http://127.0.0.1:$FPORT/v1" --n "$n" --pid "$SPID" --ramp "$ramp" --json) || true
-        sleep 0.5 # the last answers' trace lines
-        grep 'ask trace' "$OUT/assist-serve.log" | tail -n +"$((before + 1))" >"$DATA/trace-atrium"
-        curl -sf "http://127.0.0.1:$FPORT/trace" >"$DATA/trace-model"
-        gw=$(python3 bench/gw_overhead.py "$DATA/trace-atrium" "$DATA/trace-model")
+        gw=$(trace_pair "$OUT/assist-serve.log" "$before" "$DATA/trace-atrium")
         line=$(JS="$js" LOAD="$load" GW="$gw" python3 -c '
 import json, os, re, sys, time
 j = json.loads(os.environ["JS"])

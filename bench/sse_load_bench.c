@@ -175,22 +175,17 @@ static void run(const struct sockaddr_in *sa, char **reqs, size_t *lens, size_t 
         c->fd = -1;
     }
     double start = now_ms();
-    size_t opened = 0, live = 0, peak = 0;
-    while (opened < n && (ramp_ms <= 0 || opened == 0)) {
+    size_t opened = 0, peak = 0;
+    while (opened < n && (ramp_ms <= 0 || opened == 0))
         open_stream(ep, sa, &cs[opened++]);
-        live++;
-    }
-    peak = live;
-    size_t open = n;
+    size_t open = n; /* streams not finished yet */
     double deadline = now_ms() + STREAM_TIMEOUT_S * 1e3;
     struct epoll_event evs[256];
     while (open && now_ms() < deadline) {
-        while (opened < n && now_ms() - start >= ramp_ms * (double)opened / (double)n) {
+        while (opened < n && now_ms() - start >= ramp_ms * (double)opened / (double)n)
             open_stream(ep, sa, &cs[opened++]);
-            live++;
-        }
-        if (live > peak)
-            peak = live;
+        if (opened - (n - open) > peak) /* opened, less the finished ones */
+            peak = opened - (n - open);
         int k = epoll_wait(ep, evs, 256, opened < n ? 1 : 1000);
         if (k < 0 && errno != EINTR)
             die("epoll_wait");
@@ -243,7 +238,6 @@ static void run(const struct sockaddr_in *sa, char **reqs, size_t *lens, size_t 
                 close(c->fd);
                 c->fd = -1;
                 open--;
-                live--;
             }
         }
     }
