@@ -66,8 +66,11 @@ static size_t query_words(const char *q, size_t n, struct wspan *out, size_t cap
             return 0;
         }
     }
-    UChar u[QUERY_MAX_BYTES];
-    size_t map[QUERY_MAX_BYTES + 1];
+    /* On the heap: 40 KB of arrays in the frame made every answer thread's
+     * stack resident that deep (docs/BENCHMARKS.md, round six). A UTF-8
+     * text has no more UTF-16 units than bytes. */
+    UChar *u = xmalloc((n + 2) * sizeof *u);
+    size_t *map = xmalloc((n + 3) * sizeof *map);
     int32_t ulen = 0;
     size_t i = 0;
     while (i < n && ulen < QUERY_MAX_BYTES - 2) {
@@ -80,15 +83,20 @@ static size_t query_words(const char *q, size_t n, struct wspan *out, size_t cap
         i += l;
     }
     map[ulen] = i;
-    ubrk_setText(query_brk, u, ulen, &err);
-    if (U_FAILURE(err))
-        return 0;
     size_t nw = 0;
-    int32_t prev = ubrk_first(query_brk), next;
-    while ((next = ubrk_next(query_brk)) != UBRK_DONE && nw < cap) {
-        out[nw++] = (struct wspan){map[prev], map[next]};
-        prev = next;
+    ubrk_setText(query_brk, u, ulen, &err);
+    if (U_SUCCESS(err)) {
+        int32_t prev = ubrk_first(query_brk), next;
+        while ((next = ubrk_next(query_brk)) != UBRK_DONE && nw < cap) {
+            out[nw++] = (struct wspan){map[prev], map[next]};
+            prev = next;
+        }
     }
+    /* the iterator keeps the text: leave it none that is freed */
+    err = U_ZERO_ERROR;
+    ubrk_setText(query_brk, NULL, 0, &err);
+    free(u);
+    free(map);
     return nw;
 }
 
@@ -659,7 +667,7 @@ static int add_fts_token(void *ctx, const char *tok, size_t n, size_t start, siz
 static void trigram_match(const char *folded, struct buf *match)
 {
     size_t n = strlen(folded);
-    size_t starts[QUERY_MAX_BYTES + 1];
+    size_t *starts = xmalloc((n + 1) * sizeof *starts); /* not in the frame: see query_words */
     size_t ns = 0;
     size_t i = 0;
     while (i <= n) {
@@ -667,7 +675,7 @@ static void trigram_match(const char *folded, struct buf *match)
         size_t l = i < n ? utf8_decode(folded + i, n - i, &cp) : 1;
         int word = i < n && (utf8_is_cjk(cp) || (cp < 128 && (cp >= '0' && cp <= '9')) ||
                              (cp >= 'a' && cp <= 'z'));
-        if (word && ns < QUERY_MAX_BYTES) {
+        if (word) {
             starts[ns++] = i;
         } else {
             for (size_t k = 0; k + 2 < ns; k++) {
@@ -682,6 +690,7 @@ static void trigram_match(const char *folded, struct buf *match)
         }
         i += l;
     }
+    free(starts);
 }
 
 unsigned kb_fts_present(struct kb_conn *c)
