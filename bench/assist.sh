@@ -13,7 +13,7 @@
 #   BUILD=build-x bench/assist.sh  (another build folder)
 #   RAMP_MS=2000 bench/assist.sh     (the ramped arrival's length; each N runs at once and ramped)
 #   (per-stage times of every answer are in bench/out/assist-serve.log: ATRIUM_ASK_TRACE)
-#   ATRIUM_MODEL_LOOPS=0 bench/assist.sh     (each model call on its answer thread; default two loops per core)
+#   ATRIUM_MODEL_LOOPS=0 bench/assist.sh     (each model call on its answer thread; default four loops per core)
 #   ATRIUM_MODEL_LOOP_RT=1 bench/assist.sh   (real-time model loops; the relay's threads follow)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,10 +49,13 @@ FPID=$!
 # The floor: a bare relay (bench/relay_bench.c) between the same client and
 # the same fake model, run after each Atrium round with the same N and
 # arrival, measured the same way (its trace lines, the fake's GET /trace),
-# its threads scheduled as Atrium's loops are (ATRIUM_MODEL_LOOP_RT).
+# its threads as many and scheduled as Atrium's loops are (ATRIUM_MODEL_LOOPS,
+# ATRIUM_MODEL_LOOP_RT).
 RPORT=$(free_port)
+RTHREADS=()
+[ -n "${ATRIUM_MODEL_LOOPS:-}" ] && [ "${ATRIUM_MODEL_LOOPS}" -gt 0 ] && RTHREADS=(--threads "$ATRIUM_MODEL_LOOPS")
 "$B/relay_bench" --port "$RPORT" --upstream-port "$FPORT" --rt "${ATRIUM_MODEL_LOOP_RT:-0}" \
-    2>"$OUT/assist-relay.log" &
+    "${RTHREADS[@]}" 2>"$OUT/assist-relay.log" &
 RPID=$!
 PORT=$(free_port)
 ATRIUM_ASK_TRACE=1 ATRIUM_LOG_LEVEL=warn ATRIUM_CHAT_URL="http://127.0.0.1:$FPORT/v1" ATRIUM_CHAT_MODEL=fake \

@@ -13,7 +13,7 @@
  * It opens a new connection to the model per request (Atrium reuses them).
  *   relay_bench --port P --upstream-port Q [--threads T] [--nice N] [--rt 0|1]
  *               [--port-file F]
- * T defaults to two per core (Atrium's model loops); the trace lines go to
+ * T defaults to four per core, at most 64 (Atrium's model loops); the trace lines go to
  * stderr. Not a product part: nothing in src/ uses it. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -37,7 +37,7 @@
 #define REQ_MAX (64u << 10) /* bytes of a client's request */
 #define RELAY_BUF 16384     /* bytes of reply read at a time */
 #define MAX_EVENTS 256
-#define THREADS_MAX 16
+#define THREADS_MAX 64
 
 static const char CONTENT[] = "\"content\":\"";
 
@@ -280,7 +280,8 @@ static void *loop_main(void *arg)
 int main(int argc, char **argv)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = cores > 1 ? (int)(2 * cores) : 1, up_port = 0;
+    int threads = cores > 1 ? (int)(4 * cores < THREADS_MAX ? 4 * cores : THREADS_MAX) : 1,
+        up_port = 0;
     const char *port_file = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--port") == 0)

@@ -671,7 +671,7 @@ out:
  * multi's connection cache keeps connections to the model alive between
  * calls. A delta callback runs on this thread, so it must not block (the
  * SSE streams only append to a buffer). */
-#define LOOPS_MAX 8
+#define LOOPS_MAX 64
 
 struct loop {
     pthread_mutex_t mu;
@@ -683,8 +683,8 @@ struct loop {
     double timer_due;     /* when curl's timer wants a call (now_ms); < 0 none */
 };
 
-/* One loop per core (a loop is one thread: at a few thousand deltas a
- * second one core is what it gets); chats are dealt out in turn. */
+/* A few loops per core (a loop is one thread; loops_start); chats are dealt
+ * out in turn. */
 static struct loop loops[LOOPS_MAX];
 static size_t nloops;
 static unsigned next_loop;
@@ -984,16 +984,17 @@ fail:
 }
 
 /* ATRIUM_MODEL_LOOPS=N: how many loops (at most LOOPS_MAX); 0 runs each
- * chat on its caller's thread. The default is two per core (1 on one core):
- * since a delta costs a few thousand instructions (fastchunk.h, SSE framing
- * from the text) rather than ~80 k, a few loops carry 1,000 streams with
- * less CPU than a thread per call, and with more than one per core a first
- * chunk waits behind fewer other streams' deltas (docs/BENCHMARKS.md,
- * issue #4). */
+ * chat on its caller's thread. The default is four per core (1 on one
+ * core): since a delta costs a few thousand instructions (fastchunk.h, SSE
+ * framing from the text) rather than ~80 k, a few loops carry 1,000 streams
+ * with less CPU than a thread per call, and with several per core a first
+ * chunk waits behind fewer other streams' deltas: at 1,000 streams open
+ * together on two cores, four per core halved the gateway overhead's p99
+ * against two per core (docs/BENCHMARKS.md, round six; issue #4). */
 static void loops_start(void)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    long n = cores > 1 ? 2 * cores : 1;
+    long n = cores > 1 ? 4 * cores : 1;
     if (n > LOOPS_MAX)
         n = LOOPS_MAX;
     const char *e = getenv("ATRIUM_MODEL_LOOPS");
