@@ -160,6 +160,7 @@ struct yr {
     int year;
     struct ov *a;
     size_t n;
+    int stored; /* the rows came from calendar_days, not the built-ins */
 };
 struct wd_cal {
     struct db_conn *store;
@@ -228,7 +229,7 @@ static struct yr *cal_year(struct wd_cal *c, int year)
     for (size_t i = 0; i < c->n; i++)
         if (c->years[i].year == year)
             return &c->years[i];
-    struct yr y = {year, NULL, 0};
+    struct yr y = {year, NULL, 0, 0};
     size_t cap = 0;
     if (c->store) {
         char lo[16], hi[16];
@@ -253,6 +254,7 @@ static struct yr *cal_year(struct wd_cal *c, int year)
             return NULL;
         }
     }
+    y.stored = y.n > 0;
     if (!y.n) {
         char pre[16];
         (void)snprintf(pre, sizeof pre, "%04d-", year);
@@ -340,6 +342,53 @@ static json_t *day_result(wd_day d)
     char s[11];
     wd_format(d, s);
     return json_pack("{ss ss}", "result", s, "weekday", wd_weekday_zh(d));
+}
+
+/* A result that consulted a year with neither rows nor a built-in schedule
+ * counted weekends only there: it says so ("holidays_missing": [years] and a
+ * note the model passes on), rather than look as sure as a loaded year. */
+static void note_missing(const struct wd_cal *c, json_t *res)
+{
+    json_t *miss = NULL;
+    struct buf years = BUF_INIT, note = BUF_INIT;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->years[i].n)
+            continue;
+        if (!miss)
+            miss = json_array();
+        (void)json_array_append_new(miss, json_integer(c->years[i].year));
+        (void)buf_addf(&years, "%s%d", years.len ? ", " : "", c->years[i].year);
+    }
+    if (miss) {
+        (void)json_object_set_new(res, "holidays_missing", miss);
+        (void)buf_addf(&note,
+                       "%s 年的节假日安排尚未导入，本结果只按周末计算，请核对 / the holidays of %s "
+                       "are not loaded: this result counts weekends only, check it",
+                       buf_str(&years), buf_str(&years));
+        (void)json_object_set_new(res, "note", json_string(buf_str(&note)));
+    }
+    buf_release(&years);
+    buf_release(&note);
+}
+
+int wd_year_holidays(struct db_conn *store, int year)
+{
+    if (year < WD_YEAR_MIN || year > WD_YEAR_MAX)
+        return -RC_INVALID;
+    struct wd_cal *c = wd_cal_new(store);
+    struct yr *y = cal_year(c, year);
+    int r = !y ? -RC_DB : !y->n ? 0 : y->stored ? 1 : 2;
+    wd_cal_free(c);
+    return r;
+}
+
+size_t wd_years_to_load(struct db_conn *store, int year, int month, int out[2])
+{
+    size_t n = 0;
+    for (int y = year; y <= year + (month >= 11 ? 1 : 0); y++)
+        if (wd_year_holidays(store, y) == 0)
+            out[n++] = y;
+    return n;
 }
 
 int wd_tool(struct db_conn *store, const json_t *args, json_t **out, struct buf *err)
@@ -451,6 +500,7 @@ int wd_tool(struct db_conn *store, const json_t *args, json_t **out, struct buf 
     }
     (void)json_object_set_new(res, "op", json_string(op));
     (void)json_object_set(res, "date", json_object_get(args, "date"));
+    note_missing(c, res);
     *out = res;
     res = NULL;
 out:

@@ -49,6 +49,17 @@ int wd_builtin_has_year(int year);
 /* The built-in rows of a year as [{"day","kind","name"}] (new reference). */
 json_t *wd_builtin_json(int year);
 
+/* Whether year has its holidays: 1 rows in calendar_days, 2 the built-in
+ * schedule, 0 neither (the tool counts weekends only there), or an RC
+ * negated (-RC_INVALID out of range, -RC_DB). */
+int wd_year_holidays(struct db_conn *store, int year);
+/* The years to load, seen on day (year, month 1..12): this year and, from
+ * November (the State Council's notice for the next year comes out late in
+ * the year), the next one, when they have neither rows nor a built-in
+ * schedule. Returns how many were written to out. `atrium serve` logs them
+ * as it starts. */
+size_t wd_years_to_load(struct db_conn *store, int year, int month, int out[2]);
+
 /* The tool. args {"op":…,"date":"YYYY-MM-DD",…}:
  *   is_workday {date}                   → {"result":true|false,"weekday","name"?}
  *   add_days {date,days}                → {"result":"YYYY-MM-DD","weekday"}
@@ -63,8 +74,10 @@ json_t *wd_builtin_json(int year);
  *   next_workday {date}                 → the first working day after date
  *   add_months {date,months}            → end-of-month clamp (01-31 + 1 = 02-28/29)
  *   day_of_week {date}                  → {"result":"星期三","iso":3}
- * Every answer also carries "op" and the input date. RC_OK with a new
- * reference in *out; RC_INVALID (message in err), RC_DB. */
+ * Every answer also carries "op" and the input date, and, when it looked at
+ * a year with no holidays loaded (wd_year_holidays 0), "holidays_missing"
+ * (those years) and a zh/en "note" saying it counted weekends only. RC_OK
+ * with a new reference in *out; RC_INVALID (message in err), RC_DB. */
 int wd_tool(struct db_conn *store, const json_t *args, json_t **out, struct buf *err);
 
 /* ---- calendar_days administration (the API and the CLI) ---- */

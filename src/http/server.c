@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -24,6 +25,7 @@
 #include "assist/conv.h"
 #include "assist/safety.h"
 #include "agents/eval.h" /* H4 */
+#include "agents/workdays.h"
 #include "auth/audit.h"
 #include "llm/gateway.h"
 #include "http/http_int.h"
@@ -940,6 +942,21 @@ int http_start(const struct config *cfg, struct kb_engine *eng, struct http_serv
         size_t swept = c0 ? kb_jobs_sweep(c0, s->upload_dir, 3600) : 0;
         if (swept)
             log_info("http: removed %zu orphaned upload file(s)", swept);
+        /* a year of the working-day calendar nobody loaded: the workdays
+         * tool would count weekends only there */
+        time_t now = time(NULL);
+        struct tm tm;
+        int years[2];
+        size_t nyears =
+            c0 && localtime_r(&now, &tm)
+                ? wd_years_to_load(kb_conn_store(c0), tm.tm_year + 1900, tm.tm_mon + 1, years)
+                : 0;
+        for (size_t i = 0; i < nyears; i++)
+            log_warn(
+                "calendar: %d 年的节假日安排尚未导入，工作日计算只按周末；请用 atrium calendar "
+                "import 导入 / the holidays of %d are not loaded: workday answers count "
+                "weekends only until they are (atrium calendar import)",
+                years[i], years[i]);
     }
     rc = RC_INTERNAL;
     if (http_workers_start(s) != RC_OK) {

@@ -190,3 +190,68 @@ TEST(workdays_calendar_table)
     db_cache_free(d.cache);
     db_close(db);
 }
+
+/* A year with neither calendar rows nor a built-in schedule is counted by
+ * weekends only; the result says so, and the start-up check names it. */
+TEST(workdays_missing_year_noted)
+{
+    sqlite3 *db;
+    struct db_conn d = open_store(&db, "wd-missing.db");
+    if (!db)
+        return;
+    struct buf err = BUF_INIT;
+    json_t *a = json_loads("{\"op\":\"is_workday\",\"date\":\"2027-01-01\"}", 0, NULL), *out = NULL;
+    CHECK_INT(wd_tool(&d, a, &out, &err), RC_OK);
+    CHECK(json_is_true(json_object_get(out, "result"))); /* a Friday, by weekends only */
+    json_t *miss = json_object_get(out, "holidays_missing");
+    CHECK_INT(json_array_size(miss), 1);
+    CHECK_INT(json_integer_value(json_array_get(miss, 0)), 2027);
+    CHECK_CONTAINS(json_string_value(json_object_get(out, "note")), "2027 年的节假日安排尚未导入");
+    json_decref(out);
+    json_decref(a);
+    /* a loaded year, or an op that reads no calendar, carries no note */
+    const char *quiet[] = {"{\"op\":\"is_workday\",\"date\":\"2026-10-05\"}",
+                           "{\"op\":\"add_days\",\"date\":\"2027-01-01\",\"days\":3}",
+                           "{\"op\":\"day_of_week\",\"date\":\"2027-01-01\"}"};
+    for (size_t i = 0; i < sizeof quiet / sizeof quiet[0]; i++) {
+        a = json_loads(quiet[i], 0, NULL);
+        CHECK_INT(wd_tool(&d, a, &out, &err), RC_OK);
+        CHECK(!json_object_get(out, "holidays_missing") && !json_object_get(out, "note"));
+        json_decref(out);
+        json_decref(a);
+    }
+    /* counting across the year end names only the missing year */
+    a = json_loads("{\"op\":\"workdays_between\",\"date\":\"2026-12-30\",\"end\":\"2027-01-05\"}",
+                   0, NULL);
+    CHECK_INT(wd_tool(&d, a, &out, &err), RC_OK);
+    miss = json_object_get(out, "holidays_missing");
+    CHECK_INT(json_array_size(miss), 1);
+    CHECK_INT(json_integer_value(json_array_get(miss, 0)), 2027);
+    json_decref(out);
+    json_decref(a);
+
+    CHECK_INT(wd_year_holidays(&d, 2026), 2);
+    CHECK_INT(wd_year_holidays(&d, 2027), 0);
+    CHECK_INT(wd_year_holidays(&d, 1800), -RC_INVALID);
+    int years[2] = {0, 0};
+    CHECK_INT(wd_years_to_load(&d, 2026, 10, years), 0);
+    CHECK_INT(wd_years_to_load(&d, 2026, 11, years), 1);
+    CHECK_INT(years[0], 2027);
+    CHECK_INT(wd_years_to_load(&d, 2028, 12, years), 2);
+    CHECK_INT(years[0], 2028);
+    CHECK_INT(years[1], 2029);
+
+    /* loading one row of 2027 makes it the bank's year: no note, no warning */
+    CHECK_INT(wd_cal_set(&d, "2027-01-01", "holiday", "元旦", &err), RC_OK);
+    CHECK_INT(wd_year_holidays(&d, 2027), 1);
+    CHECK_INT(wd_years_to_load(&d, 2026, 12, years), 0);
+    a = json_loads("{\"op\":\"is_workday\",\"date\":\"2027-01-01\"}", 0, NULL);
+    CHECK_INT(wd_tool(&d, a, &out, &err), RC_OK);
+    CHECK(json_is_false(json_object_get(out, "result")));
+    CHECK(!json_object_get(out, "note"));
+    json_decref(out);
+    json_decref(a);
+    buf_release(&err);
+    db_cache_free(d.cache);
+    db_close(db);
+}
