@@ -894,6 +894,20 @@ enum llm_sched llm_sched_loop_thread(void)
     return nice != 0 && set_nice(nice) ? LLM_SCHED_NICE : LLM_SCHED_NORMAL;
 }
 
+int llm_loop_wait_ms(double now, double next_check, double timer_due)
+{
+    double wait = 1000;
+    if (next_check - now < wait)
+        wait = next_check - now + 1;
+    if (timer_due >= 0 && timer_due - now < wait)
+        wait = timer_due - now;
+    /* Rounded up: truncated, a timer under 1 ms away made epoll_wait return
+     * at once, over and over, until it was due (about 400,000 empty waits a
+     * round of 1,000 streams, at the loops' priority). curl's timers are
+     * whole milliseconds anyway. */
+    return wait > 0 ? (int)ceil(wait) : 0;
+}
+
 static void *loop_main(void *arg)
 {
     struct loop *L = arg;
@@ -901,14 +915,8 @@ static void *loop_main(void *arg)
     (void)llm_sched_loop_thread();
     struct epoll_event evs[256];
     for (;;) {
-        double now = now_ms(), wait = 1000;
-        if (L->next_check - now < wait)
-            wait = L->next_check - now + 1;
-        if (L->timer_due >= 0 && L->timer_due - now < wait)
-            wait = L->timer_due - now;
-        if (wait < 0)
-            wait = 0;
-        int n = epoll_wait(L->ep, evs, 256, (int)wait);
+        int n =
+            epoll_wait(L->ep, evs, 256, llm_loop_wait_ms(now_ms(), L->next_check, L->timer_due));
         if (n < 0 && errno != EINTR)
             log_warn("llm: the model loop could not wait");
         int running = 0;
@@ -929,7 +937,7 @@ static void *loop_main(void *arg)
         }
         loop_done_msgs(L);
         /* First-token deadlines: the list is walked only when one is due. */
-        now = now_ms();
+        double now = now_ms();
         if (now >= L->next_check) {
             L->next_check = now + 1000;
             for (struct chat *c = L->active, *next; c; c = next) {

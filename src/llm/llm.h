@@ -109,6 +109,13 @@ void llm_prio_leave(const struct llm_prio *p);
 enum llm_sched { LLM_SCHED_NORMAL, LLM_SCHED_NICE, LLM_SCHED_RT };
 enum llm_sched llm_sched_loop_thread(void);
 
+/* How long a model loop may sleep in epoll_wait, in whole ms, at `now`
+ * (now_ms): until the next first-token deadline check (plus 1 ms) or
+ * curl's timer (timer_due < 0: none), at most 1 s; a part of a millisecond
+ * is rounded up, so a timer not yet due never makes the loop spin; 0 when
+ * it is due. */
+int llm_loop_wait_ms(double now, double next_check, double timer_due);
+
 /* POST {base}/embeddings for n texts. On success *vecs is a malloc'd
  * n*dim array of floats (L2-normalised) and *dim is set (n == 0: *vecs NULL,
  * *dim 0, no request). On failure *vecs is NULL and the result is

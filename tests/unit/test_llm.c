@@ -915,3 +915,21 @@ TEST(llm_prio_without_privilege_changes_nothing)
     if (ok != -1)
         CHECK_INT(ok, 1);
 }
+
+/* A model loop sleeps until its next timer, rounded up to whole ms: a timer
+ * a fraction of a millisecond away must not make epoll_wait return at once
+ * (the loop then spun until it was due). */
+TEST(llm_loop_wait_rounds_up_and_never_spins_early)
+{
+    /* curl's timer 0.3 ms away: one ms, not zero */
+    CHECK_INT(llm_loop_wait_ms(100.0, 5000.0, 100.3), 1);
+    CHECK_INT(llm_loop_wait_ms(100.0, 5000.0, 102.5), 3);
+    /* due now or overdue: at once */
+    CHECK_INT(llm_loop_wait_ms(100.0, 5000.0, 100.0), 0);
+    CHECK_INT(llm_loop_wait_ms(100.0, 5000.0, 90.0), 0);
+    /* no curl timer: the first-token check (plus 1 ms), at most a second */
+    CHECK_INT(llm_loop_wait_ms(100.0, 120.2, -1), 22);
+    CHECK_INT(llm_loop_wait_ms(100.0, 99.5, -1), 1);
+    CHECK_INT(llm_loop_wait_ms(100.0, 1e9, -1), 1000);
+    CHECK_INT(llm_loop_wait_ms(100.0, 1e9, 5000.0), 1000);
+}
