@@ -825,7 +825,8 @@ static int set_nice(int nice)
  * real-time, it runs at once, and the gateway's overhead p99 at 1,000 open
  * streams fell from 13-27 ms to 2-5 ms. It is not the default: on a
  * saturated host the answers' own work (retrieval, the store) then waits
- * behind the loops, and the server used about a fifth more CPU
+ * behind the loops (a user's first token is later in a burst), and the
+ * server used a tenth to a fifth more CPU
  * (docs/BENCHMARKS.md, rounds five and six). Read at each use, so a test
  * can set it. */
 static int loop_rt_wanted(void)
