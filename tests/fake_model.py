@@ -18,7 +18,7 @@ are the share of the query's bigrams found in each document.
 
 Modes:  ok        normal answers
         fail      HTTP 500 with a JSON error, on every model endpoint (another
-                  status with --fail-status or /control "fail_status")
+                  status with /control "fail_status")
         stall     headers, then silence until the client hangs up
         slow      like ok, 100 ms between chunks unless --delay-ms says
         garbage   chat: non-JSON data lines; embeddings/rerank: JSON of the
@@ -42,12 +42,12 @@ Modes:  ok        normal answers
 
 Side doors: POST /control {"mode","tokens","delay_ms","tool","arguments",
 "fail_status"} (each optional; setting "mode" resets "tool" and "arguments",
-and "fail_status" to --fail-status), GET /control, GET /requests (every model
+and "fail_status" to 500), GET /control, GET /requests (every model
 request: method, path, authorization, body), DELETE /requests.
 
 Usage:
     python3 tests/fake_model.py --port 0 --port-file /tmp/port [--mode ok]
-                                [--tokens N] [--delay-ms D] [--fail-status S]
+                                [--tokens N] [--delay-ms D]
 Stop it with SIGTERM or SIGINT. Python 3 standard library only.
 """
 
@@ -87,13 +87,12 @@ def valid_fail_status(v):
 class State:
     """Behaviour switches and the request log, shared by all handler threads."""
 
-    def __init__(self, mode, tokens, delay_ms, fail_status=FAIL_STATUS_DEFAULT):
+    def __init__(self, mode, tokens, delay_ms):
         self.lock = threading.Lock()
         self.mode = mode
         self.tokens = tokens
         self.delay_ms = delay_ms
-        self.fail_status_default = fail_status  # what setting "mode" goes back to
-        self.fail_status = fail_status  # mode fail: the HTTP status it answers with
+        self.fail_status = FAIL_STATUS_DEFAULT  # mode fail: the HTTP status it answers with
         self.tool = None  # agent modes: the tool to call (None: the first offered)
         self.arguments = None  # agent modes: its arguments (None: a default)
         self.requests = []
@@ -411,7 +410,7 @@ class Handler(BaseHTTPRequestHandler):
             if mode is not None:
                 state.mode = mode
                 state.tool = state.arguments = None
-                state.fail_status = state.fail_status_default
+                state.fail_status = FAIL_STATUS_DEFAULT
             if fail_status is not None:
                 state.fail_status = fail_status
             if "tool" in req:
@@ -578,14 +577,10 @@ def main():
     ap.add_argument("--mode", choices=MODES, default="ok")
     ap.add_argument("--tokens", type=int, default=0, help="stream exactly N content chunks")
     ap.add_argument("--delay-ms", type=int, default=0, help="pause between streamed chunks")
-    ap.add_argument("--fail-status", type=int, default=FAIL_STATUS_DEFAULT,
-                    help="the HTTP status of mode fail (400..599)")
     args = ap.parse_args()
-    if not valid_fail_status(args.fail_status):
-        ap.error("--fail-status must be 400..599")
 
     server = Server(("127.0.0.1", args.port), Handler)
-    server.state = State(args.mode, max(args.tokens, 0), max(args.delay_ms, 0), args.fail_status)
+    server.state = State(args.mode, max(args.tokens, 0), max(args.delay_ms, 0))
 
     def stop(signum, frame):
         raise SystemExit(0)

@@ -398,6 +398,20 @@ static int nrequests(const struct fake_model *fm, const char *path)
  * at the first endpoint). The gateway decides on the status as a value:
  * want_failover says whether the call must go on to the second endpoint and
  * rest the first, or end at once with the first one's error. */
+/* The shared fake (the live endpoint) and a second one in mode fail, whose
+ * status each status_case sets through /control. 0 when either is missing. */
+static int failing_model_start(struct fake_model *bad)
+{
+    if (!fake_model_shared("ok", 0, 0))
+        return 0;
+    const char *extra[] = {"--mode", "fail", NULL};
+    if (fake_model_start(bad, extra) != 1) {
+        test_fail(__FILE__, __LINE__, "failing fake server did not start");
+        return 0;
+    }
+    return 1;
+}
+
 static void status_case(struct fake_model *bad, enum gw_purpose p, int status, int want_failover)
 {
     struct fx f;
@@ -456,14 +470,9 @@ out:
  * parameter) would fail on every endpoint: no fail-over, no cooldown. */
 TEST(gateway_http_4xx_refusal_is_not_failed_over_nor_cooled_down)
 {
-    if (!fake_model_shared("ok", 0, 0))
-        return;
     struct fake_model bad;
-    const char *extra[] = {"--mode", "fail", "--fail-status", "400", NULL};
-    if (fake_model_start(&bad, extra) != 1) {
-        test_fail(__FILE__, __LINE__, "failing fake server did not start");
+    if (!failing_model_start(&bad))
         return;
-    }
     status_case(&bad, GW_CHAT, 400, 0);
     status_case(&bad, GW_CHAT, 422, 0);
     status_case(&bad, GW_EMBEDDING, 400, 0);
@@ -475,14 +484,9 @@ TEST(gateway_http_4xx_refusal_is_not_failed_over_nor_cooled_down)
  * time) are the endpoint's trouble: fail over and rest it. */
 TEST(gateway_http_5xx_429_and_auth_fail_over_and_cool_down)
 {
-    if (!fake_model_shared("ok", 0, 0))
-        return;
     struct fake_model bad;
-    const char *extra[] = {"--mode", "fail", NULL};
-    if (fake_model_start(&bad, extra) != 1) {
-        test_fail(__FILE__, __LINE__, "failing fake server did not start");
+    if (!failing_model_start(&bad))
         return;
-    }
     status_case(&bad, GW_CHAT, 503, 1);
     status_case(&bad, GW_CHAT, 500, 1);
     status_case(&bad, GW_CHAT, 429, 1);
