@@ -70,6 +70,7 @@ static const struct key keys[] = {
     {"model_health_interval_s", K_INT, F(model_health_s)},
     {"model_cooldown_s", K_INT, F(model_cooldown_s)},
     {"max_answers", K_INT, F(max_answers)},
+    {"stream_flush_ms", K_INT, F(stream_flush_ms)},
     {"summary_budget_chars", K_INT, F(summary_budget_chars)},
     {"summary_parallel", K_INT, F(summary_parallel)},
     {"agent_http_allow", K_STR, F(agent_http_allow)},
@@ -209,6 +210,7 @@ int config_load(struct config *cfg, const char *path, struct buf *err)
     cfg->model_health_s = 30;
     cfg->model_cooldown_s = 10;
     cfg->max_answers = 1024;
+    cfg->stream_flush_ms = 50;
     cfg->summary_budget_chars = 6000;
     cfg->summary_parallel = 3;
     cfg->agent_http_timeout_ms = 5000;

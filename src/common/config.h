@@ -68,6 +68,8 @@ struct config {
     int model_health_s;       /* model_health_interval_s: endpoint health checks (30) */
     int model_cooldown_s;     /* model_cooldown_s: a failed endpoint rests this long (10) */
     int max_answers;          /* max_answers: answers in flight, each on its own thread (1024) */
+    int stream_flush_ms;      /* stream_flush_ms: a streamed answer's later deltas are sent
+                                 together at most this often; 0 = each at once (50) */
     int summary_budget_chars; /* summary_budget_chars: file text per summary request (6000) */
     int summary_parallel;     /* summary_parallel: summary requests at once (3) */
 

@@ -99,7 +99,16 @@ struct http_server {
     pthread_cond_t answer_cv;          /* an idle answer thread has work or should end */
     struct http_stream *ahead, *atail; /* answers handed to idle answer threads */
     int answer_idle;                   /* idle answer threads not yet handed one */
-    int answer_idle_s;        /* how long one waits (ATRIUM_ANSWER_IDLE_S, 0: ends at once) */
+    int answer_idle_s; /* how long one waits (ATRIUM_ANSWER_IDLE_S, 0: ends at once) */
+    /* Coalescing (stream.c): a stream's later deltas wait on the flusher's
+     * queue, so MHD is woken for a stream at most every flush_ms. */
+    pthread_mutex_t flush_mu;          /* guards the queue and flush_stop */
+    pthread_cond_t flush_cv;           /* CLOCK_MONOTONIC: the queue got a head, or stop */
+    struct http_stream *fhead, *ftail; /* streams with held-back events, oldest first */
+    int flush_stop;
+    int flush_up; /* the flusher thread runs */
+    pthread_t flusher;
+    double flush_ms;          /* 0: every event wakes its connection at once */
     struct http_static *web;  /* static.c: the built portal (NULL: none to serve) */
     struct eval_runner *eval; /* H4: agents/eval.h, the background eval runs */
 };

@@ -846,6 +846,8 @@ static void server_free(struct http_server *s)
     pthread_cond_destroy(&s->idle_cv);
     pthread_cond_destroy(&s->pool_cv);
     pthread_cond_destroy(&s->answer_cv);
+    pthread_cond_destroy(&s->flush_cv);
+    pthread_mutex_destroy(&s->flush_mu);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -867,6 +869,14 @@ int http_start(const struct config *cfg, struct kb_engine *eng, struct http_serv
     pthread_cond_init(&s->idle_cv, NULL);
     pthread_cond_init(&s->pool_cv, NULL);
     pthread_cond_init(&s->answer_cv, NULL);
+    pthread_mutex_init(&s->flush_mu, NULL);
+    {
+        pthread_condattr_t ca; /* the flusher waits for CLOCK_MONOTONIC times */
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&s->flush_cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
 
     if (buf_addf(&path, "%s/uploads", cfg->data_dir) != RC_OK || make_dir(buf_str(&path))) {
         (void)buf_addf(err, "无法创建上传目录 / cannot create %s: %s", buf_str(&path),
@@ -959,11 +969,11 @@ int http_start(const struct config *cfg, struct kb_engine *eng, struct http_serv
                 years[i], years[i]);
     }
     rc = RC_INTERNAL;
+    workers_up = 1; /* the ones that started are stopped on failure too */
     if (http_workers_start(s) != RC_OK) {
         (void)buf_adds(err, "无法启动工作线程 / cannot start worker threads");
         goto out;
     }
-    workers_up = 1;
 
     unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : 1;
     /* The memory limit also caps the request line and headers: past it

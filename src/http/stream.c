@@ -70,7 +70,19 @@ struct http_stream {
     /* ATRIUM_ASK_TRACE: when the request came, when its stream was made,
      * when the first event was pushed and when MHD took it */
     double t_req, t_new, t_push, t_read;
+    /* Coalescing: when MHD was last woken for this stream, and which kinds
+     * of streamed text have had their first event (STREAMED_*). */
+    double t_woken;
+    unsigned streamed;
+    int flush_queued; /* on the flusher's queue, holding a reference */
+    /* The flusher's queue (guarded by srv->flush_mu). */
+    struct http_stream *flush_next;
+    double flush_due;
 };
+
+/* The events that stream an answer's text: after the first of each kind, one
+ * that comes within flush_ms of the last wake-up waits for the flusher. */
+enum { STREAMED_DELTA = 1, STREAMED_THINKING = 2, STREAMED_CHUNK = 4 };
 
 static int server_stopping(struct http_server *s)
 {
@@ -140,6 +152,67 @@ static void stream_response_freed(void *cls)
     stream_unref(st);
 }
 
+/* The STREAMED_* kind of an event, 0 for the others (notices, citations,
+ * done, errors: these always wake the connection at once). NULL is a
+ * data-only chunk of an OpenAI-style stream. */
+static unsigned event_kind(const char *event)
+{
+    if (!event)
+        return STREAMED_CHUNK;
+    if (strcmp(event, "delta") == 0)
+        return STREAMED_DELTA;
+    if (strcmp(event, "thinking") == 0)
+        return STREAMED_THINKING;
+    return 0;
+}
+
+/* Puts st on the flusher's queue (st->mu held): its connection is woken
+ * once flush_ms have passed since the last wake-up. 0 when the flusher has
+ * stopped (or never ran): the caller wakes the connection itself. */
+static int flush_enqueue(struct http_stream *st)
+{
+    struct http_server *s = st->srv;
+    pthread_mutex_lock(&s->flush_mu);
+    int queued = s->flush_up && !s->flush_stop;
+    if (queued) {
+        st->flush_queued = 1;
+        st->refs++;
+        st->flush_due = st->t_woken + s->flush_ms;
+        st->flush_next = NULL;
+        if (s->ftail) {
+            s->ftail->flush_next = st;
+        } else {
+            s->fhead = st;
+            pthread_cond_signal(&s->flush_cv);
+        }
+        s->ftail = st;
+    }
+    pthread_mutex_unlock(&s->flush_mu);
+    return queued;
+}
+
+/* New bytes are in st->out (st->mu held): wakes the connection if MHD is
+ * waiting for them. A streamed-text event of a kind already started
+ * (kind, STREAMED_*) that comes within flush_ms of the last wake-up is held
+ * back for the flusher instead, so a connection is woken at most every
+ * flush_ms while an answer streams: MHD then sends several deltas with one
+ * wake-up and one write, instead of one each. The first delta and every
+ * other event go at once. */
+static void stream_wake(struct http_stream *st, unsigned kind)
+{
+    int first = (st->streamed & kind) == 0;
+    st->streamed |= kind;
+    if (!st->suspended || !st->conn)
+        return; /* MHD is sending: it takes the new bytes with the others */
+    double now = st->srv->flush_ms > 0 ? now_ms() : 0;
+    if (kind && !first && now - st->t_woken < st->srv->flush_ms &&
+        (st->flush_queued || flush_enqueue(st)))
+        return;
+    st->suspended = 0;
+    st->t_woken = now;
+    MHD_resume_connection(st->conn);
+}
+
 /* Appends one event and wakes the connection. Returns non-zero when the
  * stream is cancelled or the server is stopping (the producer should stop);
  * a `final` event (the closing error) is still sent while stopping.
@@ -175,10 +248,7 @@ static int stream_push(struct http_stream *st, const char *event, json_t *data, 
     }
     if (st->t_push <= 0 && event && strcmp(event, "delta") == 0)
         st->t_push = now_ms();
-    if (st->suspended && st->conn) {
-        st->suspended = 0;
-        MHD_resume_connection(st->conn);
-    }
+    stream_wake(st, event_kind(event));
     stop = 0;
 out:
     pthread_mutex_unlock(&st->mu);
@@ -206,10 +276,7 @@ static int stream_push_text(struct http_stream *st, const char *event, const cha
     }
     if (st->t_push <= 0 && strcmp(event, "delta") == 0)
         st->t_push = now_ms();
-    if (st->suspended && st->conn) {
-        st->suspended = 0;
-        MHD_resume_connection(st->conn);
-    }
+    stream_wake(st, event_kind(event));
     stop = 0;
 out:
     pthread_mutex_unlock(&st->mu);
@@ -801,6 +868,94 @@ void http_stream_detach(struct http_req *r)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* ---- the flusher: wakes the connections of held-back events ---- */
+
+/* Wakes st's connection if MHD still waits for the held-back bytes (an
+ * event sent at once since may have taken them), and drops the queue's
+ * reference. */
+static void flush_one(struct http_stream *st, double now)
+{
+    pthread_mutex_lock(&st->mu);
+    st->flush_queued = 0;
+    if (st->suspended && st->conn && st->out.len > st->off) {
+        st->suspended = 0;
+        st->t_woken = now;
+        MHD_resume_connection(st->conn);
+    }
+    pthread_mutex_unlock(&st->mu);
+    stream_unref(st);
+}
+
+/* Takes from the queue's front every stream due by `until` (flush_mu held). */
+static struct http_stream *flush_take(struct http_server *s, double until)
+{
+    struct http_stream *head = s->fhead, *last = NULL;
+    for (struct http_stream *st = s->fhead; st && st->flush_due <= until; st = st->flush_next)
+        last = st;
+    if (!last)
+        return NULL;
+    s->fhead = last->flush_next;
+    if (!s->fhead)
+        s->ftail = NULL;
+    last->flush_next = NULL;
+    return head;
+}
+
+/* The queue is in the order events were held back, and each is due
+ * flush_ms after its stream's last wake-up: the head's due time bounds
+ * every later one's wait by flush_ms too. Streams due within a fifth of
+ * flush_ms are woken together, so MHD takes them in one pass. */
+static void *flusher_main(void *arg)
+{
+    struct http_server *s = arg;
+    (void)pthread_setname_np(pthread_self(), "atrium-flush");
+    pthread_mutex_lock(&s->flush_mu);
+    for (;;) {
+        if (!s->fhead) {
+            if (s->flush_stop)
+                break;
+            pthread_cond_wait(&s->flush_cv, &s->flush_mu);
+            continue;
+        }
+        double now = now_ms();
+        double due = s->fhead->flush_due;
+        if (due > now && !s->flush_stop) {
+            /* flush_cv runs on CLOCK_MONOTONIC, the clock of now_ms */
+            long long ns = (long long)(due * 1e6) + 1;
+            struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000LL),
+                                  .tv_nsec = (long)(ns % 1000000000LL)};
+            (void)pthread_cond_timedwait(&s->flush_cv, &s->flush_mu, &ts);
+            continue;
+        }
+        /* stopping: everything held back goes now */
+        struct http_stream *batch = flush_take(s, s->flush_stop ? 1e300 : now + s->flush_ms / 5);
+        pthread_mutex_unlock(&s->flush_mu);
+        while (batch) {
+            struct http_stream *next = batch->flush_next;
+            flush_one(batch, now);
+            batch = next;
+        }
+        pthread_mutex_lock(&s->flush_mu);
+    }
+    pthread_mutex_unlock(&s->flush_mu);
+    return NULL;
+}
+
+/* Wakes what is held back and ends the flusher: before the daemon stops,
+ * since a connection must not be resumed after that. */
+static void flusher_stop(struct http_server *s)
+{
+    if (!s->flush_up)
+        return;
+    pthread_mutex_lock(&s->flush_mu);
+    s->flush_stop = 1;
+    pthread_cond_signal(&s->flush_cv);
+    pthread_mutex_unlock(&s->flush_mu);
+    if (pthread_join(s->flusher, NULL) != 0)
+        log_error("http: joining the stream flusher failed");
+    s->flush_up = 0;
+}
+
 /* ---- the worker pool ---- */
 
 static void run_jobs(struct http_server *s)
@@ -921,6 +1076,19 @@ int http_workers_start(struct http_server *s)
         v = ANSWER_IDLE_S;
     }
     s->answer_idle_s = (int)v;
+    int flush = s->cfg->stream_flush_ms;
+    if (flush > 1000) {
+        log_warn("http: stream_flush_ms=%d is above 1000: 1000 used", flush);
+        flush = 1000;
+    }
+    s->flush_ms = flush > 0 ? flush : 0;
+    if (s->flush_ms > 0) {
+        if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0) {
+            log_error("http: cannot start the stream flusher");
+            return RC_INTERNAL;
+        }
+        s->flush_up = 1;
+    }
     int n = s->cfg->workers > 0 ? s->cfg->workers : 1;
     s->workers = xcalloc((size_t)n, sizeof *s->workers);
     for (int i = 0; i < n; i++) {
@@ -964,6 +1132,7 @@ void http_workers_quiesce(struct http_server *s)
         if (pthread_cond_timedwait(&s->idle_cv, &s->mu, &until) != 0)
             break;
     pthread_mutex_unlock(&s->mu);
+    flusher_stop(s);
 }
 
 void http_workers_join(struct http_server *s)
@@ -977,6 +1146,7 @@ void http_workers_join(struct http_server *s)
         if (pthread_join(s->workers[i], NULL) != 0)
             log_error("http: joining worker %d failed", i);
     s->nworkers = 0;
+    flusher_stop(s);
     /* Answer threads are detached: wait until the last has lent back its
      * connection (their answers ended in quiesce). */
     pthread_mutex_lock(&s->mu);

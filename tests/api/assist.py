@@ -16,6 +16,7 @@ import http.client
 import json
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -215,6 +216,97 @@ def thinking_is_streamed_apart(ctx):
     check(thinking not in text, "thinking kept out of the answer")
     st, msgs = jreq(srv, "GET", "/api/v1/conversations/%d/messages" % cid, None, h)
     check_eq(msgs["messages"][-1]["thinking"], thinking, "thinking stored")
+
+
+def stream_reads(srv, path, body, h, stop_after=None):
+    """POSTs body and reads the streamed answer off a plain socket, noting
+    each read: returns [(seconds since the request, bytes)] and the
+    de-chunked body. stop_after: close the socket after that many reads
+    that carried a delta."""
+    payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    head = ["POST %s HTTP/1.1" % path, "Host: 127.0.0.1", "Connection: close",
+            "Content-Type: application/json", "Content-Length: %d" % len(payload)]
+    head += ["%s: %s" % kv for kv in h.items()]
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+    t0 = time.monotonic()
+    s.sendall(("\r\n".join(head) + "\r\n\r\n").encode("utf-8") + payload)
+    reads, raw, ndelta = [], b"", 0
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            reads.append((time.monotonic() - t0, b))
+            raw += b
+            ndelta += b"event: delta" in b
+            if stop_after and ndelta >= stop_after:
+                break
+    finally:
+        s.close()
+    _, _, rest = raw.partition(b"\r\n\r\n")
+    body_out = b""
+    while rest:  # chunked: size line, data, CRLF
+        size, _, rest = rest.partition(b"\r\n")
+        n = int(size.split(b";")[0] or b"0", 16)
+        if n == 0:
+            break
+        body_out += rest[:n]
+        rest = rest[n + 2:]
+    return reads, body_out
+
+
+def sse_events(body):
+    out = []
+    for block in body.decode("utf-8").split("\n\n"):
+        ev = dict(line.split(": ", 1) for line in block.split("\n") if ": " in line)
+        if "data" in ev:
+            out.append((ev.get("event", "message"), json.loads(ev["data"])))
+    return out
+
+
+@test
+def fast_deltas_reach_the_client_together(ctx):
+    # stream_flush_ms (50 by default): the first delta goes at once, later
+    # ones that come faster are sent together, in order, none lost
+    srv, h = ctx.model, as_user(ctx, "alice")
+    ctx.fake.control(mode="slow", delay_ms=5, tokens=80)
+    try:
+        cid = new_conv(srv, h)
+        reads, body = stream_reads(srv, "/api/v1/conversations/%d/ask" % cid,
+                                   {"question": "个人开户要什么", "stream": True}, h)
+    finally:
+        ctx.fake.control(mode="ok", delay_ms=0, tokens=0)
+    ev = sse_events(body)
+    deltas = [d["text"] for e, d in ev if e == "delta"]
+    with_delta = [t for t, b in reads if b"event: delta" in b]
+    check_eq([e for e, _ in ev][-2:], ["citations", "done"], "the stream ended")
+    check(len(deltas) >= 60, "one delta event per model chunk: %d" % len(deltas))
+    check(len(with_delta) * 3 <= len(deltas),
+          "%d deltas came in %d reads" % (len(deltas), len(with_delta)))
+    check(with_delta[-1] - with_delta[0] >= 0.15,
+          "streamed as the model wrote, not at the end: %r" % with_delta)
+    st, msgs = jreq(srv, "GET", "/api/v1/conversations/%d/messages" % cid, None, h)
+    check_eq("".join(deltas), msgs["messages"][-1]["content"], "the deltas are the stored answer")
+    # a client that leaves while deltas are held back: the answer ends,
+    # the server carries on
+    ctx.fake.control(mode="slow", delay_ms=5, tokens=200)
+    try:
+        cid = new_conv(srv, h)
+        reads, _ = stream_reads(srv, "/api/v1/conversations/%d/ask" % cid,
+                                {"question": "个人开户要什么", "stream": True}, h, stop_after=2)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            st, msgs = jreq(srv, "GET", "/api/v1/conversations/%d/messages" % cid, None, h)
+            if msgs["messages"][-1]["status"] != "streaming":
+                break
+            time.sleep(0.05)
+    finally:
+        ctx.fake.control(mode="ok", delay_ms=0, tokens=0)
+    check(msgs["messages"][-1]["status"] in ("stopped", "done"),
+          "the answer ended: %r" % msgs["messages"][-1]["status"])
+    ev = sse(srv, "/api/v1/conversations/%d/ask" % new_conv(srv, h),
+             {"question": "个人开户要什么", "stream": True}, h)
+    check_eq([e for e, _ in ev][-1:], ["done"], "the next answer streams")
 
 
 @test
