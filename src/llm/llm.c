@@ -411,6 +411,7 @@ struct chat {
      * its loop's mu), and the end (under its loop's mu). */
     double deadline;
     struct loop *loop;
+    curl_socket_t sock; /* its socket on the loop (-1: none; loop thread only) */
     struct chat *next, *prev;
     pthread_cond_t cv;
     int finished;
@@ -671,6 +672,7 @@ out:
  * multi's connection cache keeps connections to the model alive between
  * calls. A delta callback runs on this thread, so it must not block (the
  * SSE streams only append to a buffer). */
+#define LOOP_BATCH 256 /* events one epoll_wait returns at most */
 #define LOOPS_MAX 64
 
 struct loop {
@@ -681,6 +683,10 @@ struct loop {
     struct chat *active;  /* in the multi, doubly linked (loop thread only) */
     double next_check;    /* no first-token deadline is due before this */
     double timer_due;     /* when curl's timer wants a call (now_ms); < 0 none */
+    /* The chat on each watched socket (by fd; loop thread only), so a
+     * batch of events can take the ones awaiting a first token first. */
+    struct chat **byfd;
+    size_t nbyfd;
 };
 
 /* A few loops per core (a loop is one thread; loops_start); chats are dealt
@@ -690,9 +696,42 @@ static size_t nloops;
 static unsigned next_loop;
 static pthread_once_t loops_once = PTHREAD_ONCE_INIT;
 
+/* Forgets which chat watches fd (and that chat's socket). */
+static void loop_unwatch(struct loop *L, curl_socket_t fd)
+{
+    if (fd >= 0 && (size_t)fd < L->nbyfd && L->byfd[fd]) {
+        L->byfd[fd]->sock = -1;
+        L->byfd[fd] = NULL;
+    }
+}
+
+/* Notes that c's transfer now watches fd. */
+static void loop_watch(struct loop *L, curl_socket_t fd, struct chat *c)
+{
+    if (fd < 0 || fd > 1 << 24)
+        return;
+    if ((size_t)fd >= L->nbyfd) {
+        size_t n = L->nbyfd ? L->nbyfd : 256;
+        while (n <= (size_t)fd)
+            n *= 2;
+        L->byfd = xrealloc(L->byfd, n * sizeof *L->byfd);
+        memset(L->byfd + L->nbyfd, 0, (n - L->nbyfd) * sizeof *L->byfd);
+        L->nbyfd = n;
+    }
+    if (L->byfd[fd] == c)
+        return;
+    loop_unwatch(L, fd);
+    if (c->sock >= 0)
+        loop_unwatch(L, c->sock);
+    L->byfd[fd] = c;
+    c->sock = fd;
+}
+
 static void loop_finish(struct loop *L, struct chat *c, CURLcode res)
 {
     (void)curl_multi_remove_handle(L->m, c->h);
+    if (c->sock >= 0)
+        loop_unwatch(L, c->sock);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -710,11 +749,14 @@ static void loop_finish(struct loop *L, struct chat *c, CURLcode res)
 static int loop_socket(CURL *h, curl_socket_t fd, int what, void *ud, void *sockp)
 {
     struct loop *L = ud;
-    (void)h;
     if (what == CURL_POLL_REMOVE) {
         (void)epoll_ctl(L->ep, EPOLL_CTL_DEL, fd, NULL); /* curl may have closed it already */
+        loop_unwatch(L, fd);
         return 0;
     }
+    struct chat *c = NULL;
+    if (curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&c) == CURLE_OK && c)
+        loop_watch(L, fd, c);
     struct epoll_event ev = {.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) |
                                        (what & CURL_POLL_OUT ? EPOLLOUT : 0u),
                              .data.fd = fd};
@@ -910,33 +952,73 @@ int llm_loop_wait_ms(double now, double next_check, double timer_due)
     return wait > 0 ? (int)ceil(wait) : 0;
 }
 
+int llm_loop_order(const int *fds, const unsigned char *first, int n, int wake, int *order)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (fds[i] == wake)
+            order[k++] = i;
+    for (int i = 0; i < n; i++)
+        if (fds[i] != wake && first[i])
+            order[k++] = i;
+    int nfirst = k;
+    for (int i = 0; i < n; i++)
+        if (fds[i] != wake && !first[i])
+            order[k++] = i;
+    return nfirst;
+}
+
+/* curl's timer, when due (a new transfer asks for 0 ms: its connect). */
+static void loop_run_timer(struct loop *L)
+{
+    int running = 0;
+    if (L->timer_due >= 0 && now_ms() >= L->timer_due) {
+        L->timer_due = -1;
+        (void)curl_multi_socket_action(L->m, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+}
+
+/* Whether the transfer watching fd still waits for its first token. */
+static int loop_awaits_first(const struct loop *L, int fd)
+{
+    const struct chat *c = fd >= 0 && (size_t)fd < L->nbyfd ? L->byfd[fd] : NULL;
+    return c && !c->got_token;
+}
+
 static void *loop_main(void *arg)
 {
     struct loop *L = arg;
     (void)pthread_setname_np(pthread_self(), "atrium-models");
     (void)llm_sched_loop_thread();
-    struct epoll_event evs[256];
+    struct epoll_event evs[LOOP_BATCH];
+    int fds[LOOP_BATCH], order[LOOP_BATCH];
+    unsigned char first[LOOP_BATCH];
     for (;;) {
-        int n =
-            epoll_wait(L->ep, evs, 256, llm_loop_wait_ms(now_ms(), L->next_check, L->timer_due));
+        int n = epoll_wait(L->ep, evs, LOOP_BATCH,
+                           llm_loop_wait_ms(now_ms(), L->next_check, L->timer_due));
         if (n < 0 && errno != EINTR)
             log_warn("llm: the model loop could not wait");
+        for (int i = 0; i < n; i++) {
+            fds[i] = evs[i].data.fd;
+            first[i] = (unsigned char)loop_awaits_first(L, fds[i]);
+        }
+        int nfirst = n > 0 ? llm_loop_order(fds, first, n, L->wake, order) : 0;
         int running = 0;
         for (int i = 0; i < n; i++) {
-            if (evs[i].data.fd == L->wake) {
+            const struct epoll_event *e = &evs[order[i]];
+            if (e->data.fd == L->wake) {
                 loop_add_pending(L);
-                continue;
+            } else {
+                int what = (e->events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                           (e->events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                           (e->events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+                (void)curl_multi_socket_action(L->m, e->data.fd, what, &running);
             }
-            int what = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-                       (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-                       (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-            (void)curl_multi_socket_action(L->m, evs[i].data.fd, what, &running);
+            /* new requests go out before the later chunks of a busy batch */
+            if (i < nfirst)
+                loop_run_timer(L);
         }
-        /* curl's timer (a new transfer asks for 0 ms) */
-        if (L->timer_due >= 0 && now_ms() >= L->timer_due) {
-            L->timer_due = -1;
-            (void)curl_multi_socket_action(L->m, CURL_SOCKET_TIMEOUT, 0, &running);
-        }
+        loop_run_timer(L);
         loop_done_msgs(L);
         /* First-token deadlines: the list is walked only when one is due. */
         double now = now_ms();
@@ -1034,6 +1116,7 @@ static CURLcode chat_run(struct chat *c, long first_token_ms)
         return chat_run_private(c, first_token_ms);
     struct loop *L = &loops[__atomic_fetch_add(&next_loop, 1, __ATOMIC_RELAXED) % nloops];
     c->loop = L;
+    c->sock = -1;
     c->deadline = c->t0 + (double)first_token_ms;
     pthread_mutex_lock(&L->mu);
     c->next = L->pending;

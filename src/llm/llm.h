@@ -116,6 +116,16 @@ enum llm_sched llm_sched_loop_thread(void);
  * it is due. */
 int llm_loop_wait_ms(double now, double next_check, double timer_due);
 
+/* The order a model loop takes the n events of one epoll_wait (fds[i] the
+ * event's socket; first[i] non-zero when its transfer still waits for its
+ * first token): the wake-up (wake: new requests) first, then the
+ * transfers awaiting a first token (a connect, the request, the first
+ * chunk), then the later chunks of answers already streaming; epoll's
+ * order within each. On a busy host one wait returns tens of events, and a
+ * first token behind them waited for all of them. Fills order with indices
+ * and returns how many come before the streaming ones. */
+int llm_loop_order(const int *fds, const unsigned char *first, int n, int wake, int *order);
+
 /* POST {base}/embeddings for n texts. On success *vecs is a malloc'd
  * n*dim array of floats (L2-normalised) and *dim is set (n == 0: *vecs NULL,
  * *dim 0, no request). On failure *vecs is NULL and the result is

@@ -933,3 +933,27 @@ TEST(llm_loop_wait_rounds_up_and_never_spins_early)
     CHECK_INT(llm_loop_wait_ms(100.0, 1e9, -1), 1000);
     CHECK_INT(llm_loop_wait_ms(100.0, 1e9, 5000.0), 1000);
 }
+
+/* A loop takes new requests first, then the transfers still waiting for
+ * their first token, then the later chunks, each group in epoll's order. */
+TEST(llm_loop_order_takes_first_tokens_before_streaming_chunks)
+{
+    /* sockets 10..15 and the wake-up eventfd 3; 11 and 14 await a first token */
+    int fds[] = {10, 11, 3, 12, 14, 15};
+    unsigned char first[] = {0, 1, 0, 0, 1, 0};
+    int order[6];
+    int nfirst = llm_loop_order(fds, first, 6, 3, order);
+    CHECK_INT(nfirst, 3);
+    int want[] = {2, 1, 4, 0, 3, 5};
+    for (int i = 0; i < 6; i++)
+        CHECK_INT(order[i], want[i]);
+    /* nothing waits for a first token: epoll's order, the wake-up first */
+    unsigned char none[] = {0, 0, 0, 0, 0, 0};
+    CHECK_INT(llm_loop_order(fds, none, 6, 3, order), 1);
+    int want2[] = {2, 0, 1, 3, 4, 5};
+    for (int i = 0; i < 6; i++)
+        CHECK_INT(order[i], want2[i]);
+    /* each event is taken once */
+    CHECK_INT(llm_loop_order(fds, first, 1, 3, order), 0);
+    CHECK_INT(order[0], 0);
+}
