@@ -168,12 +168,12 @@ static unsigned event_kind(const char *event)
 
 /* Puts st on the flusher's queue (st->mu held): its connection is woken
  * once flush_ms have passed since the last wake-up. 0 when the flusher has
- * stopped (or never ran): the caller wakes the connection itself. */
+ * stopped: the caller wakes the connection itself. */
 static int flush_enqueue(struct http_stream *st)
 {
     struct http_server *s = st->srv;
     pthread_mutex_lock(&s->flush_mu);
-    int queued = s->flush_up && !s->flush_stop;
+    int queued = !s->flush_stop;
     if (queued) {
         st->flush_queued = 1;
         st->refs++;
@@ -191,6 +191,16 @@ static int flush_enqueue(struct http_stream *st)
     return queued;
 }
 
+/* Wakes the connection now if MHD is waiting for bytes (st->mu held). */
+static void stream_resume(struct http_stream *st)
+{
+    if (!st->suspended || !st->conn)
+        return;
+    st->suspended = 0;
+    st->t_woken = st->srv->flush_ms > 0 ? now_ms() : 0;
+    MHD_resume_connection(st->conn);
+}
+
 /* New bytes are in st->out (st->mu held): wakes the connection if MHD is
  * waiting for them. A streamed-text event of a kind already started
  * (kind, STREAMED_*) that comes within flush_ms of the last wake-up is held
@@ -204,13 +214,10 @@ static void stream_wake(struct http_stream *st, unsigned kind)
     st->streamed |= kind;
     if (!st->suspended || !st->conn)
         return; /* MHD is sending: it takes the new bytes with the others */
-    double now = st->srv->flush_ms > 0 ? now_ms() : 0;
-    if (kind && !first && now - st->t_woken < st->srv->flush_ms &&
+    if (kind && !first && st->srv->flush_ms > 0 && now_ms() - st->t_woken < st->srv->flush_ms &&
         (st->flush_queued || flush_enqueue(st)))
         return;
-    st->suspended = 0;
-    st->t_woken = now;
-    MHD_resume_connection(st->conn);
+    stream_resume(st);
 }
 
 /* Appends one event and wakes the connection. Returns non-zero when the
@@ -246,9 +253,10 @@ static int stream_push(struct http_stream *st, const char *event, json_t *data, 
         }
         goto out;
     }
-    if (st->t_push <= 0 && event && strcmp(event, "delta") == 0)
+    unsigned kind = event_kind(event);
+    if (st->t_push <= 0 && kind == STREAMED_DELTA)
         st->t_push = now_ms();
-    stream_wake(st, event_kind(event));
+    stream_wake(st, kind);
     stop = 0;
 out:
     pthread_mutex_unlock(&st->mu);
@@ -274,9 +282,10 @@ static int stream_push_text(struct http_stream *st, const char *event, const cha
         st->cancelled = 1;
         goto out;
     }
-    if (st->t_push <= 0 && strcmp(event, "delta") == 0)
+    unsigned kind = event_kind(event);
+    if (st->t_push <= 0 && kind == STREAMED_DELTA)
         st->t_push = now_ms();
-    stream_wake(st, event_kind(event));
+    stream_wake(st, kind);
     stop = 0;
 out:
     pthread_mutex_unlock(&st->mu);
@@ -411,10 +420,7 @@ static void task_run(struct http_server *s, struct http_stream *st)
     }
     pthread_mutex_lock(&st->mu);
     st->done = 1;
-    if (st->suspended && st->conn) {
-        st->suspended = 0;
-        MHD_resume_connection(st->conn);
-    }
+    stream_resume(st);
     pthread_mutex_unlock(&st->mu);
     pthread_mutex_lock(&s->mu);
     s->ntasks_running--;
@@ -445,10 +451,7 @@ static void sse_run(struct http_server *s, struct http_stream *st)
                  st->t_new - st->t_req, t_run - st->t_new, t_conn - t_run,
                  st->t_read > 0 ? st->t_read - st->t_push : -1.0);
     st->done = 1;
-    if (st->suspended && st->conn) {
-        st->suspended = 0;
-        MHD_resume_connection(st->conn);
-    }
+    stream_resume(st);
     pthread_mutex_unlock(&st->mu);
     pthread_mutex_lock(&s->mu);
     if (--s->nstreams == 0)
@@ -474,10 +477,8 @@ int http_sse_done(struct http_stream *st)
 {
     pthread_mutex_lock(&st->mu);
     int stop = st->cancelled || buf_adds(&st->out, "data: [DONE]\n\n") != RC_OK;
-    if (!stop && st->suspended && st->conn) {
-        st->suspended = 0;
-        MHD_resume_connection(st->conn);
-    }
+    if (!stop)
+        stream_resume(st);
     pthread_mutex_unlock(&st->mu);
     return stop;
 }
@@ -570,10 +571,7 @@ finish:
     buf_release(&err);
     pthread_mutex_lock(&st->mu);
     st->done = 1;
-    if (st->suspended && st->conn) {
-        st->suspended = 0;
-        MHD_resume_connection(st->conn);
-    }
+    stream_resume(st);
     pthread_mutex_unlock(&st->mu);
     pthread_mutex_lock(&s->mu);
     if (--s->nstreams == 0)
@@ -873,15 +871,12 @@ void http_stream_detach(struct http_req *r)
 /* Wakes st's connection if MHD still waits for the held-back bytes (an
  * event sent at once since may have taken them), and drops the queue's
  * reference. */
-static void flush_one(struct http_stream *st, double now)
+static void flush_one(struct http_stream *st)
 {
     pthread_mutex_lock(&st->mu);
     st->flush_queued = 0;
-    if (st->suspended && st->conn && st->out.len > st->off) {
-        st->suspended = 0;
-        st->t_woken = now;
-        MHD_resume_connection(st->conn);
-    }
+    if (st->out.len > st->off)
+        stream_resume(st);
     pthread_mutex_unlock(&st->mu);
     stream_unref(st);
 }
@@ -932,7 +927,7 @@ static void *flusher_main(void *arg)
         pthread_mutex_unlock(&s->flush_mu);
         while (batch) {
             struct http_stream *next = batch->flush_next;
-            flush_one(batch, now);
+            flush_one(batch);
             batch = next;
         }
         pthread_mutex_lock(&s->flush_mu);

@@ -730,8 +730,7 @@ static void loop_watch(struct loop *L, curl_socket_t fd, struct chat *c)
 static void loop_finish(struct loop *L, struct chat *c, CURLcode res)
 {
     (void)curl_multi_remove_handle(L->m, c->h);
-    if (c->sock >= 0)
-        loop_unwatch(L, c->sock);
+    loop_unwatch(L, c->sock);
     if (c->prev)
         c->prev->next = c->next;
     else

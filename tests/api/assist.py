@@ -13,6 +13,7 @@ Usage: tests/api/assist.py [--atrium build/atrium] [--filter NAME]
 """
 import argparse
 import http.client
+import io
 import json
 import os
 import shutil
@@ -255,15 +256,6 @@ def stream_reads(srv, path, body, h, stop_after=None):
     return reads, body_out
 
 
-def sse_events(body):
-    out = []
-    for block in body.decode("utf-8").split("\n\n"):
-        ev = dict(line.split(": ", 1) for line in block.split("\n") if ": " in line)
-        if "data" in ev:
-            out.append((ev.get("event", "message"), json.loads(ev["data"])))
-    return out
-
-
 @test
 def fast_deltas_reach_the_client_together(ctx):
     # stream_flush_ms (50 by default): the first delta goes at once, later
@@ -276,7 +268,7 @@ def fast_deltas_reach_the_client_together(ctx):
                                    {"question": "个人开户要什么", "stream": True}, h)
     finally:
         ctx.fake.control(mode="ok", delay_ms=0, tokens=0)
-    ev = sse_events(body)
+    ev = base.read_sse(io.BytesIO(body))
     deltas = [d["text"] for e, d in ev if e == "delta"]
     with_delta = [t for t, b in reads if b"event: delta" in b]
     check_eq([e for e, _ in ev][-2:], ["citations", "done"], "the stream ended")
